@@ -1,0 +1,10 @@
+import { runShareVerifyBench } from './share-verify.js';
+
+const benches: Record<string, () => void | Promise<void>> = {
+  'share-verify': runShareVerifyBench,
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, bench] of Object.entries(benches)) {
+  if (wanted.length === 0 || wanted.includes(name)) await bench();
+}

@@ -1,0 +1,110 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { checkShare, prepareJob, type PreparedJob } from '../src/work/share-check.js';
+import { sha256d } from '../src/work/sha256.js';
+import { toDifficulty, toJobId } from '../src/work/types.js';
+import type { Job } from '../src/work/job.js';
+
+/**
+ * Shares verified per second on one core, for jobs with 0, 6 and 12 merkle branches, beside
+ * this machine's SHA-256 compression rate (openssl, SHA-NI where present) as the physical
+ * limit. Each share has a fresh extranonce2 and nonce, so nothing is cached across shares.
+ */
+
+const SHARES_PER_ROUND = 200_000;
+
+function makeJob(branches: number): Job {
+  // A realistic coinbase: ~60-byte coinb1, ~140-byte coinb2 (two outputs and a witness commitment).
+  return {
+    jobId: toJobId('bench'),
+    prevhash: randomBytes(32),
+    coinb1: randomBytes(60),
+    coinb2: randomBytes(140),
+    merkleBranch: Array.from({ length: branches }, () => randomBytes(32)),
+    version: 0x20000000,
+    nbits: 0x17034219,
+    ntime: 0x6700_0000,
+    cleanJobs: true,
+  };
+}
+
+/** sha256 compressions one share check performs: coinbase, 3 per branch, 3 for the header. */
+function compressionsPerShare(job: Job, extranonce1Size: number, extranonce2Size: number): number {
+  const coinbaseBytes = job.coinb1.length + extranonce1Size + extranonce2Size + job.coinb2.length;
+  const coinbaseBlocks = Math.floor((coinbaseBytes + 8) / 64) + 1;
+  return coinbaseBlocks + 1 + job.merkleBranch.length * 3 + 3;
+}
+
+function measure(prepared: PreparedJob, extranonce2Size: number): number {
+  const extranonce2 = new Uint8Array(extranonce2Size);
+  const view = new DataView(extranonce2.buffer);
+  const difficulty = toDifficulty(1 / 2 ** 20);
+  let valid = 0;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < SHARES_PER_ROUND; i++) {
+    view.setUint32(0, i);
+    const verdict = checkShare({
+      job: prepared,
+      extranonce2Size,
+      submission: {
+        extranonce2,
+        ntime: prepared.job.ntime,
+        nonce: (i * 2654435761) >>> 0,
+        versionBits: undefined,
+      },
+      versionMask: 0,
+      assignedDifficulty: difficulty,
+    });
+    if (verdict.valid) valid++;
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (valid === 0) throw new Error('no share met difficulty 2^-20: the check is broken');
+  return SHARES_PER_ROUND / seconds;
+}
+
+function opensslCompressionsPerSecond(): number | null {
+  try {
+    const out = execFileSync('openssl', ['speed', '-evp', 'sha256', '-bytes', '16384', '-seconds', '2'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const line = out.split('\n').find((l) => /^sha256\s/i.test(l));
+    const match = line?.match(/([\d.]+)k\s*$/);
+    if (!match?.[1]) return null;
+    return (Number(match[1]) * 1000) / 64;
+  } catch {
+    return null;
+  }
+}
+
+function nativeSha256dPerSecond(): number {
+  const data = randomBytes(64);
+  const rounds = 200_000;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < rounds; i++) sha256d(data);
+  return rounds / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+export function runShareVerifyBench(): void {
+  const limit = opensslCompressionsPerSecond();
+  console.log('# share verification, one core');
+  console.log(
+    limit === null
+      ? 'openssl speed unavailable: no physical-limit figure'
+      : `openssl sha256 compression rate: ${(limit / 1e6).toFixed(2)} M/s`,
+  );
+  console.log(`node crypto.hash sha256d(64 bytes): ${(nativeSha256dPerSecond() / 1e3).toFixed(0)} k/s`);
+  const extranonce1 = randomBytes(4);
+  for (const branches of [0, 6, 12]) {
+    const job = makeJob(branches);
+    const prepared = prepareJob(job, extranonce1);
+    measure(prepared, 8); // warm-up
+    const best = Math.max(measure(prepared, 8), measure(prepared, 8), measure(prepared, 8));
+    const compressions = compressionsPerShare(job, 4, 8);
+    const fraction =
+      limit === null ? '' : `, ${((100 * best * compressions) / limit).toFixed(1)} % of the SHA-NI limit`;
+    console.log(
+      `branches=${String(branches).padStart(2)}: ${(best / 1e3).toFixed(1)} k shares/s (${compressions} compressions/share${fraction})`,
+    );
+  }
+}

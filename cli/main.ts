@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { ExitCode, type CommandResult } from './command.js';
+import { runShareCommand, shareHelp } from './share-command.js';
+
+interface Subcommand {
+  readonly summary: string;
+  readonly help: string;
+  readonly run: (args: readonly string[]) => CommandResult | Promise<CommandResult>;
+}
+
+const subcommands: Record<string, Subcommand> = {
+  share: {
+    summary: 'judge a share from a JSON file (share check FILE)',
+    help: shareHelp,
+    run: runShareCommand,
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(subcommands).map((name) => name.length));
+  const lines = Object.entries(subcommands).map(([name, sub]) => `  ${name.padEnd(width)}  ${sub.summary}`);
+  return `Usage: hashrelay <command> [options]
+
+hashrelay: a stake-weighted Stratum V1 hashrate marketplace for Bittensor.
+
+Commands:
+${lines.join('\n')}
+
+Run 'hashrelay <command> --help' for a command's options.
+`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  const sub = subcommands[name];
+  if (sub === undefined) {
+    process.stderr.write(`hashrelay: unknown command '${name}'\n\n${usage()}`);
+    return ExitCode.usage;
+  }
+  let result: CommandResult;
+  try {
+    result = await sub.run(rest);
+  } catch (error) {
+    // parseArgs throws on unknown options: that is a usage error, not a crash.
+    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`hashrelay ${name}: ${error.message}\n\n${sub.help}`);
+      return ExitCode.usage;
+    }
+    throw error;
+  }
+  if (result.stdout !== undefined) process.stdout.write(result.stdout);
+  if (result.stderr !== undefined) process.stderr.write(result.stderr);
+  return result.code;
+}
+
+process.exitCode = await main(process.argv.slice(2));

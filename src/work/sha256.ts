@@ -1,0 +1,251 @@
+import { hash as nativeHash } from 'node:crypto';
+
+/**
+ * SHA-256 for the share check's hot path.
+ *
+ * Node's one-shot `crypto.hash` runs SHA-NI speed on large inputs but costs ~2.5 µs per call
+ * on this class of machine, which dwarfs hashing 64 bytes. A share check hashes a handful of
+ * fixed-size inputs (64-byte merkle nodes, the 80-byte header, 32-byte digests), so those run
+ * here on 32-bit words with the padding schedules precomputed, and never leave word form
+ * between merkle steps. Everything else (and every test oracle) uses the native hash.
+ */
+
+const K = Int32Array.from([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+  0xc67178f2,
+]);
+
+export const SHA256_IV: Readonly<Int32Array> = Int32Array.from([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+
+/** A SHA-256 chaining state: 8 words. */
+export type Sha256State = Int32Array;
+
+const schedule = new Int32Array(64);
+
+function expand(w: Int32Array): void {
+  for (let i = 16; i < 64; i++) {
+    const w15 = w[i - 15]!;
+    const w2 = w[i - 2]!;
+    const s0 = ((w15 >>> 7) | (w15 << 25)) ^ ((w15 >>> 18) | (w15 << 14)) ^ (w15 >>> 3);
+    const s1 = ((w2 >>> 17) | (w2 << 15)) ^ ((w2 >>> 19) | (w2 << 13)) ^ (w2 >>> 10);
+    w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0;
+  }
+}
+
+/** The 64 rounds over an already expanded schedule, added into `state`. */
+function rounds(state: Sha256State, w: Int32Array): void {
+  let a = state[0]!;
+  let b = state[1]!;
+  let c = state[2]!;
+  let d = state[3]!;
+  let e = state[4]!;
+  let f = state[5]!;
+  let g = state[6]!;
+  let h = state[7]!;
+  for (let i = 0; i < 64; i++) {
+    const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const t1 = (h + s1 + (g ^ (e & (f ^ g))) + ((K[i]! + w[i]!) | 0)) | 0;
+    const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const t2 = (s0 + ((a & b) | (c & (a | b)))) | 0;
+    h = g;
+    g = f;
+    f = e;
+    e = (d + t1) | 0;
+    d = c;
+    c = b;
+    b = a;
+    a = (t1 + t2) | 0;
+  }
+  state[0] = (state[0]! + a) | 0;
+  state[1] = (state[1]! + b) | 0;
+  state[2] = (state[2]! + c) | 0;
+  state[3] = (state[3]! + d) | 0;
+  state[4] = (state[4]! + e) | 0;
+  state[5] = (state[5]! + f) | 0;
+  state[6] = (state[6]! + g) | 0;
+  state[7] = (state[7]! + h) | 0;
+}
+
+/** Compresses one 16-word block taken from `words` at `offset` into `state`. */
+export function compressWords(state: Sha256State, words: Int32Array, offset: number): void {
+  const w = schedule;
+  for (let i = 0; i < 16; i++) w[i] = words[offset + i]!;
+  expand(w);
+  rounds(state, w);
+}
+
+/** Compresses one 64-byte block taken from `bytes` at `offset` into `state`. */
+export function compressBytes(state: Sha256State, bytes: Uint8Array, offset: number): void {
+  const w = schedule;
+  for (let i = 0, j = offset; i < 16; i++, j += 4) {
+    w[i] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
+  }
+  expand(w);
+  rounds(state, w);
+}
+
+function expandedPadding(messageBytes: number): Int32Array {
+  const w = new Int32Array(64);
+  w[0] = 0x80000000 | 0;
+  w[15] = messageBytes * 8;
+  expand(w);
+  return w;
+}
+
+// The second block of any 64-byte message is the same: its schedule is computed once.
+const PAD_AFTER_64 = expandedPadding(64);
+
+const block = new Int32Array(16);
+const inner = new Int32Array(8);
+
+/** sha256(sha256(x)) where sha256(x) is `inner`: hashes the 32-byte digest into `out`. */
+function secondHash(out: Sha256State): void {
+  for (let i = 0; i < 8; i++) block[i] = inner[i]!;
+  block[8] = 0x80000000 | 0;
+  block[9] = 0;
+  block[10] = 0;
+  block[11] = 0;
+  block[12] = 0;
+  block[13] = 0;
+  block[14] = 0;
+  block[15] = 256;
+  out.set(SHA256_IV);
+  compressWords(out, block, 0);
+}
+
+/**
+ * sha256d of the 64 bytes `left ‖ right`, both given as 8 big-endian words; the digest is
+ * written to `out` as 8 big-endian words. This is one merkle step.
+ */
+export function sha256dPairWords(left: Int32Array, right: Int32Array, out: Int32Array): void {
+  for (let i = 0; i < 8; i++) {
+    block[i] = left[i]!;
+    block[i + 8] = right[i]!;
+  }
+  inner.set(SHA256_IV);
+  compressWords(inner, block, 0);
+  rounds(inner, PAD_AFTER_64);
+  secondHash(out);
+}
+
+/** sha256d of a 20-word (80-byte) message, e.g. a block header, into `out`. */
+export function sha256dHeaderWords(header: Int32Array, out: Int32Array): void {
+  inner.set(SHA256_IV);
+  compressWords(inner, header, 0);
+  block[0] = header[16]!;
+  block[1] = header[17]!;
+  block[2] = header[18]!;
+  block[3] = header[19]!;
+  block[4] = 0x80000000 | 0;
+  for (let i = 5; i < 15; i++) block[i] = 0;
+  block[15] = 640;
+  compressWords(inner, block, 0);
+  secondHash(out);
+}
+
+/**
+ * A SHA-256 state after some whole 64-byte blocks of a message, plus the bytes that did not
+ * fill a block. Lets the fixed prefix of every coinbase of a job be hashed once.
+ */
+export interface Sha256Midstate {
+  readonly state: Readonly<Int32Array>;
+  readonly tail: Uint8Array;
+  readonly length: number;
+}
+
+export function sha256Midstate(prefix: Uint8Array): Sha256Midstate {
+  const state = Int32Array.from(SHA256_IV);
+  const whole = prefix.length - (prefix.length % 64);
+  for (let offset = 0; offset < whole; offset += 64) compressBytes(state, prefix, offset);
+  return { state, tail: prefix.slice(whole), length: prefix.length };
+}
+
+const scratch = new Uint8Array(64);
+
+/**
+ * sha256d of `midstate's prefix ‖ parts...`, written to `out` as 8 big-endian words. The
+ * remainder is streamed through one 64-byte scratch block; nothing is allocated.
+ */
+export function sha256dFromMidstate(
+  midstate: Sha256Midstate,
+  parts: readonly Uint8Array[],
+  out: Int32Array,
+): void {
+  inner.set(midstate.state);
+  let fill = midstate.tail.length;
+  scratch.set(midstate.tail, 0);
+  let total = midstate.length;
+  for (const part of parts) {
+    total += part.length;
+    let offset = 0;
+    while (offset < part.length) {
+      const take = Math.min(64 - fill, part.length - offset);
+      scratch.set(part.subarray(offset, offset + take), fill);
+      fill += take;
+      offset += take;
+      if (fill === 64) {
+        compressBytes(inner, scratch, 0);
+        fill = 0;
+      }
+    }
+  }
+  scratch[fill++] = 0x80;
+  if (fill > 56) {
+    scratch.fill(0, fill, 64);
+    compressBytes(inner, scratch, 0);
+    fill = 0;
+  }
+  scratch.fill(0, fill, 56);
+  const bits = total * 8;
+  writeUint32BE(scratch, 56, Math.floor(bits / 0x100000000));
+  writeUint32BE(scratch, 60, bits >>> 0);
+  compressBytes(inner, scratch, 0);
+  secondHash(out);
+}
+
+function writeUint32BE(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = value >>> 24;
+  bytes[offset + 1] = value >>> 16;
+  bytes[offset + 2] = value >>> 8;
+  bytes[offset + 3] = value;
+}
+
+/** Big-endian words → bytes (the digest's byte order). Shifts, not a DataView: this runs per share. */
+export function wordsToBytes(words: Int32Array): Uint8Array {
+  const bytes = new Uint8Array(words.length * 4);
+  for (let i = 0, j = 0; i < words.length; i++, j += 4) {
+    const word = words[i]!;
+    bytes[j] = word >>> 24;
+    bytes[j + 1] = word >>> 16;
+    bytes[j + 2] = word >>> 8;
+    bytes[j + 3] = word;
+  }
+  return bytes;
+}
+
+/** Bytes → big-endian words; `bytes.length` must be a multiple of 4. */
+export function bytesToWords(bytes: Uint8Array): Int32Array {
+  if (bytes.length % 4 !== 0) throw new RangeError(`expected a multiple of 4 bytes, got ${bytes.length}`);
+  const words = new Int32Array(bytes.length / 4);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < words.length; i++) words[i] = view.getInt32(i * 4, false);
+  return words;
+}
+
+/** Native sha256. */
+export function sha256(data: Uint8Array): Uint8Array {
+  return nativeHash('sha256', data, 'buffer');
+}
+
+/** Native sha256d: used off the hot path (txids, test peers, oracles). */
+export function sha256d(data: Uint8Array): Uint8Array {
+  return nativeHash('sha256', nativeHash('sha256', data, 'buffer'), 'buffer');
+}
