@@ -99,12 +99,17 @@ export function runShareVerifyBench(): void {
     const job = makeJob(branches);
     const prepared = prepareJob(job, extranonce1);
     measure(prepared, 8); // warm-up
-    const best = Math.max(measure(prepared, 8), measure(prepared, 8), measure(prepared, 8));
+    // This machine is shared and noisy: report the median and the best of five rounds.
+    const rates = Array.from({ length: 5 }, () => measure(prepared, 8)).sort((x, y) => x - y);
+    const median = rates[2]!;
+    const best = rates[4]!;
     const compressions = compressionsPerShare(job, 4, 8);
     const fraction =
-      limit === null ? '' : `, ${((100 * best * compressions) / limit).toFixed(1)} % of the SHA-NI limit`;
+      limit === null
+        ? ''
+        : `, best ${((100 * best * compressions) / limit).toFixed(1)} % of the SHA-NI limit`;
     console.log(
-      `branches=${String(branches).padStart(2)}: ${(best / 1e3).toFixed(1)} k shares/s (${compressions} compressions/share${fraction})`,
+      `branches=${String(branches).padStart(2)}: median ${(median / 1e3).toFixed(1)} k shares/s, best ${(best / 1e3).toFixed(1)} k (${compressions} compressions/share${fraction})`,
     );
   }
 }
