@@ -1,7 +1,9 @@
+import { runLedgerCommitBench } from './ledger-commit.js';
 import { runShareVerifyBench } from './share-verify.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   'share-verify': runShareVerifyBench,
+  'ledger-commit': runLedgerCommitBench,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ExitCode, type CommandResult } from './command.js';
+import { proxyHelp, runProxyCommand } from './proxy-command.js';
 import { runShareCommand, shareHelp } from './share-command.js';
 
 interface Subcommand {
@@ -9,6 +10,11 @@ interface Subcommand {
 }
 
 const subcommands: Record<string, Subcommand> = {
+  proxy: {
+    summary: 'run the Stratum V1 proxy (miners → verified, recorded → upstream pools)',
+    help: proxyHelp,
+    run: runProxyCommand,
+  },
   share: {
     summary: 'judge a share from a JSON file (share check FILE)',
     help: shareHelp,

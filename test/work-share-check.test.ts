@@ -12,24 +12,10 @@ import {
   type OracleJob,
   type OracleShare,
 } from './support/oracle.js';
-import { readShareVector, type ShareVectorFile } from './support/vectors.js';
+import { jobFromVector, readShareVector } from './support/vectors.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 const u32 = (s: string) => Number.parseInt(s, 16);
-
-function jobFromVector(v: ShareVectorFile): Job {
-  return {
-    jobId: toJobId(v.notify.job_id),
-    prevhash: hex(v.notify.prevhash),
-    coinb1: hex(v.notify.coinb1),
-    coinb2: hex(v.notify.coinb2),
-    merkleBranch: v.notify.merkle_branch.map(hex),
-    version: u32(v.notify.version),
-    nbits: u32(v.notify.nbits),
-    ntime: u32(v.notify.ntime),
-    cleanJobs: v.notify.clean_jobs,
-  };
-}
 
 function checkOracleShare(
   oracle: OracleJob,

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Job } from '../../src/work/job.js';
+import { toJobId } from '../../src/work/types.js';
 
 /** The project's shared known-answer data lives beside the repository, in ../shared/vectors. */
 export const VECTORS_DIR = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
@@ -33,5 +35,22 @@ export interface ShareVectorFile {
     share_difficulty: number;
     network_difficulty: number;
     is_block: boolean;
+  };
+}
+
+/** The vector's notify as a decoded job (trusted input: plain Buffer hex decoding). */
+export function jobFromVector(vector: ShareVectorFile): Job {
+  const hex = (text: string) => Uint8Array.from(Buffer.from(text, 'hex'));
+  const u32 = (text: string) => Number.parseInt(text, 16);
+  return {
+    jobId: toJobId(vector.notify.job_id),
+    prevhash: hex(vector.notify.prevhash),
+    coinb1: hex(vector.notify.coinb1),
+    coinb2: hex(vector.notify.coinb2),
+    merkleBranch: vector.notify.merkle_branch.map(hex),
+    version: u32(vector.notify.version),
+    nbits: u32(vector.notify.nbits),
+    ntime: u32(vector.notify.ntime),
+    cleanJobs: vector.notify.clean_jobs,
   };
 }

@@ -1,0 +1,116 @@
+import type http from 'node:http';
+import { parseArgs } from 'node:util';
+import { ConfigError, parseProxyConfig, readConfigFile } from '../src/config/proxy-config.js';
+import { openLedger } from '../src/ledger/open-ledger.js';
+import { createLogger } from '../src/log/logger.js';
+import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
+import { startAdminServer } from '../proxy/admin-server.js';
+import { Proxy } from '../proxy/proxy.js';
+import { ExitCode, type CommandResult } from './command.js';
+
+export const proxyHelp = `Usage: hashrelay proxy --listen HOST:PORT --upstream stratum+tcp://USER:PASS@HOST:PORT
+                      [--upstream URL ...] [--ledger sqlite:PATH] [--metrics HOST:PORT]
+                      [--config FILE] [--log-level LEVEL]
+
+Runs the Stratum V1 proxy: miners connect to --listen; their work goes to the first healthy
+--upstream (failover in the order given, back again when it recovers). Every share is
+verified locally, recorded durably in the ledger before the miner's answer, and forwarded
+when it meets the upstream's difficulty.
+
+  --listen HOST:PORT     where miners connect (repeatable)
+  --upstream URL         stratum+tcp:// or stratum+ssl:// pool URL with USER[:PASS] (repeatable,
+                         in priority order)
+  --ledger sqlite:PATH   the share ledger (default sqlite:./hashrelay.sqlite)
+  --metrics HOST:PORT    serve /metrics, /healthz, /readyz here (Prometheus text)
+  --config FILE          JSON config with the same keys and everything else (vardiff, limits,
+                         extranonce, upstream timeouts); flags override the file
+  --log-level LEVEL      fatal, error, warn, info (default), debug, trace, silent
+
+SIGTERM or SIGINT drains: stop accepting, let in-flight shares commit, close sessions.
+`;
+
+export async function runProxyCommand(args: readonly string[]): Promise<CommandResult> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      listen: { type: 'string', multiple: true },
+      upstream: { type: 'string', multiple: true },
+      ledger: { type: 'string' },
+      metrics: { type: 'string' },
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  if (values.help === true) return { code: ExitCode.ok, stdout: proxyHelp };
+  if (positionals.length > 0)
+    return {
+      code: ExitCode.usage,
+      stderr: `hashrelay proxy: unexpected argument '${positionals[0]!}'\n\n${proxyHelp}`,
+    };
+
+  let config;
+  try {
+    const raw: Record<string, unknown> = values.config === undefined ? {} : readConfigFile(values.config);
+    if (values.listen !== undefined) raw.listen = values.listen;
+    if (values.upstream !== undefined) raw.upstreams = values.upstream;
+    if (values.ledger !== undefined) raw.ledger = values.ledger;
+    if (values.metrics !== undefined) raw.metrics = values.metrics;
+    if (values['log-level'] !== undefined) raw.logLevel = values['log-level'];
+    config = parseProxyConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError)
+      return { code: ExitCode.usage, stderr: `hashrelay proxy: ${error.message}\n` };
+    throw error;
+  }
+
+  const logger = createLogger(config.logLevel);
+  let ledger;
+  try {
+    ledger = await openLedger(config.ledger);
+  } catch (error) {
+    return {
+      code: ExitCode.failure,
+      stderr: `hashrelay proxy: cannot open ledger ${config.ledger}: ${(error as Error).message}\n`,
+    };
+  }
+  const metrics = new ProxyMetrics();
+  const proxy = new Proxy({ config, ledger, logger, metrics });
+  let admin: http.Server | undefined;
+  try {
+    await proxy.start();
+    if (config.metrics !== undefined) {
+      admin = await startAdminServer({
+        host: config.metrics.host,
+        port: config.metrics.port,
+        registry: metrics.registry,
+        ready: () => proxy.links.some((link) => link.healthy),
+        logger,
+      });
+    }
+  } catch (error) {
+    await proxy.drain();
+    await ledger.close();
+    return { code: ExitCode.failure, stderr: `hashrelay proxy: cannot start: ${(error as Error).message}\n` };
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => {
+      stop('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      stop('SIGINT');
+    });
+  });
+  await proxy.drain();
+  admin?.closeAllConnections();
+  admin?.close();
+  await ledger.close();
+  logger.info('stopped');
+  return { code: ExitCode.ok };
+}

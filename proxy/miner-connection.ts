@@ -1,0 +1,388 @@
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import { JsonRpcErrorCode, SubmitErrorCode } from '../src/stratum/errors.js';
+import { LineFramer } from '../src/stratum/line-framer.js';
+import type {
+  ConfigureRequest,
+  JsonRpcId,
+  JsonValue,
+  MinerRequest,
+  SubmitRequest,
+} from '../src/stratum/messages.js';
+import { parseMinerMessage } from '../src/stratum/parse.js';
+import {
+  serializeError,
+  serializeParseError,
+  serializeRequest,
+  serializeResult,
+} from '../src/stratum/serialize.js';
+import type { PreparedJob } from '../src/work/share-check.js';
+import type { Difficulty, U32 } from '../src/work/types.js';
+import { Vardiff, type VardiffOptions } from '../src/work/vardiff.js';
+import type { ProxyJob } from './proxy-job.js';
+
+export type SubmitReply =
+  { readonly ok: true } | { readonly ok: false; readonly code: number; readonly message: string };
+
+/** A job as sent to this miner: the difficulty in force then is what its shares are judged at. */
+export interface MinerJob {
+  readonly job: ProxyJob;
+  readonly difficulty: Difficulty;
+  /** The job bound to this miner's slot, prepared on the first share. */
+  prepared: PreparedJob | undefined;
+}
+
+export interface MinerLimits {
+  readonly maxLineBytes: number;
+  readonly handshakeSeconds: number;
+  readonly idleSeconds: number;
+  readonly messagesPerSecond: number;
+  readonly messageBurst: number;
+  readonly maxInvalidMessages: number;
+  readonly maxPendingWriteBytes: number;
+}
+
+/** What a miner connection needs from the proxy around it. */
+export interface MinerHost {
+  readonly log: Logger;
+  readonly limits: MinerLimits;
+  readonly vardiff: VardiffOptions & { readonly honourMinerFloor: boolean };
+  readonly minerExtranonce2Size: number;
+  readonly jobsKept: number;
+  /** The version mask miners may roll now (the preferred upstream's). */
+  versionMaskOffer(): U32;
+  allocateSlot(): Uint8Array | undefined;
+  /** Decides whether an authorize is admitted (the validator role checks signatures). */
+  authorize(username: string, password: string): Promise<{ ok: true } | { ok: false; message: string }>;
+  /** The miner is subscribed and authorized: give it work. */
+  place(miner: MinerConnection): void;
+  submit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply>;
+  protocolError(kind: string): void;
+  closed(miner: MinerConnection, reason: string): void;
+}
+
+const SUBSCRIPTION_ID = 'hashrelay';
+
+/**
+ * One miner's Stratum connection: framing, the handshake, per-connection policy (rate, idle,
+ * slow reader), and the jobs and difficulty sent to it. Shares are judged by the host.
+ */
+export class MinerConnection {
+  readonly id: number;
+  readonly remote: string;
+  readonly log: Logger;
+  /** Fixed for the connection's life (the extranonce fold). */
+  slot: Uint8Array | undefined;
+  /** Usernames authorized on this connection; the first is the connection's identity. */
+  readonly authorized = new Set<string>();
+  identity: string | undefined;
+  /** The session this miner is placed on, if any; owned by the router. */
+  placement: unknown;
+  readonly jobs = new Map<string, MinerJob>();
+  vardiff: Vardiff;
+  versionRolling = false;
+  /** The mask the miner asked for in mining.configure. */
+  private requestedMask: U32 = 0;
+  private maskSent: U32 | undefined;
+  private difficultySent: number | undefined;
+  private extranonceSubscribed = false;
+  private closedReason: string | undefined;
+  private readonly socket: net.Socket;
+  private readonly host: MinerHost;
+  private readonly framer: LineFramer;
+  private tokens: number;
+  private tokensAt = Date.now();
+  private invalidMessages = 0;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private placed = false;
+
+  constructor(id: number, socket: net.Socket, host: MinerHost) {
+    this.id = id;
+    this.socket = socket;
+    this.host = host;
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.log = host.log.child({ connection: id, remote: this.remote });
+    this.framer = new LineFramer({ maxLineLength: host.limits.maxLineBytes });
+    this.tokens = host.limits.messageBurst;
+    this.vardiff = new Vardiff(host.vardiff, Date.now());
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    socket.on('data', (chunk: Buffer) => {
+      this.onData(chunk);
+    });
+    socket.on('error', (error) => {
+      this.close(`socket error: ${error.message}`);
+    });
+    socket.on('close', () => {
+      this.close('closed by miner');
+    });
+    this.handshakeTimer = setTimeout(() => {
+      this.close(`no subscribe and authorize within ${host.limits.handshakeSeconds} s`);
+    }, host.limits.handshakeSeconds * 1000);
+    this.armIdleTimer();
+  }
+
+  get isOpen(): boolean {
+    return this.closedReason === undefined;
+  }
+
+  /** Sends a job (with set_difficulty / set_version_mask first when they changed). */
+  sendJob(job: ProxyJob, clean: boolean, now = Date.now()): void {
+    if (!this.isOpen) return;
+    const retargeted = this.vardiff.retarget(now);
+    if (retargeted !== undefined) this.log.debug({ difficulty: retargeted }, 'vardiff retarget');
+    const difficulty = this.vardiff.current;
+    let out = '';
+    if (this.versionRolling) {
+      const mask = (job.session.versionMask & this.requestedMask) >>> 0;
+      if (mask !== this.maskSent) {
+        this.maskSent = mask;
+        out += serializeRequest(null, 'mining.set_version_mask', [hex8(mask)]);
+      }
+    }
+    if (difficulty !== this.difficultySent) {
+      this.difficultySent = difficulty;
+      out += serializeRequest(null, 'mining.set_difficulty', [difficulty]);
+    }
+    if (out !== '') this.socket.write(out);
+    this.write(clean ? job.notifyClean : job.notify);
+    this.jobs.set(job.id, { job, difficulty, prepared: undefined });
+    // Keep enough jobs for late shares across a move, and no more.
+    if (this.jobs.size > this.host.jobsKept * 2) {
+      const oldest = this.jobs.keys().next().value;
+      if (oldest !== undefined) this.jobs.delete(oldest);
+    }
+  }
+
+  /** The version mask this miner may roll on `job`'s session. */
+  versionMaskFor(job: ProxyJob): U32 {
+    return this.versionRolling ? (job.session.versionMask & this.requestedMask) >>> 0 : 0;
+  }
+
+  recordCredit(difficulty: number): void {
+    this.vardiff.recordShare(difficulty);
+  }
+
+  close(reason: string): void {
+    if (this.closedReason !== undefined) return;
+    this.closedReason = reason;
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.idleTimer);
+    this.socket.destroy();
+    this.log.info({ reason, identity: this.identity }, 'miner disconnected');
+    this.host.closed(this, reason);
+  }
+
+  private write(data: string | Buffer): void {
+    if (!this.isOpen) return;
+    this.socket.write(data);
+    // A miner that does not read its socket must not make the proxy buffer without bound.
+    if (this.socket.writableLength > this.host.limits.maxPendingWriteBytes) {
+      this.host.protocolError('slow-reader');
+      this.close(`not reading: over ${this.host.limits.maxPendingWriteBytes} bytes queued`);
+    }
+  }
+
+  private armIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.close(`idle for ${this.host.limits.idleSeconds} s`);
+    }, this.host.limits.idleSeconds * 1000);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.isOpen) return;
+    this.armIdleTimer();
+    const { lines, overflow } = this.framer.push(chunk);
+    if (overflow) {
+      this.host.protocolError('line-too-long');
+      this.close(`sent a line over ${this.host.limits.maxLineBytes} bytes`);
+      return;
+    }
+    for (const line of lines) {
+      // A previous line may have closed the connection; TypeScript cannot see that through calls.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+      if (!this.isOpen) return;
+      if (!this.takeToken()) {
+        this.host.protocolError('flood');
+        this.close(`flood: over ${this.host.limits.messagesPerSecond} messages/s sustained`);
+        return;
+      }
+      const parsed = parseMinerMessage(line);
+      if (!parsed.ok) {
+        this.host.protocolError('invalid-message');
+        this.write(serializeParseError(parsed.error));
+        this.countInvalid();
+        continue;
+      }
+      if (parsed.message.kind === 'response') continue; // answers to our requests need no action
+      this.onRequest(parsed.message);
+    }
+  }
+
+  private countInvalid(): void {
+    this.invalidMessages += 1;
+    if (this.invalidMessages > this.host.limits.maxInvalidMessages) {
+      this.close(`over ${this.host.limits.maxInvalidMessages} invalid messages`);
+    }
+  }
+
+  private takeToken(): boolean {
+    const now = Date.now();
+    const { messagesPerSecond, messageBurst } = this.host.limits;
+    this.tokens = Math.min(messageBurst, this.tokens + ((now - this.tokensAt) / 1000) * messagesPerSecond);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private reply(id: JsonRpcId, result: JsonValue): void {
+    this.write(serializeResult(id, result));
+  }
+
+  private replyError(id: JsonRpcId, code: number, message: string): void {
+    this.write(serializeError(id, code, message));
+  }
+
+  private onRequest(request: MinerRequest): void {
+    switch (request.kind) {
+      case 'mining.configure':
+        this.onConfigure(request);
+        break;
+      case 'mining.subscribe':
+        this.onSubscribe(request.id);
+        break;
+      case 'mining.authorize':
+        void this.onAuthorize(request.id, request.username, request.password);
+        break;
+      case 'mining.extranonce.subscribe':
+        this.extranonceSubscribed = true;
+        this.reply(request.id, true);
+        break;
+      case 'mining.suggest_difficulty':
+        if (this.host.vardiff.honourMinerFloor) this.vardiff.setFloor(request.difficulty, Date.now());
+        this.reply(request.id, true);
+        break;
+      case 'mining.submit':
+        this.onSubmit(request);
+        break;
+      case 'unknown':
+        this.replyError(
+          request.id,
+          JsonRpcErrorCode.methodNotFound,
+          `method ${request.method} is not supported`,
+        );
+        break;
+    }
+  }
+
+  private onConfigure(request: ConfigureRequest): void {
+    const result: Record<string, JsonValue> = {};
+    for (const extension of request.extensions) {
+      switch (extension) {
+        case 'version-rolling': {
+          this.requestedMask = request.versionRollingMask ?? 0xffffffff;
+          const mask = (this.requestedMask & this.host.versionMaskOffer()) >>> 0;
+          this.versionRolling = mask !== 0;
+          this.maskSent = mask;
+          result['version-rolling'] = this.versionRolling;
+          result['version-rolling.mask'] = hex8(mask);
+          break;
+        }
+        case 'minimum-difficulty':
+          if (request.minimumDifficulty !== undefined && this.host.vardiff.honourMinerFloor) {
+            this.vardiff.setFloor(request.minimumDifficulty, Date.now());
+            result['minimum-difficulty'] = true;
+          } else {
+            result['minimum-difficulty'] = false;
+          }
+          break;
+        case 'subscribe-extranonce':
+          this.extranonceSubscribed = true;
+          result['subscribe-extranonce'] = true;
+          break;
+        case 'info':
+          result.info = true;
+          break;
+        default:
+          result[extension] = false;
+      }
+    }
+    this.reply(request.id, result);
+  }
+
+  private onSubscribe(id: JsonRpcId): void {
+    if (this.slot === undefined) {
+      this.slot = this.host.allocateSlot();
+      if (this.slot === undefined) {
+        this.replyError(
+          id,
+          SubmitErrorCode.other,
+          'proxy is full: no extranonce slot free; try another instance',
+        );
+        this.close('no extranonce slot free');
+        return;
+      }
+    }
+    this.reply(id, [
+      [
+        ['mining.set_difficulty', SUBSCRIPTION_ID],
+        ['mining.notify', SUBSCRIPTION_ID],
+      ],
+      Buffer.from(this.slot).toString('hex'),
+      this.host.minerExtranonce2Size,
+    ]);
+    this.maybePlace();
+  }
+
+  private async onAuthorize(id: JsonRpcId, username: string, password: string): Promise<void> {
+    const verdict = await this.host.authorize(username, password);
+    if (!this.isOpen) return;
+    if (!verdict.ok) {
+      this.replyError(id, SubmitErrorCode.unauthorizedWorker, verdict.message);
+      return;
+    }
+    this.authorized.add(username);
+    this.identity ??= username;
+    this.reply(id, true);
+    this.maybePlace();
+  }
+
+  private maybePlace(): void {
+    if (this.placed || this.slot === undefined || this.identity === undefined) return;
+    this.placed = true;
+    clearTimeout(this.handshakeTimer);
+    this.host.place(this);
+  }
+
+  private onSubmit(request: SubmitRequest): void {
+    if (this.slot === undefined) {
+      this.replyError(
+        request.id,
+        SubmitErrorCode.notSubscribed,
+        'not subscribed: send mining.subscribe first',
+      );
+      this.countInvalid();
+      return;
+    }
+    if (!this.authorized.has(request.worker)) {
+      this.replyError(
+        request.id,
+        SubmitErrorCode.unauthorizedWorker,
+        `worker '${request.worker.slice(0, 64)}' is not authorized on this connection`,
+      );
+      this.countInvalid();
+      return;
+    }
+    void this.host.submit(this, request).then((reply) => {
+      if (reply.ok) this.reply(request.id, true);
+      else this.replyError(request.id, reply.code, reply.message);
+    });
+  }
+}
+
+function hex8(value: number): string {
+  return value.toString(16).padStart(8, '0');
+}

@@ -1,0 +1,530 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
+import type { Ledger, ShareRecord } from '../src/ledger/ledger.js';
+import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
+import { SubmitErrorCode } from '../src/stratum/errors.js';
+import type { SubmitRequest } from '../src/stratum/messages.js';
+import { toJobId } from '../src/work/types.js';
+import { BIP320_VERSION_MASK } from '../src/work/version-rolling.js';
+import { ExtranonceSlots } from './extranonce-slots.js';
+import { MinerConnection, type MinerHost, type SubmitReply } from './miner-connection.js';
+import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
+import { judgeShare } from './share-judge.js';
+import { UpstreamLink } from './upstream-link.js';
+import type { SessionJob, UpstreamSession } from './upstream-session.js';
+
+export const USER_AGENT = 'hashrelay/0.1.0';
+
+export interface ProxyOptions {
+  readonly config: ProxyConfig;
+  readonly ledger: Ledger;
+  readonly logger: Logger;
+  readonly metrics?: ProxyMetrics;
+  /** Admission of mining.authorize; default: every username is admitted (farm role). */
+  readonly authorize?: MinerHost['authorize'];
+}
+
+/**
+ * The proxy engine: miners downstream, upstream links in failover order, the share pipeline
+ * (judge → ledger → acknowledge → forward) and placement of miners on upstream sessions.
+ */
+export class Proxy {
+  readonly metrics: ProxyMetrics;
+  readonly links: UpstreamLink[];
+  readonly miners = new Set<MinerConnection>();
+  private readonly config: ProxyConfig;
+  private readonly ledger: Ledger;
+  private readonly log: Logger;
+  private readonly slots: ExtranonceSlots;
+  private readonly servers: net.Server[] = [];
+  /** Proxy job id → job, for every job still kept by its session. */
+  private readonly jobs = new Map<string, ProxyJob>();
+  /** Session id → the proxy jobs made from it, oldest first; and its current one. */
+  private readonly sessionJobs = new Map<string, ProxyJob[]>();
+  /** Session id → miners placed on it. */
+  private readonly placements = new Map<string, Set<MinerConnection>>();
+  private readonly minerSession = new Map<MinerConnection, UpstreamSession>();
+  /** Subscribed and authorized miners with no work yet (no upstream up). */
+  private readonly waiting = new Set<MinerConnection>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private nextConnectionId = 1;
+  private nextJobSerial = 1;
+  private draining = false;
+  private readonly host: MinerHost;
+
+  constructor(options: ProxyOptions) {
+    this.config = options.config;
+    this.ledger = options.ledger;
+    this.log = options.logger;
+    this.metrics = options.metrics ?? new ProxyMetrics();
+    this.slots = new ExtranonceSlots(this.config.extranonce.slotBytes);
+    const names = upstreamNames(this.config.upstreams);
+    const up = this.config.upstream;
+    this.links = this.config.upstreams.map(
+      (upstream, priority) =>
+        new UpstreamLink(
+          {
+            name: names[priority]!,
+            priority,
+            url: upstream.url,
+            connectTimeoutMs: up.connectTimeoutSeconds * 1000,
+            silenceMs: up.silenceSeconds * 1000,
+            submitTimeoutMs: up.submitTimeoutSeconds * 1000,
+            maxConsecutiveRejects: up.maxConsecutiveRejects,
+            backoffMinMs: up.backoffMinSeconds * 1000,
+            backoffMaxMs: up.backoffMaxSeconds * 1000,
+            maxMinersPerSession: up.maxMinersPerSession,
+            jobsKept: up.jobsKept,
+            userAgent: USER_AGENT,
+            logger: this.log,
+          },
+          {
+            health: () => {
+              this.onHealthChange();
+            },
+            job: (_link, session, job) => {
+              this.onSessionJob(session, job);
+            },
+            versionMask: (_link, session) => {
+              this.onVersionMask(session);
+            },
+            sessionClosed: (link, session, reason) => {
+              this.onSessionClosed(link, session, reason);
+            },
+            sessionReady: (link, session) => {
+              this.onSessionReady(link, session);
+            },
+          },
+        ),
+    );
+    const limits = this.config.limits;
+    this.host = {
+      log: this.log,
+      limits,
+      vardiff: this.config.vardiff,
+      minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
+      jobsKept: up.jobsKept,
+      versionMaskOffer: () => this.preferredLink()?.readySessions()[0]?.versionMask ?? BIP320_VERSION_MASK,
+      allocateSlot: () => this.slots.allocate(this.oldestCleanJobTime()),
+      authorize: options.authorize ?? (() => Promise.resolve({ ok: true })),
+      place: (miner) => {
+        this.place(miner);
+      },
+      submit: (miner, request) => this.track(this.onSubmit(miner, request)),
+      protocolError: (kind) => {
+        this.metrics.protocolErrors.inc({ kind });
+      },
+      closed: (miner, reason) => {
+        this.onMinerClosed(miner, reason);
+      },
+    };
+    for (const link of this.links) this.metrics.upstreamUp.set({ upstream: link.name }, 0);
+  }
+
+  /** Connects upstreams and opens the listeners; resolves when every listener is bound. */
+  async start(): Promise<{ host: string; port: number }[]> {
+    for (const link of this.links) link.start();
+    const bound: { host: string; port: number }[] = [];
+    for (const listener of this.config.listen) {
+      const onConnection = (socket: net.Socket): void => {
+        this.onConnection(socket);
+      };
+      const server =
+        listener.tls === undefined
+          ? net.createServer(onConnection)
+          : tls.createServer(
+              { cert: readFileSync(listener.tls.cert), key: readFileSync(listener.tls.key) },
+              onConnection,
+            );
+      server.maxConnections = this.config.limits.maxConnections;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(listener.address.port, listener.address.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address() as net.AddressInfo;
+      bound.push({ host: address.address, port: address.port });
+      this.servers.push(server);
+      this.log.info(
+        { host: address.address, port: address.port, tls: listener.tls !== undefined },
+        'listening for miners',
+      );
+    }
+    return bound;
+  }
+
+  /**
+   * SIGTERM: stop accepting, let in-flight shares reach the ledger and their answers,
+   * flush, close miners and upstreams.
+   */
+  async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.log.info({ miners: this.miners.size, inFlight: this.inFlight.size }, 'draining');
+    // close() stops accepting at once but resolves only when every miner is gone: await it last.
+    const closed = Promise.all(this.servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    const deadline = new Promise((resolve) => setTimeout(resolve, this.config.drainSeconds * 1000).unref());
+    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    await this.ledger.flush();
+    for (const miner of [...this.miners]) miner.close('proxy shutting down');
+    for (const link of this.links) link.stop();
+    await closed;
+    this.log.info('drained');
+  }
+
+  /** Where each miner is, for the admin API and tests. */
+  placementsByUpstream(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const session of this.minerSession.values())
+      counts.set(session.upstream, (counts.get(session.upstream) ?? 0) + 1);
+    return counts;
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inFlight.add(promise);
+    void promise.finally(() => this.inFlight.delete(promise));
+    return promise;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    const miner = new MinerConnection(this.nextConnectionId++, socket, this.host);
+    this.miners.add(miner);
+    this.metrics.connections.inc({ role: 'miner' });
+    this.metrics.connectionsTotal.inc({ role: 'miner' });
+  }
+
+  private onMinerClosed(miner: MinerConnection, reason: string): void {
+    if (!this.miners.delete(miner)) return;
+    this.waiting.delete(miner);
+    this.metrics.connections.dec({ role: 'miner' });
+    this.metrics.disconnectsTotal.inc({ reason: reasonKind(reason) });
+    this.unplace(miner);
+    if (miner.slot !== undefined) this.slots.release(miner.slot, Date.now());
+  }
+
+  private preferredLink(): UpstreamLink | undefined {
+    return this.links.find((link) => link.healthy);
+  }
+
+  /** Slots released before every session's last clean job can no longer collide. */
+  private oldestCleanJobTime(): number {
+    let oldest = Date.now();
+    for (const link of this.links) {
+      for (const session of link.sessions) {
+        const jobs = this.sessionJobs.get(session.id);
+        const firstCurrent = jobs?.find((job) => job.sessionJob.generation === session.generation);
+        oldest = Math.min(oldest, firstCurrent?.sessionJob.receivedAt ?? 0);
+      }
+    }
+    return oldest;
+  }
+
+  private place(miner: MinerConnection): void {
+    const session = this.preferredLink()?.sessionWithRoom();
+    if (session === undefined || !this.moveTo(miner, session)) {
+      if (!this.waiting.has(miner)) miner.log.warn('no upstream is up: the miner waits for work');
+      this.waiting.add(miner);
+    }
+  }
+
+  /** Places the miner on `session` with a clean notify; false if the session has no job yet. */
+  private moveTo(miner: MinerConnection, session: UpstreamSession): boolean {
+    const current = this.currentJob(session);
+    if (current === undefined) return false;
+    this.waiting.delete(miner);
+    this.unplace(miner);
+    let miners = this.placements.get(session.id);
+    if (miners === undefined) {
+      miners = new Set();
+      this.placements.set(session.id, miners);
+    }
+    miners.add(miner);
+    this.minerSession.set(miner, session);
+    const link = this.links.find((l) => l.name === session.upstream);
+    link?.load.set(session.id, miners.size);
+    this.metrics.minersPerUpstream.inc({ upstream: session.upstream });
+    // Moving is one clean notify of the new session's job: no reconnect (the extranonce fold).
+    miner.sendJob(current, true);
+    return true;
+  }
+
+  private unplace(miner: MinerConnection): void {
+    const session = this.minerSession.get(miner);
+    if (session === undefined) return;
+    this.minerSession.delete(miner);
+    const miners = this.placements.get(session.id);
+    miners?.delete(miner);
+    const link = this.links.find((l) => l.name === session.upstream);
+    link?.load.set(session.id, miners?.size ?? 0);
+    this.metrics.minersPerUpstream.dec({ upstream: session.upstream });
+  }
+
+  private currentJob(session: UpstreamSession): ProxyJob | undefined {
+    const jobs = this.sessionJobs.get(session.id);
+    return jobs?.[jobs.length - 1];
+  }
+
+  private onHealthChange(): void {
+    for (const link of this.links) {
+      this.metrics.upstreamUp.set({ upstream: link.name }, link.healthy ? 1 : 0);
+      this.metrics.upstreamSessions.set({ upstream: link.name }, link.readySessions().length);
+    }
+    const preferred = this.preferredLink();
+    if (preferred === undefined) {
+      this.log.error('no upstream is up: miners keep their last job until one recovers');
+      return;
+    }
+    // Failover and failback: every miner not on the preferred upstream moves there.
+    for (const miner of this.miners) {
+      const session = this.minerSession.get(miner);
+      const placeable = miner.slot !== undefined && miner.identity !== undefined;
+      if (
+        !placeable ||
+        (session !== undefined && session.upstream === preferred.name && session.state === 'ready')
+      )
+        continue;
+      const target = preferred.sessionWithRoom();
+      if (target === undefined || !this.moveTo(miner, target)) this.waiting.add(miner);
+    }
+  }
+
+  /** Miners over a session's capacity move onto the new session (at their next job: a clean notify). */
+  private onSessionReady(link: UpstreamLink, ready: UpstreamSession): void {
+    const max = link.maxMinersPerSession;
+    for (const session of link.readySessions()) {
+      if (session === ready) continue;
+      const miners = [...(this.placements.get(session.id) ?? [])];
+      for (const miner of miners.slice(max)) {
+        if ((this.placements.get(ready.id)?.size ?? 0) >= max) return;
+        this.moveTo(miner, ready);
+      }
+    }
+  }
+
+  private onSessionJob(session: UpstreamSession, sessionJob: SessionJob): void {
+    const job = this.registerJob(session, sessionJob);
+    if (job === undefined) return;
+    const clean = sessionJob.job.cleanJobs;
+    for (const miner of this.placements.get(session.id) ?? []) miner.sendJob(job, clean);
+    if (this.waiting.size > 0 && session.state === 'ready') {
+      for (const miner of [...this.waiting]) this.place(miner);
+    }
+  }
+
+  private registerJob(session: UpstreamSession, sessionJob: SessionJob): ProxyJob | undefined {
+    const id = `${session.id.slice(session.id.lastIndexOf('/') + 1)}.${(this.nextJobSerial++).toString(16)}`;
+    const fold = foldJob(
+      sessionJob,
+      toJobId(id),
+      this.config.extranonce.slotBytes,
+      this.config.extranonce.minerExtranonce2Size,
+    );
+    if (!fold.ok) {
+      this.log.error({ upstream: session.upstream, problem: fold.problem }, 'cannot use this upstream');
+      session.close(fold.problem);
+      return undefined;
+    }
+    const { job } = sessionJob;
+    const ledgerJobId = this.ledger.recordJob({
+      receivedAt: sessionJob.receivedAt,
+      upstream: session.upstream,
+      upstreamSession: session.id,
+      upstreamJobId: job.jobId,
+      proxyJobId: id,
+      prevhash: job.prevhash,
+      coinb1: job.coinb1,
+      coinb2: job.coinb2,
+      merkleBranch: job.merkleBranch,
+      version: job.version,
+      nbits: job.nbits,
+      ntime: job.ntime,
+      cleanJobs: job.cleanJobs,
+      extranonce1: sessionJob.extranonce1,
+      extranonce2Size: sessionJob.extranonce2Size,
+    });
+    const proxyJob = makeProxyJob(session, sessionJob, id, fold, ledgerJobId);
+    this.jobs.set(proxyJob.id, proxyJob);
+    let list = this.sessionJobs.get(session.id);
+    if (list === undefined) {
+      list = [];
+      this.sessionJobs.set(session.id, list);
+    }
+    list.push(proxyJob);
+    while (list.length > this.config.upstream.jobsKept) {
+      const dropped = list.shift()!;
+      this.jobs.delete(dropped.id);
+    }
+    return proxyJob;
+  }
+
+  private onVersionMask(session: UpstreamSession): void {
+    // set_version_mask applies at once: tell this session's miners with the next write.
+    const current = this.currentJob(session);
+    if (current === undefined) return;
+    for (const miner of this.placements.get(session.id) ?? []) miner.sendJob(current, false);
+  }
+
+  private onSessionClosed(link: UpstreamLink, session: UpstreamSession, reason: string): void {
+    this.metrics.upstreamFailovers.inc({ upstream: link.name, reason: reasonKind(reason) });
+    const stranded = [...(this.placements.get(session.id) ?? [])];
+    for (const miner of stranded) this.unplace(miner);
+    this.placements.delete(session.id);
+    // Keep the session's jobs briefly: late shares on them are still judged and recorded.
+    setTimeout(() => {
+      for (const job of this.sessionJobs.get(session.id) ?? []) this.jobs.delete(job.id);
+      this.sessionJobs.delete(session.id);
+    }, 60_000).unref();
+    for (const miner of stranded) this.place(miner);
+  }
+
+  private async onSubmit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply> {
+    const received = performance.now();
+    const time = Date.now();
+    const entry = miner.jobs.get(request.jobId);
+    const judgement = judgeShare(entry, request, {
+      slot: miner.slot!,
+      minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
+      versionMask: entry === undefined ? 0 : miner.versionMaskFor(entry.job),
+      ntimeMaxAheadSeconds: this.config.ntimeMaxAheadSeconds,
+    });
+    const job = entry?.job;
+    const session = job?.session;
+    const work = judgement.work;
+    const forward = judgement.forward && session !== undefined && session.state === 'ready';
+    const record: ShareRecord = {
+      time,
+      miner: identityOf(request.worker),
+      worker: request.worker,
+      upstream: session?.upstream ?? this.minerSession.get(miner)?.upstream ?? '',
+      upstreamSession: session?.id ?? '',
+      jobId: job?.ledgerJobId ?? null,
+      extranonce2: judgement.upstreamExtranonce2,
+      ntime: request.ntime,
+      nonce: request.nonce,
+      versionBits: request.versionBits ?? null,
+      assignedDifficulty: entry?.difficulty ?? 0,
+      shareDifficulty: work?.shareDifficulty ?? null,
+      hash: work?.hash ?? null,
+      verdict: judgement.verdict,
+      upstreamVerdict: forward ? 'pending' : 'not-forwarded',
+      isBlock: work?.isBlock ?? false,
+    };
+    const recorded = this.ledger.recordShare(record);
+
+    // Forward at once: the pool's clock is running; the miner's answer waits for the ledger.
+    if (forward) {
+      void this.forward(miner, job!, session, request, judgement.upstreamExtranonce2, recorded);
+    }
+
+    this.metrics.shares.inc({ verdict: judgement.verdict });
+    if (work?.isBlock === true) {
+      this.metrics.blocksFound.inc({ upstream: record.upstream });
+      this.log.info(
+        { upstream: record.upstream, hash: Buffer.from(work.hash).reverse().toString('hex') },
+        'block found',
+      );
+    }
+    try {
+      await recorded;
+    } catch (error) {
+      this.metrics.ledgerFailures.inc();
+      this.log.error(
+        { error: (error as Error).message },
+        'ledger could not record a share: answering the miner with an error',
+      );
+      return {
+        ok: false,
+        code: SubmitErrorCode.other,
+        message: 'proxy could not record the share; it is not credited',
+      };
+    }
+    this.metrics.shareRecordLatency.observe((performance.now() - received) / 1000);
+    if (judgement.verdict !== 'accepted')
+      return { ok: false, code: judgement.code, message: judgement.message };
+    this.metrics.creditedDifficulty.inc(entry!.difficulty);
+    miner.recordCredit(entry!.difficulty);
+    return { ok: true };
+  }
+
+  private async forward(
+    miner: MinerConnection,
+    job: ProxyJob,
+    session: UpstreamSession,
+    request: SubmitRequest,
+    extranonce2: Uint8Array,
+    recorded: Promise<number>,
+  ): Promise<void> {
+    const link = this.links.find((l) => l.name === session.upstream);
+    const answer = await session.submit(session.workerName, {
+      jobId: job.sessionJob.job.jobId,
+      extranonce2,
+      ntime: request.ntime,
+      nonce: request.nonce,
+      versionBits:
+        request.versionBits === undefined
+          ? undefined
+          : (request.versionBits & miner.versionMaskFor(job)) >>> 0,
+    });
+    this.metrics.upstreamShares.inc({ upstream: session.upstream, result: answer.kind });
+    if (answer.kind !== 'no-answer')
+      this.metrics.upstreamLatency.observe({ upstream: session.upstream }, answer.latencySeconds);
+    if (answer.kind === 'accepted') {
+      this.metrics.upstreamDifficulty.inc({ upstream: session.upstream }, job.sessionJob.difficulty);
+      link?.recordAcceptance();
+    } else if (answer.kind === 'rejected') {
+      this.log.warn(
+        { upstream: session.upstream, error: answer.error, job: job.id },
+        'upstream rejected a share',
+      );
+      if (job.sessionJob.generation === session.generation) link?.recordRejection();
+    }
+    let shareId: number;
+    try {
+      shareId = await recorded;
+    } catch {
+      return; // already reported by onSubmit
+    }
+    this.ledger.recordUpstreamVerdict({
+      shareId,
+      verdict: answer.kind,
+      error: answer.kind === 'rejected' ? answer.error : answer.kind === 'no-answer' ? answer.reason : null,
+    });
+  }
+}
+
+/** The identity a username credits: the part before the first '.' (account.worker). */
+export function identityOf(username: string): string {
+  const dot = username.indexOf('.');
+  return dot < 0 ? username : username.slice(0, dot);
+}
+
+/** A bounded label for a free-text reason. */
+function reasonKind(reason: string): string {
+  const known = [
+    'silent',
+    'rejected',
+    'reconnect',
+    'refused',
+    'socket error',
+    'closed by',
+    'flood',
+    'idle',
+    'no subscribe',
+    'line over',
+    'invalid',
+    'not reading',
+    'shutting down',
+    'no connection',
+  ];
+  const hit = known.find((k) => reason.includes(k));
+  return hit === undefined ? 'other' : hit.replace(/ /g, '_');
+}

@@ -1,0 +1,108 @@
+import type { LocalVerdict } from '../src/ledger/ledger.js';
+import { SubmitErrorCode } from '../src/stratum/errors.js';
+import type { SubmitRequest } from '../src/stratum/messages.js';
+import { concatBytes, toHex } from '../src/work/bytes.js';
+import { checkShare, prepareJob, type ShareWork } from '../src/work/share-check.js';
+import type { MinerJob } from './miner-connection.js';
+
+export interface Judgement {
+  readonly verdict: LocalVerdict;
+  /** Zero for an accepted share, else the Stratum error code the miner is sent. */
+  readonly code: number;
+  readonly message: string;
+  readonly work: ShareWork | null;
+  /** What the upstream sees: pad ‖ slot ‖ miner extranonce2. */
+  readonly upstreamExtranonce2: Uint8Array;
+  /** Meets the upstream's difficulty (or is a block) and was not refused for its form. */
+  readonly forward: boolean;
+}
+
+export interface JudgeContext {
+  readonly slot: Uint8Array;
+  readonly minerExtranonce2Size: number;
+  readonly versionMask: number;
+  readonly ntimeMaxAheadSeconds: number;
+}
+
+/**
+ * Judges one submit against the job as it was sent to this miner: unknown job, stale, form
+ * (extranonce2 size, version bits, ntime), proof of work at the assigned difficulty, and
+ * duplicates keyed on the header hash (which covers the upstream-visible tuple: session job,
+ * full extranonce2, ntime, nonce, version). Stale shares are hashed too, so a share the pool
+ * may still take is forwarded, but they are never credited.
+ */
+export function judgeShare(
+  entry: MinerJob | undefined,
+  request: SubmitRequest,
+  context: JudgeContext,
+): Judgement {
+  if (entry === undefined) {
+    return refuse(
+      'unknown-job',
+      SubmitErrorCode.jobNotFound,
+      `job ${request.jobId.slice(0, 64)} is not one sent to this connection (stale or unknown)`,
+      request.extranonce2,
+    );
+  }
+  const { job } = entry;
+  const upstreamExtranonce2 = concatBytes(job.pad, context.slot, request.extranonce2);
+  entry.prepared ??= prepareJob(job.minerJob, context.slot);
+  const verdict = checkShare({
+    job: entry.prepared,
+    extranonce2Size: context.minerExtranonce2Size,
+    submission: request,
+    versionMask: context.versionMask,
+    assignedDifficulty: entry.difficulty,
+    maxNtimeAheadSeconds: context.ntimeMaxAheadSeconds,
+  });
+  if (verdict.work === null) {
+    return refuse(verdict.reason, SubmitErrorCode.other, verdict.detail, upstreamExtranonce2);
+  }
+  const work = verdict.work;
+  const forwardable = work.hashValue <= job.upstreamTarget || work.isBlock;
+
+  const key = toHex(work.hash);
+  if (job.seen.has(key)) {
+    return {
+      verdict: 'duplicate',
+      code: SubmitErrorCode.duplicateShare,
+      message: 'duplicate share',
+      work,
+      upstreamExtranonce2,
+      forward: false,
+    };
+  }
+  job.seen.add(key);
+
+  if (job.sessionJob.generation < job.session.generation) {
+    return {
+      verdict: 'stale',
+      code: SubmitErrorCode.jobNotFound,
+      message: 'stale share: the job was replaced by a clean job',
+      work,
+      upstreamExtranonce2,
+      forward: forwardable && verdict.valid,
+    };
+  }
+  if (!verdict.valid) {
+    // A block below the assigned difficulty (only if assigned > network difficulty) still goes up.
+    return {
+      verdict: verdict.reason,
+      code: SubmitErrorCode.lowDifficultyShare,
+      message: verdict.detail,
+      work,
+      upstreamExtranonce2,
+      forward: work.isBlock,
+    };
+  }
+  return { verdict: 'accepted', code: 0, message: '', work, upstreamExtranonce2, forward: forwardable };
+}
+
+function refuse(
+  verdict: LocalVerdict,
+  code: number,
+  message: string,
+  upstreamExtranonce2: Uint8Array,
+): Judgement {
+  return { verdict, code, message, work: null, upstreamExtranonce2, forward: false };
+}

@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import {
+  EndpointError,
+  parseHostPort,
+  parseUpstreamUrl,
+  type HostPort,
+  type UpstreamUrl,
+} from './endpoints.js';
+
+/**
+ * The proxy's one configuration schema. The CLI flags, the config file (JSON, same keys) and
+ * the defaults below all feed it; flags override the file.
+ */
+
+const hostPort = z.string().transform((text, ctx): HostPort => {
+  try {
+    return parseHostPort(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const upstreamUrl = z.string().transform((text, ctx): UpstreamUrl => {
+  try {
+    return parseUpstreamUrl(text);
+  } catch (error) {
+    if (!(error instanceof EndpointError)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.message });
+    return z.NEVER;
+  }
+});
+
+// A bare string is shorthand for { address } / { url }: normalised first, so errors name the field.
+const listener = z.preprocess(
+  (value) => (typeof value === 'string' ? { address: value } : value),
+  z
+    .object({
+      address: hostPort,
+      tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    })
+    .strict(),
+);
+
+const upstream = z.preprocess(
+  (value) => (typeof value === 'string' ? { url: value } : value),
+  z
+    .object({
+      url: upstreamUrl,
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'names are 1-64 of A-Z a-z 0-9 _ . -')
+        .optional(),
+      weight: z.number().positive().default(1),
+    })
+    .strict(),
+);
+
+const ledgerUrl = z.string().regex(/^sqlite:.+/, 'expected sqlite:PATH, e.g. sqlite:./hashrelay.sqlite');
+
+export const proxyConfigSchema = z
+  .object({
+    listen: z.array(listener).min(1, 'at least one --listen HOST:PORT'),
+    upstreams: z.array(upstream).min(1, 'at least one --upstream stratum+tcp://USER:PASS@HOST:PORT'),
+    ledger: ledgerUrl.default('sqlite:./hashrelay.sqlite'),
+    metrics: hostPort.optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    extranonce: z
+      .object({
+        /** Bytes of each miner's fixed extranonce1 slot: 2 gives 65,536 miners per proxy. */
+        slotBytes: z.number().int().min(1).max(4).default(2),
+        /** Extranonce2 bytes left to each miner: at least 4 for ASICs, 8 for a downstream proxy. */
+        minerExtranonce2Size: z.number().int().min(2).max(8).default(4),
+      })
+      .strict()
+      .default({ slotBytes: 2, minerExtranonce2Size: 4 }),
+    vardiff: z
+      .object({
+        initialDifficulty: z.number().positive().default(65536),
+        minDifficulty: z.number().positive().default(1),
+        maxDifficulty: z
+          .number()
+          .positive()
+          .default(2 ** 40),
+        /** Seconds between shares each connection is steered towards (ckpool aims at ~3.3). */
+        targetShareSeconds: z.number().positive().default(3.3),
+        /** How often a connection's difficulty is reconsidered. */
+        retargetSeconds: z.number().positive().default(30),
+        /** Honour mining.suggest_difficulty and minimum-difficulty as floors. */
+        honourMinerFloor: z.boolean().default(true),
+      })
+      .strict()
+      .default({
+        initialDifficulty: 65536,
+        minDifficulty: 1,
+        maxDifficulty: 2 ** 40,
+        targetShareSeconds: 3.3,
+        retargetSeconds: 30,
+        honourMinerFloor: true,
+      }),
+    limits: z
+      .object({
+        maxLineBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(16 * 1024),
+        maxConnections: z.number().int().positive().default(50_000),
+        /** A connection must subscribe and authorize within this many seconds. */
+        handshakeSeconds: z.number().positive().default(30),
+        /** A connection that sends nothing for this long is closed. */
+        idleSeconds: z.number().positive().default(600),
+        /** Sustained messages per second per connection, and the burst allowed above it. */
+        messagesPerSecond: z.number().positive().default(50),
+        messageBurst: z.number().positive().default(200),
+        /** Invalid messages tolerated per connection before it is closed. */
+        maxInvalidMessages: z.number().int().positive().default(20),
+        /** Unsent bytes queued to one miner before it is judged too slow and closed. */
+        maxPendingWriteBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
+      })
+      .strict()
+      .default({
+        maxLineBytes: 16 * 1024,
+        maxConnections: 50_000,
+        handshakeSeconds: 30,
+        idleSeconds: 600,
+        messagesPerSecond: 50,
+        messageBurst: 200,
+        maxInvalidMessages: 20,
+        maxPendingWriteBytes: 1024 * 1024,
+      }),
+    upstream: z
+      .object({
+        connectTimeoutSeconds: z.number().positive().default(10),
+        /** An upstream that sends nothing (no job, no answer) for this long is failed over. */
+        silenceSeconds: z.number().positive().default(120),
+        /** An upstream whose answer to a submit takes longer is treated as silent. */
+        submitTimeoutSeconds: z.number().positive().default(30),
+        /** Consecutive rejections of locally valid shares before an upstream is failed over. */
+        maxConsecutiveRejects: z.number().int().positive().default(20),
+        backoffMinSeconds: z.number().positive().default(1),
+        backoffMaxSeconds: z.number().positive().default(60),
+        /** Miners per upstream session before another session is opened. */
+        maxMinersPerSession: z.number().int().positive().default(4096),
+        /** Jobs kept per session for late shares. */
+        jobsKept: z.number().int().min(2).default(16),
+      })
+      .strict()
+      .default({
+        connectTimeoutSeconds: 10,
+        silenceSeconds: 120,
+        submitTimeoutSeconds: 30,
+        maxConsecutiveRejects: 20,
+        backoffMinSeconds: 1,
+        backoffMaxSeconds: 60,
+        maxMinersPerSession: 4096,
+        jobsKept: 16,
+      }),
+    /** ckpool's rule: ntime may run this far past the job's. */
+    ntimeMaxAheadSeconds: z.number().int().positive().default(7000),
+    /** SIGTERM waits this long for in-flight shares before closing. */
+    drainSeconds: z.number().positive().default(10),
+  })
+  .strict();
+
+export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
+export type ProxyConfig = z.output<typeof proxyConfigSchema>;
+export type UpstreamConfig = ProxyConfig['upstreams'][number];
+
+export class ConfigError extends Error {}
+
+/** Validates raw config, naming every bad key with the path an operator must fix. */
+export function parseProxyConfig(raw: unknown): ProxyConfig {
+  const parsed = proxyConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const path = issue.path.length === 0 ? '(top level)' : issue.path.join('.');
+      return `  ${path}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  }
+  const config = parsed.data;
+  if (config.vardiff.minDifficulty > config.vardiff.maxDifficulty) {
+    throw new ConfigError('invalid configuration:\n  vardiff: minDifficulty is above maxDifficulty');
+  }
+  return config;
+}
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Display names: configured, or the redacted host:port. Unique, since metrics label by them. */
+export function upstreamNames(upstreams: readonly UpstreamConfig[]): string[] {
+  const names = upstreams.map((u) => u.name ?? `${u.url.host}:${u.url.port}`);
+  const seen = new Map<string, number>();
+  return names.map((name) => {
+    const count = (seen.get(name) ?? 0) + 1;
+    seen.set(name, count);
+    return count === 1 ? name : `${name}#${count}`;
+  });
+}

@@ -1,0 +1,118 @@
+import type { MinerTotals, StoredJob, StoredShare, TimeWindow, UpstreamTotals } from './ledger.js';
+import type { ShareColumns } from './sqlite-ledger-batch.js';
+
+/**
+ * Messages between the main thread and the threads that own the SQLite connections. Jobs and
+ * verdict updates cross as tuples in column order, bound to SQL as they are; shares, the bulk,
+ * cross as transferred columns (sqlite-ledger-batch.ts).
+ */
+
+/** A `jobs` row, columns in table order. */
+export type JobRow = readonly [
+  id: number,
+  receivedAt: number,
+  upstream: string,
+  upstreamSession: string,
+  upstreamJobId: string,
+  proxyJobId: string,
+  prevhash: Uint8Array,
+  coinb1: Uint8Array,
+  coinb2: Uint8Array,
+  /** The branch's 32-byte hashes, concatenated. */
+  merkleBranch: Uint8Array,
+  version: number,
+  nbits: number,
+  ntime: number,
+  cleanJobs: 0 | 1,
+  extranonce1: Uint8Array,
+  extranonce2Size: number,
+];
+
+/** A `shares` row as inserted, columns in table order (upstream_error starts null; updates set it). */
+export type ShareRow = readonly [
+  id: number,
+  time: number,
+  miner: string,
+  worker: string,
+  upstream: string,
+  upstreamSession: string,
+  jobId: number | null,
+  extranonce2: Uint8Array,
+  ntime: number,
+  nonce: number,
+  versionBits: number | null,
+  assignedDifficulty: number,
+  shareDifficulty: number | null,
+  hash: Uint8Array | null,
+  verdict: string,
+  upstreamVerdict: string,
+  isBlock: 0 | 1,
+];
+
+/** An upstream verdict update, in the order the UPDATE binds it. */
+export type VerdictRow = readonly [upstreamVerdict: string, upstreamError: string | null, shareId: number];
+
+export interface CommitBatch {
+  readonly jobs: readonly JobRow[];
+  readonly shares: ShareColumns;
+  readonly verdicts: readonly VerdictRow[];
+}
+
+export interface QueryResults {
+  minerTotals: MinerTotals[];
+  upstreamTotals: UpstreamTotals[];
+  shares: StoredShare[];
+  job: StoredJob | undefined;
+}
+
+export type Query =
+  | { readonly kind: 'minerTotals'; readonly window: TimeWindow }
+  | { readonly kind: 'upstreamTotals'; readonly window: TimeWindow }
+  | { readonly kind: 'shares'; readonly window: TimeWindow }
+  | { readonly kind: 'job'; readonly id: number };
+
+/** What a database thread is started with (its `workerData`). */
+export interface ThreadInit {
+  /**
+   * The writer holds the lock and commits. The reader answers queries on a connection of its
+   * own and checkpoints the WAL into the database file, both off the commit path.
+   */
+  readonly role: 'writer' | 'reader';
+  readonly path: string;
+  readonly busyTimeoutMs: number;
+  /** Reader only: how often it checkpoints. */
+  readonly checkpointIntervalMs: number;
+}
+
+export type ToThread =
+  | { readonly type: 'commit'; readonly seq: number; readonly batch: CommitBatch }
+  | { readonly type: 'query'; readonly seq: number; readonly query: Query }
+  | { readonly type: 'close'; readonly seq: number };
+
+/** An error as it crosses threads: SQLite's code (or ours) and its message. */
+export interface ThreadError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export type FromThread =
+  | { readonly type: 'ready'; readonly lastJobId: number; readonly lastShareId: number }
+  | { readonly type: 'open-failed'; readonly error: ThreadError }
+  | { readonly type: 'done'; readonly seq: number; readonly value: unknown; readonly seconds: number }
+  | { readonly type: 'failed'; readonly seq: number; readonly error: ThreadError };
+
+/** Error codes the database thread raises itself (SQLite's own are `SQLITE_*`). */
+export const LOCKED = 'LEDGER_LOCKED';
+export const FILE_REPLACED = 'LEDGER_FILE_REPLACED';
+export const NOT_A_LEDGER = 'LEDGER_NOT_A_LEDGER';
+export const NEWER_SCHEMA = 'LEDGER_NEWER_SCHEMA';
+
+/** An error raised on a database thread, or one that crossed from it, with its code. */
+export class ThreadFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,374 @@
+import { statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type {
+  LocalVerdict,
+  MinerTotals,
+  StoredJob,
+  StoredShare,
+  TimeWindow,
+  UpstreamTotals,
+  UpstreamVerdict,
+  WorkTotals,
+} from './ledger.js';
+import { forEachShareRow } from './sqlite-ledger-batch.js';
+import { migrate } from './sqlite-ledger-schema.js';
+import {
+  FILE_REPLACED,
+  LOCKED,
+  ThreadFailure,
+  type CommitBatch,
+  type JobRow,
+  type Query,
+  type QueryResults,
+  type ShareRow,
+  type VerdictRow,
+} from './sqlite-ledger-protocol.js';
+import { LOCAL_VERDICTS, UPSTREAM_VERDICTS } from './verdicts.js';
+
+/**
+ * The SQLite side of the ledger, synchronous: one connection (and, for the writer, its lock),
+ * used by a database thread (sqlite-ledger-worker.ts), never by the main thread.
+ */
+
+/** The columns a share is inserted with, in ShareRow order. */
+const SHARE_INSERT_COLUMNS =
+  'id, time, miner, worker, upstream, upstream_session, job_id, extranonce2, ntime, nonce, version_bits, ' +
+  'assigned_difficulty, share_difficulty, hash, verdict, upstream_verdict, is_block';
+/** The columns a share is read back with, in StoredShareRow order. */
+const SHARE_COLUMNS =
+  'id, time, miner, worker, upstream, upstream_session, job_id, extranonce2, ntime, nonce, version_bits, ' +
+  'assigned_difficulty, share_difficulty, hash, verdict, upstream_verdict, upstream_error, is_block';
+const JOB_COLUMNS =
+  'id, received_at, upstream, upstream_session, upstream_job_id, proxy_job_id, prevhash, coinb1, coinb2, ' +
+  'merkle_branch, version, nbits, ntime, clean_jobs, extranonce1, extranonce2_size';
+
+/** WAL pages (4 KiB) after which the writer checkpoints by itself: 256 MiB. */
+const FALLBACK_CHECKPOINT_PAGES = 65_536;
+
+/** One SELECT computes every total of a group; the verdict counts are columns, not rows. */
+const TOTALS_COLUMNS = [
+  `total(CASE WHEN verdict = 'accepted' THEN assigned_difficulty END)`,
+  ...LOCAL_VERDICTS.map((v) => `sum(verdict = '${v}')`),
+  ...UPSTREAM_VERDICTS.map((v) => `sum(upstream_verdict = '${v}')`),
+].join(', ');
+
+type TotalsTail = [credited: number, ...counts: number[]];
+/** A `shares` row as read back: the inserted columns plus upstream_error, verdicts typed. */
+type StoredShareRow = [
+  id: number,
+  time: number,
+  miner: string,
+  worker: string,
+  upstream: string,
+  upstreamSession: string,
+  jobId: number | null,
+  extranonce2: Uint8Array,
+  ntime: number,
+  nonce: number,
+  versionBits: number | null,
+  assignedDifficulty: number,
+  shareDifficulty: number | null,
+  hash: Uint8Array | null,
+  verdict: LocalVerdict,
+  upstreamVerdict: UpstreamVerdict,
+  upstreamError: string | null,
+  isBlock: 0 | 1,
+];
+
+interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+export class SqliteLedgerStore {
+  private readonly insertJob;
+  private readonly insertShare;
+  private readonly updateVerdict;
+  private readonly commitBatch;
+  private readonly selectMinerTotals;
+  private readonly selectUpstreamTotals;
+  private readonly selectShares;
+  private readonly selectJob;
+  private readonly dbIdentity: FileIdentity;
+  private walIdentity: FileIdentity | undefined;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+    /** Held open for the writer's lifetime: its exclusive lock is what makes this the one writer. */
+    private readonly lock: Database.Database | null,
+  ) {
+    this.insertJob = db.prepare<[JobRow]>(`INSERT INTO jobs (${JOB_COLUMNS}) VALUES (${placeholders(16)})`);
+    this.insertShare = db.prepare<[ShareRow]>(
+      `INSERT INTO shares (${SHARE_INSERT_COLUMNS}) VALUES (${placeholders(17)})`,
+    );
+    this.updateVerdict = db.prepare<[VerdictRow]>(
+      'UPDATE shares SET upstream_verdict = ?, upstream_error = ? WHERE id = ?',
+    );
+    // Jobs first, so that every share's job exists when its foreign key is checked.
+    this.commitBatch = db.transaction((batch: CommitBatch) => {
+      for (const job of batch.jobs) this.insertJob.run(job);
+      forEachShareRow(batch.shares, (share) => this.insertShare.run(share));
+      for (const verdict of batch.verdicts) this.updateVerdict.run(verdict);
+    });
+    this.selectMinerTotals = db
+      .prepare<[number, number], [string, string, ...TotalsTail]>(
+        `SELECT miner, worker, ${TOTALS_COLUMNS} FROM shares WHERE time >= ? AND time < ?
+         GROUP BY miner, worker ORDER BY miner, worker`,
+      )
+      .raw();
+    this.selectUpstreamTotals = db
+      .prepare<[number, number], [string, ...TotalsTail]>(
+        `SELECT upstream, ${TOTALS_COLUMNS} FROM shares WHERE time >= ? AND time < ?
+         GROUP BY upstream ORDER BY upstream`,
+      )
+      .raw();
+    this.selectShares = db
+      .prepare<[number, number], StoredShareRow>(
+        `SELECT ${SHARE_COLUMNS} FROM shares WHERE time >= ? AND time < ? ORDER BY id`,
+      )
+      .raw();
+    this.selectJob = db.prepare<[number], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).raw();
+    this.dbIdentity = identify(path) ?? replaced(path);
+  }
+
+  /** Takes the writer's lock, then opens (creating or migrating) the ledger. */
+  static openWriter(path: string, busyTimeoutMs: number): SqliteLedgerStore {
+    const lock = takeLock(path);
+    try {
+      const db = new Database(path, { timeout: busyTimeoutMs });
+      try {
+        const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+        if (mode !== 'wal') {
+          throw new ThreadFailure(
+            'LEDGER_NO_WAL',
+            `${path}: SQLite could not use WAL mode here (got ${mode}); put the ledger on a local disk`,
+          );
+        }
+        // FULL: each commit fsyncs the WAL, so an acknowledged share survives power loss.
+        db.pragma('synchronous = FULL');
+        // macOS: fsync does not reach the platters without F_FULLFSYNC (no effect elsewhere).
+        db.pragma('fullfsync = ON');
+        db.pragma('checkpoint_fullfsync = ON');
+        db.pragma('foreign_keys = ON');
+        // The reader thread checkpoints, so commits do not wait for the database file's fsync;
+        // this only steps in if it falls far behind (or is not running).
+        db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
+        // Give the WAL back after a burst instead of keeping its high-water size.
+        db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+        migrate(db, path);
+        return new SqliteLedgerStore(db, path, lock);
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+    } catch (error) {
+      lock.close();
+      throw error;
+    }
+  }
+
+  /**
+   * A connection beside the writer's, for queries (WAL lets it read while commits go on) and
+   * checkpoints. It writes nothing else: `query_only` still allows checkpoints.
+   */
+  static openReader(path: string, busyTimeoutMs: number): SqliteLedgerStore {
+    const db = new Database(path, { fileMustExist: true, timeout: busyTimeoutMs });
+    try {
+      db.pragma('query_only = ON');
+      db.pragma('synchronous = FULL');
+      db.pragma('fullfsync = ON');
+      db.pragma('checkpoint_fullfsync = ON');
+      return new SqliteLedgerStore(db, path, null);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** The newest job and share ids in the file: the main thread numbers new records after them. */
+  lastIds(): { lastJobId: number; lastShareId: number } {
+    const max = (table: string): number =>
+      this.db.prepare<[], number>(`SELECT coalesce(max(id), 0) FROM ${table}`).pluck().get() ?? 0;
+    return { lastJobId: max('jobs'), lastShareId: max('shares') };
+  }
+
+  /** Commits the batch in one transaction, then checks the commit landed in the file at `path`. */
+  commit(batch: CommitBatch): void {
+    this.commitBatch(batch);
+    this.checkStillInPlace();
+  }
+
+  query<K extends Query['kind']>(query: Query & { kind: K }): QueryResults[K];
+  query(query: Query): QueryResults[Query['kind']] {
+    switch (query.kind) {
+      case 'minerTotals':
+        return this.minerTotals(query.window);
+      case 'upstreamTotals':
+        return this.upstreamTotals(query.window);
+      case 'shares':
+        return this.shares(query.window);
+      case 'job':
+        return this.job(query.id);
+    }
+  }
+
+  /**
+   * Copies committed WAL frames into the database file and fsyncs it, without blocking the
+   * writer (PASSIVE). Once a checkpoint has caught up, the writer's next commit starts the
+   * WAL over from its beginning, so it stays small.
+   */
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  close(): void {
+    if (this.lock !== null) this.db.pragma('optimize');
+    this.db.close();
+    this.lock?.close();
+  }
+
+  private minerTotals(window: TimeWindow): MinerTotals[] {
+    return this.selectMinerTotals.all(window.from, window.to).map(([miner, worker, ...tail]) => ({
+      miner,
+      worker,
+      ...workTotals(tail, window),
+    }));
+  }
+
+  private upstreamTotals(window: TimeWindow): UpstreamTotals[] {
+    return this.selectUpstreamTotals.all(window.from, window.to).map(([upstream, ...tail]) => ({
+      upstream,
+      ...workTotals(tail, window),
+    }));
+  }
+
+  private shares(window: TimeWindow): StoredShare[] {
+    return this.selectShares.all(window.from, window.to).map((r) => ({
+      id: r[0],
+      time: r[1],
+      miner: r[2],
+      worker: r[3],
+      upstream: r[4],
+      upstreamSession: r[5],
+      jobId: r[6],
+      extranonce2: bytes(r[7]),
+      ntime: r[8],
+      nonce: r[9],
+      versionBits: r[10],
+      assignedDifficulty: r[11],
+      shareDifficulty: r[12],
+      hash: r[13] === null ? null : bytes(r[13]),
+      verdict: r[14],
+      upstreamVerdict: r[15],
+      upstreamError: r[16],
+      isBlock: r[17] === 1,
+    }));
+  }
+
+  private job(id: number): StoredJob | undefined {
+    const r = this.selectJob.get(id);
+    if (r === undefined) return undefined;
+    const branch = r[9];
+    return {
+      id: r[0],
+      receivedAt: r[1],
+      upstream: r[2],
+      upstreamSession: r[3],
+      upstreamJobId: r[4],
+      proxyJobId: r[5],
+      prevhash: bytes(r[6]),
+      coinb1: bytes(r[7]),
+      coinb2: bytes(r[8]),
+      merkleBranch: Array.from({ length: branch.length / 32 }, (_, i) =>
+        bytes(branch.subarray(i * 32, i * 32 + 32)),
+      ),
+      version: r[10],
+      nbits: r[11],
+      ntime: r[12],
+      cleanJobs: r[13] === 1,
+      extranonce1: bytes(r[14]),
+      extranonce2Size: r[15],
+    };
+  }
+
+  /**
+   * SQLite keeps writing to a file that was deleted or replaced under it, and those commits
+   * vanish when the connection closes: a commit only counts if the path still names the
+   * database (and the WAL) it went to.
+   */
+  private checkStillInPlace(): void {
+    if (!sameFile(identify(this.path), this.dbIdentity)) replaced(this.path);
+    const wal = identify(`${this.path}-wal`);
+    this.walIdentity ??= wal;
+    if (!sameFile(wal, this.walIdentity)) replaced(`${this.path}-wal`);
+  }
+}
+
+/**
+ * One writer per ledger file: the ids the main thread hands out assume nobody else inserts.
+ * The lock is an exclusive transaction held on `<path>-lock`, a separate file so that
+ * readers (our own, `sqlite3`, an auditor) can still open the ledger itself. The OS drops
+ * the lock when the process dies, however it dies. Never delete the lock file while a
+ * ledger may be open: a second writer could then lock a new file of the same name.
+ */
+function takeLock(path: string): Database.Database {
+  const lockPath = `${path}-lock`;
+  const lock = new Database(lockPath, { timeout: 0 });
+  try {
+    lock.exec('BEGIN EXCLUSIVE');
+    return lock;
+  } catch (error) {
+    lock.close();
+    if (error instanceof Database.SqliteError && error.code === 'SQLITE_BUSY') {
+      throw new ThreadFailure(
+        LOCKED,
+        `${path} is already open for writing (its lock ${lockPath} is held by another process, or by ` +
+          'another ledger in this one); a SQLite ledger has one writer: stop the other proxy or give ' +
+          'this one a ledger file of its own',
+      );
+    }
+    throw error;
+  }
+}
+
+function workTotals([credited, ...counts]: TotalsTail, window: TimeWindow): WorkTotals {
+  const sharesByVerdict: Partial<Record<LocalVerdict, number>> = {};
+  const sharesByUpstreamVerdict: Partial<Record<UpstreamVerdict, number>> = {};
+  LOCAL_VERDICTS.forEach((verdict, i) => {
+    const count = counts[i] ?? 0;
+    if (count > 0) sharesByVerdict[verdict] = count;
+  });
+  UPSTREAM_VERDICTS.forEach((verdict, i) => {
+    const count = counts[LOCAL_VERDICTS.length + i] ?? 0;
+    if (count > 0) sharesByUpstreamVerdict[verdict] = count;
+  });
+  return {
+    creditedDifficulty: credited,
+    hashrate: (credited * 2 ** 32) / ((window.to - window.from) / 1000),
+    sharesByVerdict,
+    sharesByUpstreamVerdict,
+  };
+}
+
+function placeholders(count: number): string {
+  return Array.from({ length: count }, () => '?').join(', ');
+}
+
+/** A plain Uint8Array with a buffer of its own, as callers of the ledger get bytes back. */
+function bytes(blob: Uint8Array): Uint8Array {
+  return new Uint8Array(blob);
+}
+
+function identify(path: string): FileIdentity | undefined {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  return stat === undefined ? undefined : { dev: stat.dev, ino: stat.ino };
+}
+
+function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
+}
+
+function replaced(path: string): never {
+  throw new ThreadFailure(FILE_REPLACED, `${path} was removed or replaced while the ledger had it open`);
+}

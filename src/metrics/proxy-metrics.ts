@@ -1,0 +1,127 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The proxy's Prometheus metrics. Label values come only from configuration (upstream names,
+ * roles) and from fixed sets (verdicts, reasons), never from miner input, so cardinality is
+ * bounded by what the operator configured.
+ */
+export class ProxyMetrics {
+  readonly registry: Registry;
+  readonly connections: Gauge<'role'>;
+  readonly connectionsTotal: Counter<'role'>;
+  readonly disconnectsTotal: Counter<'reason'>;
+  readonly shares: Counter<'verdict'>;
+  readonly creditedDifficulty: Counter;
+  readonly blocksFound: Counter<'upstream'>;
+  readonly upstreamUp: Gauge<'upstream'>;
+  readonly upstreamSessions: Gauge<'upstream'>;
+  readonly upstreamShares: Counter<'upstream' | 'result'>;
+  readonly upstreamDifficulty: Counter<'upstream'>;
+  readonly upstreamLatency: Histogram<'upstream'>;
+  readonly upstreamFailovers: Counter<'upstream' | 'reason'>;
+  readonly minersPerUpstream: Gauge<'upstream'>;
+  readonly shareRecordLatency: Histogram;
+  readonly ledgerFailures: Counter;
+  readonly protocolErrors: Counter<'kind'>;
+
+  constructor(registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
+    this.registry = registry;
+    const registers = [registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hashrelay_' });
+    this.connections = new Gauge({
+      name: 'hashrelay_connections',
+      help: 'Open connections by role.',
+      labelNames: ['role'],
+      registers,
+    });
+    this.connectionsTotal = new Counter({
+      name: 'hashrelay_connections_total',
+      help: 'Connections accepted or opened.',
+      labelNames: ['role'],
+      registers,
+    });
+    this.disconnectsTotal = new Counter({
+      name: 'hashrelay_miner_disconnects_total',
+      help: 'Miner connections closed, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.shares = new Counter({
+      name: 'hashrelay_shares_total',
+      help: 'Shares judged locally, by verdict.',
+      labelNames: ['verdict'],
+      registers,
+    });
+    this.creditedDifficulty = new Counter({
+      name: 'hashrelay_credited_difficulty_total',
+      help: 'Sum of the assigned difficulty of accepted shares.',
+      registers,
+    });
+    this.blocksFound = new Counter({
+      name: 'hashrelay_blocks_found_total',
+      help: 'Shares that met the network target.',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.upstreamUp = new Gauge({
+      name: 'hashrelay_upstream_up',
+      help: '1 when the upstream has a ready session and is in use.',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.upstreamSessions = new Gauge({
+      name: 'hashrelay_upstream_sessions',
+      help: 'Ready sessions per upstream.',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.upstreamShares = new Counter({
+      name: 'hashrelay_upstream_shares_total',
+      help: 'Shares forwarded upstream, by the answer.',
+      labelNames: ['upstream', 'result'],
+      registers,
+    });
+    this.upstreamDifficulty = new Counter({
+      name: 'hashrelay_upstream_accepted_difficulty_total',
+      help: 'Sum of upstream difficulty of shares the upstream accepted.',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.upstreamLatency = new Histogram({
+      name: 'hashrelay_upstream_submit_latency_seconds',
+      help: 'Time from forwarding a share to the upstream answer.',
+      labelNames: ['upstream'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.upstreamFailovers = new Counter({
+      name: 'hashrelay_upstream_failures_total',
+      help: 'Upstream sessions lost, by reason.',
+      labelNames: ['upstream', 'reason'],
+      registers,
+    });
+    this.minersPerUpstream = new Gauge({
+      name: 'hashrelay_upstream_miners',
+      help: 'Miners currently placed on each upstream.',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.shareRecordLatency = new Histogram({
+      name: 'hashrelay_ledger_record_seconds',
+      help: 'Time from a submit to its durable ledger commit.',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.ledgerFailures = new Counter({
+      name: 'hashrelay_ledger_failures_total',
+      help: 'Shares the ledger could not record.',
+      registers,
+    });
+    this.protocolErrors = new Counter({
+      name: 'hashrelay_protocol_errors_total',
+      help: 'Malformed or abusive input from miners, by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
+  }
+}

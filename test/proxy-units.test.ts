@@ -1,0 +1,195 @@
+import { describe, expect, test } from 'vitest';
+import { parseHostPort, parseUpstreamUrl, redactUpstreamUrl } from '../src/config/endpoints.js';
+import { ConfigError, parseProxyConfig, upstreamNames } from '../src/config/proxy-config.js';
+import { concatBytes } from '../src/work/bytes.js';
+import { checkShare, prepareJob } from '../src/work/share-check.js';
+import { toDifficulty, toJobId } from '../src/work/types.js';
+import { Vardiff } from '../src/work/vardiff.js';
+import { ExtranonceSlots } from '../proxy/extranonce-slots.js';
+import { foldJob } from '../proxy/proxy-job.js';
+import type { SessionJob } from '../proxy/upstream-session.js';
+import { buildOracleJob, oracleHeader } from './support/oracle.js';
+
+describe('extranonce fold', () => {
+  test("a miner's share on the folded job is exactly the upstream's share with en2 = pad ‖ slot ‖ en2", () => {
+    for (const upstreamSize of [6, 7, 8]) {
+      const oracle = buildOracleJob({ transactions: 9, extranonce1Size: 4, extranonce2Size: upstreamSize });
+      const sessionJob: SessionJob = {
+        job: oracle.job,
+        difficulty: toDifficulty(1),
+        generation: 0,
+        receivedAt: 0,
+        extranonce1: oracle.extranonce1,
+        extranonce2Size: upstreamSize,
+      };
+      const fold = foldJob(sessionJob, toJobId('p.1'), 2, 4);
+      if (!fold.ok) throw new Error(fold.problem);
+      expect(fold.pad.length).toBe(upstreamSize - 6);
+      expect(fold.minerJob.jobId).toBe('p.1');
+      const slot = Uint8Array.from([0xab, 0xcd]);
+      const minerEn2 = Uint8Array.from([1, 2, 3, 4]);
+      const submission = {
+        extranonce2: minerEn2,
+        ntime: oracle.job.ntime,
+        nonce: 12345,
+        versionBits: undefined,
+      };
+      const difficulty = toDifficulty(2 ** -32);
+      const minerView = checkShare({
+        job: prepareJob(fold.minerJob, slot),
+        extranonce2Size: 4,
+        submission,
+        versionMask: 0,
+        assignedDifficulty: difficulty,
+      });
+      const fullEn2 = concatBytes(fold.pad, slot, minerEn2);
+      const upstreamView = checkShare({
+        job: prepareJob(oracle.job, oracle.extranonce1),
+        extranonce2Size: upstreamSize,
+        submission: { ...submission, extranonce2: fullEn2 },
+        versionMask: 0,
+        assignedDifficulty: difficulty,
+      });
+      expect(minerView.work?.hashValue).toBe(upstreamView.work?.hashValue);
+      expect(minerView.work?.hashValue).toBe(
+        oracleHeader(oracle, {
+          extranonce2: fullEn2,
+          ntime: oracle.job.ntime,
+          nonce: 12345,
+          version: oracle.job.version,
+        }).hashValue,
+      );
+    }
+  });
+
+  test('an upstream extranonce2 too small for slot and miner space is refused with advice', () => {
+    const oracle = buildOracleJob({ extranonce2Size: 4 });
+    const fold = foldJob(
+      {
+        job: oracle.job,
+        difficulty: toDifficulty(1),
+        generation: 0,
+        receivedAt: 0,
+        extranonce1: oracle.extranonce1,
+        extranonce2Size: 4,
+      },
+      toJobId('x'),
+      2,
+      4,
+    );
+    expect(fold.ok).toBe(false);
+    if (!fold.ok) expect(fold.problem).toMatch(/extranonce2_size 4; hashrelay needs 6/);
+  });
+});
+
+describe('extranonce slots', () => {
+  test('slots are unique, and a released slot is reused only once its jobs are stale', () => {
+    const slots = new ExtranonceSlots(1);
+    const taken = new Set<string>();
+    for (let i = 0; i < 256; i++) taken.add(Buffer.from(slots.allocate(0)!).toString('hex'));
+    expect(taken.size).toBe(256);
+    expect(slots.allocate(Number.MAX_SAFE_INTEGER)).toBeUndefined();
+    slots.release(Uint8Array.from([7]), 1000);
+    // Jobs from before t=1000 are not yet all stale: the slot stays quarantined.
+    expect(slots.allocate(999)).toBeUndefined();
+    expect(slots.allocate(1001)).toEqual(Uint8Array.from([7]));
+    expect(slots.used).toBe(256);
+  });
+
+  test('slot sizes outside 1..4 bytes are refused', () => {
+    expect(() => new ExtranonceSlots(0)).toThrow(/1 to 4/);
+    expect(new ExtranonceSlots(2).allocate(0)).toEqual(Uint8Array.from([0, 0]));
+  });
+});
+
+describe('vardiff', () => {
+  const options = {
+    initialDifficulty: 1024,
+    minDifficulty: 1,
+    maxDifficulty: 2 ** 20,
+    targetShareSeconds: 5,
+    retargetSeconds: 30,
+  };
+
+  test('a miner four times too fast is raised to a power of two near the ideal', () => {
+    const vardiff = new Vardiff(options, 0);
+    for (let i = 0; i < 24; i++) vardiff.recordShare(1024); // one share every 1.25 s for 30 s
+    expect(vardiff.retarget(30_000)).toBe(4096);
+    expect(vardiff.current).toBe(4096);
+  });
+
+  test('hysteresis: within [½, 2] × target nothing changes', () => {
+    const vardiff = new Vardiff(options, 0);
+    for (let i = 0; i < 9; i++) vardiff.recordShare(1024); // 3.3 s per share, target 5
+    expect(vardiff.retarget(30_000)).toBeUndefined();
+    expect(vardiff.current).toBe(1024);
+  });
+
+  test('no retarget before the period, and bounds and floors hold', () => {
+    const vardiff = new Vardiff(options, 0);
+    for (let i = 0; i < 1000; i++) vardiff.recordShare(1024);
+    expect(vardiff.retarget(10_000)).toBeUndefined();
+    expect(vardiff.retarget(30_000)).toBe(2 ** 17); // ideal 170,666 → nearest power of two
+    const slow = new Vardiff(options, 0);
+    expect(slow.retarget(30_000)).toBe(256); // no shares: at most a 4× cut per period
+    const floored = new Vardiff(options, 0);
+    expect(floored.setFloor(2048, 0)).toBe(2048);
+    expect(floored.retarget(30_000)).toBeUndefined(); // would go lower, but the floor holds
+  });
+});
+
+describe('configuration', () => {
+  test('upstream URLs with user, password, TLS and IPv6', () => {
+    expect(parseUpstreamUrl('stratum+tcp://acct.worker:secret@pool.example:3333')).toEqual({
+      tls: false,
+      host: 'pool.example',
+      port: 3333,
+      username: 'acct.worker',
+      password: 'secret',
+    });
+    expect(parseUpstreamUrl('stratum+ssl://u@[::1]:443')).toMatchObject({
+      tls: true,
+      host: '::1',
+      password: 'x',
+    });
+    expect(redactUpstreamUrl(parseUpstreamUrl('stratum+tcp://u:p@h:1'))).toBe('stratum+tcp://u@h:1');
+    expect(() => parseUpstreamUrl('http://u@h:1')).toThrow(/scheme/);
+    expect(() => parseUpstreamUrl('stratum+tcp://h:1')).toThrow(/missing USER/);
+    expect(() => parseUpstreamUrl('stratum+tcp://u@h')).toThrow(/missing port/);
+    expect(parseHostPort('0.0.0.0:3333')).toEqual({ host: '0.0.0.0', port: 3333 });
+    expect(parseHostPort(':3333')).toEqual({ host: '0.0.0.0', port: 3333 });
+    expect(() => parseHostPort('localhost')).toThrow(/HOST:PORT/);
+  });
+
+  test('defaults fill in, and every bad key is named', () => {
+    const config = parseProxyConfig({
+      listen: ['127.0.0.1:0'],
+      upstreams: ['stratum+tcp://a@h:1', { url: 'stratum+tcp://b@h:2', name: 'backup' }],
+    });
+    expect(config.ledger).toBe('sqlite:./hashrelay.sqlite');
+    expect(config.extranonce).toEqual({ slotBytes: 2, minerExtranonce2Size: 4 });
+    expect(upstreamNames(config.upstreams)).toEqual(['h:1', 'backup']);
+    expect(() =>
+      parseProxyConfig({ listen: [], upstreams: ['nope'], vardiff: { minDifficulty: -1 } }),
+    ).toThrow(ConfigError);
+    const message = (() => {
+      try {
+        parseProxyConfig({ listen: [], upstreams: ['nope'], bogus: 1 });
+        return 'no error';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).toMatch(/listen: at least one/);
+    expect(message).toMatch(/upstreams\.0\.url: 'nope'/);
+    expect(message).toMatch(/bogus/);
+  });
+
+  test('duplicate upstream names are made unique (they label metrics)', () => {
+    const config = parseProxyConfig({
+      listen: [':0'],
+      upstreams: ['stratum+tcp://a@h:1', 'stratum+tcp://b@h:1'],
+    });
+    expect(upstreamNames(config.upstreams)).toEqual(['h:1', 'h:1#2']);
+  });
+});
