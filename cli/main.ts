@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ExitCode, type CommandResult } from './command.js';
+import { demoHelp, runDemoCommand } from './demo-command.js';
 import { proxyHelp, runProxyCommand } from './proxy-command.js';
 import { runShareCommand, shareHelp } from './share-command.js';
 
@@ -10,6 +11,11 @@ interface Subcommand {
 }
 
 const subcommands: Record<string, Subcommand> = {
+  demo: {
+    summary: 'run pool, proxy and CPU miners on this machine and show what each counted',
+    help: demoHelp,
+    run: runDemoCommand,
+  },
   proxy: {
     summary: 'run the Stratum V1 proxy (miners → verified, recorded → upstream pools)',
     help: proxyHelp,

@@ -279,6 +279,7 @@ export class Proxy {
       this.metrics.upstreamSessions.set({ upstream: link.name }, link.readySessions().length);
     }
     const preferred = this.preferredLink();
+    if (this.draining) return;
     if (preferred === undefined) {
       this.log.error('no upstream is up: miners keep their last job until one recovers');
       return;
