@@ -373,6 +373,7 @@ export class MinerConnection {
         SubmitErrorCode.unauthorizedWorker,
         `worker '${request.worker.slice(0, 64)}' is not authorized on this connection`,
       );
+      this.host.protocolError('unauthorized-worker');
       this.countInvalid();
       return;
     }

@@ -40,8 +40,6 @@ export class Proxy {
   private readonly log: Logger;
   private readonly slots: ExtranonceSlots;
   private readonly servers: net.Server[] = [];
-  /** Proxy job id → job, for every job still kept by its session. */
-  private readonly jobs = new Map<string, ProxyJob>();
   /** Session id → the proxy jobs made from it, oldest first; and its current one. */
   private readonly sessionJobs = new Map<string, ProxyJob[]>();
   /** Session id → miners placed on it. */
@@ -353,17 +351,13 @@ export class Proxy {
       extranonce2Size: sessionJob.extranonce2Size,
     });
     const proxyJob = makeProxyJob(session, sessionJob, id, fold, ledgerJobId);
-    this.jobs.set(proxyJob.id, proxyJob);
     let list = this.sessionJobs.get(session.id);
     if (list === undefined) {
       list = [];
       this.sessionJobs.set(session.id, list);
     }
     list.push(proxyJob);
-    while (list.length > this.config.upstream.jobsKept) {
-      const dropped = list.shift()!;
-      this.jobs.delete(dropped.id);
-    }
+    while (list.length > this.config.upstream.jobsKept) list.shift();
     return proxyJob;
   }
 
@@ -379,11 +373,9 @@ export class Proxy {
     const stranded = [...(this.placements.get(session.id) ?? [])];
     for (const miner of stranded) this.unplace(miner);
     this.placements.delete(session.id);
-    // Keep the session's jobs briefly: late shares on them are still judged and recorded.
-    setTimeout(() => {
-      for (const job of this.sessionJobs.get(session.id) ?? []) this.jobs.delete(job.id);
-      this.sessionJobs.delete(session.id);
-    }, 60_000).unref();
+    // Miners keep the jobs they were sent, so late shares on this session are still judged
+    // and recorded (not forwarded); the session's own list is no longer needed.
+    this.sessionJobs.delete(session.id);
     for (const miner of stranded) this.place(miner);
   }
 
