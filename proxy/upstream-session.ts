@@ -74,8 +74,11 @@ const MAX_POOL_LINE_BYTES = 1024 * 1024;
 /** Ask for every bit: the pool answers with what it allows (STRATUM.md). */
 const WIDEST_VERSION_MASK = 'ffffffff';
 
+type HandshakeMethod =
+  'mining.configure' | 'mining.subscribe' | 'mining.authorize' | 'mining.extranonce.subscribe';
+
 type Pending =
-  | { readonly method: 'mining.configure' | 'mining.subscribe' | 'mining.authorize' }
+  | { readonly method: HandshakeMethod }
   | {
       readonly method: 'mining.submit';
       readonly sentAt: number;
@@ -201,12 +204,12 @@ export class UpstreamSession {
     ]);
     this.request('mining.subscribe', [this.options.userAgent]);
     this.request('mining.authorize', [this.options.url.username, this.options.url.password]);
+    // Lets the pool move our extranonce without a reconnect; pools that do not know it answer
+    // with an error, which changes nothing.
+    this.request('mining.extranonce.subscribe', []);
   }
 
-  private request(
-    method: 'mining.configure' | 'mining.subscribe' | 'mining.authorize',
-    params: JsonValue[],
-  ): void {
+  private request(method: HandshakeMethod, params: JsonValue[]): void {
     const id = this.nextId++;
     this.pending.set(id, { method });
     this.write(serializeRequest(id, method, params));
@@ -289,6 +292,8 @@ export class UpstreamSession {
         this.checkReady();
         break;
       }
+      case 'mining.extranonce.subscribe':
+        break;
       case 'mining.submit': {
         clearTimeout(pending.timer);
         const latencySeconds = (performance.now() - pending.sentAt) / 1000;
@@ -368,11 +373,10 @@ export class UpstreamSession {
       this.extranonce1 = this.pendingExtranonce.extranonce1;
       this.extranonce2Size = this.pendingExtranonce.extranonce2Size;
       this.pendingExtranonce = undefined;
-      // Earlier jobs were built for the old extranonce: none of them can be mined any more.
-      this.generation += 1;
-    } else if (job.cleanJobs) {
-      this.generation += 1;
     }
+    // Earlier jobs keep the extranonce they were issued with (recorded per job), so only the
+    // pool's clean flag makes them stale.
+    if (job.cleanJobs) this.generation += 1;
     const sessionJob: SessionJob = {
       job,
       difficulty: this.difficulty,

@@ -127,3 +127,21 @@ describe('TLS listener', () => {
     expect(reply.result[2]).toBe(4);
   });
 });
+
+describe('upstream extranonce changes', () => {
+  test('mining.set_extranonce from the pool: new jobs fold the new extranonce, miners mine on undisturbed', async () => {
+    const pool = await scope.pool({ extranonce1Size: 4, extranonce2Size: 8 });
+    const running = await scope.proxy([pool.port]);
+    const miner = await scope.miner(running.port, { username: 'una.rig' });
+    await pool.waitFor((p) => p.acceptedCount >= 2, 20_000);
+    const connection = pool.connections.find((c) => !c.closed)!;
+    await pool.setExtranonce(connection, 'aabbccddee', 7);
+    await pool.newJob({ clean: true });
+    const before = pool.acceptedCount;
+    await pool.waitFor((p) => p.acceptedCount >= before + 3, 20_000, 'shares under the new extranonce');
+    const recent = pool.shares.filter((s) => s.accepted).slice(-3);
+    for (const share of recent) expect(share.extranonce2.length).toBe(14); // 7 bytes: pad 1 + slot 2 + miner 4
+    expect(miner.reconnects).toEqual([]);
+    expect(pool.shares.filter((s) => !s.accepted && s.errorCode !== 21)).toEqual([]);
+  });
+});
