@@ -1,9 +1,11 @@
 import { runLedgerCommitBench } from './ledger-commit.js';
+import { runProxyLoadBench } from './proxy-load.js';
 import { runShareVerifyBench } from './share-verify.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   'share-verify': runShareVerifyBench,
   'ledger-commit': runLedgerCommitBench,
+  'proxy-load': runProxyLoadBench,
 };
 
 const wanted = process.argv.slice(2);

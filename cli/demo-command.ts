@@ -120,8 +120,13 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
     });
   });
   clearInterval(timer);
-  for (const miner of miners) await miner.close();
+  // Stop hashing, let every submit get its answer, then count: the sides must agree.
+  for (const miner of miners) miner.pause();
+  for (const miner of miners) {
+    await miner.waitFor((m) => m.submits.every((s) => s.reply !== undefined), 5000).catch(() => undefined);
+  }
   await report();
+  for (const miner of miners) await miner.close();
   await proxy.drain();
   admin?.closeAllConnections();
   admin?.close();

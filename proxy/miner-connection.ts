@@ -57,6 +57,8 @@ export interface MinerHost {
   /** The miner is subscribed and authorized: give it work. */
   place(miner: MinerConnection): void;
   submit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply>;
+  /** Schedules a reply write; the host spreads bursts over event-loop turns. */
+  deferReply(write: () => void): void;
   protocolError(kind: string): void;
   closed(miner: MinerConnection, reason: string): void;
 }
@@ -378,8 +380,10 @@ export class MinerConnection {
       return;
     }
     void this.host.submit(this, request).then((reply) => {
-      if (reply.ok) this.reply(request.id, true);
-      else this.replyError(request.id, reply.code, reply.message);
+      this.host.deferReply(() => {
+        if (reply.ok) this.reply(request.id, true);
+        else this.replyError(request.id, reply.code, reply.message);
+      });
     });
   }
 }

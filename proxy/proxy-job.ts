@@ -24,8 +24,8 @@ export interface ProxyJob {
   readonly notify: Buffer;
   readonly notifyClean: Buffer;
   readonly ledgerJobId: LedgerJobId;
-  /** Upstream-visible share keys seen on this job (duplicate detection). */
-  readonly seen: Set<string>;
+  /** Header hashes of shares seen on this job (duplicate detection on the upstream-visible tuple). */
+  readonly seen: Set<bigint>;
 }
 
 export type FoldResult =

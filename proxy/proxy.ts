@@ -13,6 +13,7 @@ import { ExtranonceSlots } from './extranonce-slots.js';
 import { MinerConnection, type MinerHost, type SubmitReply } from './miner-connection.js';
 import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
 import { judgeShare } from './share-judge.js';
+import { SlicedQueue } from './sliced-queue.js';
 import { UpstreamLink } from './upstream-link.js';
 import type { SessionJob, UpstreamSession } from './upstream-session.js';
 
@@ -48,6 +49,7 @@ export class Proxy {
   /** Subscribed and authorized miners with no work yet (no upstream up). */
   private readonly waiting = new Set<MinerConnection>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly replies = new SlicedQueue();
   private nextConnectionId = 1;
   private nextJobSerial = 1;
   private draining = false;
@@ -112,6 +114,9 @@ export class Proxy {
         this.place(miner);
       },
       submit: (miner, request) => this.track(this.onSubmit(miner, request)),
+      deferReply: (write) => {
+        this.replies.push(write);
+      },
       protocolError: (kind) => {
         this.metrics.protocolErrors.inc({ kind });
       },

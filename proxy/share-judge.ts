@@ -1,7 +1,7 @@
 import type { LocalVerdict } from '../src/ledger/ledger.js';
 import { SubmitErrorCode } from '../src/stratum/errors.js';
 import type { SubmitRequest } from '../src/stratum/messages.js';
-import { concatBytes, toHex } from '../src/work/bytes.js';
+import { concatBytes } from '../src/work/bytes.js';
 import { checkShare, prepareJob, type ShareWork } from '../src/work/share-check.js';
 import type { MinerJob } from './miner-connection.js';
 
@@ -61,7 +61,8 @@ export function judgeShare(
   const work = verdict.work;
   const forwardable = work.hashValue <= job.upstreamTarget || work.isBlock;
 
-  const key = toHex(work.hash);
+  // The hash as a number: a cheap key, and unique per header.
+  const key = work.hashValue;
   if (job.seen.has(key)) {
     return {
       verdict: 'duplicate',

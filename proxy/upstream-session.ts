@@ -117,6 +117,7 @@ export class UpstreamSession {
   /** set_extranonce applies from the next job. */
   private pendingExtranonce: { extranonce1: Uint8Array; extranonce2Size: number } | undefined;
   private silenceTimer: NodeJS.Timeout | undefined;
+  private corked = false;
 
   constructor(options: UpstreamSessionOptions) {
     this.options = options;
@@ -215,9 +216,21 @@ export class UpstreamSession {
     this.write(serializeRequest(id, method, params));
   }
 
+  /** Writes within one event-loop turn go out as one syscall (corked until the check phase). */
   private write(line: string): void {
-    if (this.state !== 'closed') this.socket.write(line);
+    if (this.state === 'closed') return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.uncork);
+    }
+    this.socket.write(line);
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   private armSilenceTimer(): void {
     clearTimeout(this.silenceTimer);
