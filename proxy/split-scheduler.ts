@@ -1,0 +1,147 @@
+/**
+ * Decides which upstream (validator) each miner works for, so that the difficulty-weighted
+ * work each upstream receives tracks its target weight (ARCHITECTURE.md, the loop, step 2).
+ *
+ * Pure: the caller passes the clock and reports credited work. It decides by measured work,
+ * not connection counts: every upstream's delivered work and every miner's rate are decayed
+ * averages of credited difficulty, and a miner is sent where the projected deficit
+ * (weight × total − delivered − work already on its way) is largest. A miner stays at least
+ * `minDwellSeconds` where it is (bounded switching) unless its upstream goes away; with fewer
+ * miners than upstreams this time-multiplexes a single miner across all of them.
+ *
+ * Groundwork for the router (issue 4): not yet wired into the proxy.
+ */
+export interface SplitSchedulerOptions {
+  /** Least time a miner stays on an upstream before it may be moved again. */
+  readonly minDwellSeconds: number;
+  /** Time constant of the decayed work averages: the window the split is judged over. */
+  readonly windowSeconds: number;
+}
+
+interface MinerState {
+  upstream: string | undefined;
+  since: number;
+  /** Decayed credited difficulty and the time it was last decayed to. */
+  work: number;
+  updatedAt: number;
+  firstSeen: number;
+}
+
+export class SplitScheduler {
+  private readonly options: SplitSchedulerOptions;
+  private weights = new Map<string, number>();
+  private readonly available = new Set<string>();
+  private readonly delivered = new Map<string, { work: number; updatedAt: number }>();
+  private readonly miners = new Map<string, MinerState>();
+
+  constructor(options: SplitSchedulerOptions) {
+    if (!(options.minDwellSeconds > 0) || !(options.windowSeconds > 0)) {
+      throw new RangeError('minDwellSeconds and windowSeconds must be positive');
+    }
+    this.options = options;
+  }
+
+  /** Target weights by upstream (any positive scale); upstreams not named get none. */
+  setWeights(weights: ReadonlyMap<string, number>): void {
+    for (const [name, weight] of weights) {
+      if (!(weight >= 0) || !Number.isFinite(weight))
+        throw new RangeError(`weight of ${name} must be finite and ≥ 0`);
+    }
+    this.weights = new Map(weights);
+  }
+
+  setAvailable(upstream: string, available: boolean): void {
+    if (available) this.available.add(upstream);
+    else this.available.delete(upstream);
+  }
+
+  /** Credited work (assigned difficulty of an accepted share) that `miner` delivered to `upstream`. */
+  recordWork(miner: string, upstream: string, difficulty: number, now: number): void {
+    const entry = this.delivered.get(upstream) ?? { work: 0, updatedAt: now };
+    entry.work = this.decay(entry.work, entry.updatedAt, now) + difficulty;
+    entry.updatedAt = now;
+    this.delivered.set(upstream, entry);
+    const state = this.minerState(miner, now);
+    state.work = this.decay(state.work, state.updatedAt, now) + difficulty;
+    state.updatedAt = now;
+  }
+
+  removeMiner(miner: string): void {
+    this.miners.delete(miner);
+  }
+
+  /** The miner's estimated rate in difficulty per second. */
+  minerRate(miner: string, now: number): number {
+    const state = this.miners.get(miner);
+    if (state === undefined) return 0;
+    const age = Math.max(1, (now - state.firstSeen) / 1000);
+    // A decayed sum over τ approximates rate × τ once the miner is older than τ.
+    return this.decay(state.work, state.updatedAt, now) / Math.min(age, this.options.windowSeconds);
+  }
+
+  /** The upstream the miner should work for from its next job; may be where it already is. */
+  assign(miner: string, now: number): string | undefined {
+    const state = this.minerState(miner, now);
+    const candidates = [...this.available].filter((name) => (this.weights.get(name) ?? 0) > 0);
+    if (candidates.length === 0) return undefined;
+    const current = state.upstream;
+    const mustMove = current === undefined || !candidates.includes(current);
+    if (!mustMove && now - state.since < this.options.minDwellSeconds * 1000) return current;
+
+    const totalWeight = candidates.reduce((sum, name) => sum + this.weights.get(name)!, 0);
+    const horizon = this.options.minDwellSeconds;
+    // Work on its way: every other miner keeps its place for about one dwell period.
+    const projected = new Map<string, number>();
+    let total = 0;
+    for (const name of candidates) {
+      const entry = this.delivered.get(name);
+      const work = entry === undefined ? 0 : this.decay(entry.work, entry.updatedAt, now);
+      projected.set(name, work);
+      total += work;
+    }
+    for (const [id, other] of this.miners) {
+      if (id === miner || other.upstream === undefined || !projected.has(other.upstream)) continue;
+      const incoming = this.minerRate(id, now) * horizon;
+      projected.set(other.upstream, projected.get(other.upstream)! + incoming);
+      total += incoming;
+    }
+    const own = Math.max(this.minerRate(miner, now) * horizon, Number.MIN_VALUE);
+    total += own;
+
+    let best: string | undefined;
+    let bestDeficit = -Infinity;
+    for (const name of candidates) {
+      const deficit = (this.weights.get(name)! / totalWeight) * total - projected.get(name)!;
+      if (deficit > bestDeficit) {
+        bestDeficit = deficit;
+        best = name;
+      }
+    }
+    if (!mustMove && best !== current) {
+      // Switch only for a real gain: moving costs a clean job and some stale shares.
+      const currentDeficit = (this.weights.get(current)! / totalWeight) * total - projected.get(current)!;
+      if (bestDeficit - currentDeficit < own / 2) best = current;
+    }
+    if (best !== current) {
+      state.upstream = best;
+      state.since = now;
+    } else {
+      state.since = now; // a fresh dwell period either way: decisions are spaced by it
+    }
+    return best;
+  }
+
+  private minerState(miner: string, now: number): MinerState {
+    let state = this.miners.get(miner);
+    if (state === undefined) {
+      state = { upstream: undefined, since: now, work: 0, updatedAt: now, firstSeen: now };
+      this.miners.set(miner, state);
+    }
+    return state;
+  }
+
+  private decay(value: number, from: number, to: number): number {
+    if (to <= from) return value;
+    return value * Math.exp(-(to - from) / 1000 / this.options.windowSeconds);
+  }
+}
