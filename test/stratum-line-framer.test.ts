@@ -160,7 +160,8 @@ describe('LineFramer', () => {
     const byte = Uint8Array.of(0x61);
     for (let i = 0; i < length; i++) {
       framer.push(byte);
-      if (framer.bufferedBytes !== i + 1) throw new Error(`buffered ${framer.bufferedBytes} after ${i + 1} bytes`);
+      if (framer.bufferedBytes !== i + 1)
+        throw new Error(`buffered ${framer.bufferedBytes} after ${i + 1} bytes`);
     }
     const { lines } = framer.push(Uint8Array.of(0x0a));
     expect(lines[0]).toHaveLength(length);
