@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { JsonRpcErrorCode, StratumParseError } from '../src/stratum/errors.js';
-import { hexToBytes } from '../src/stratum/hex.js';
 import type { PoolMessage } from '../src/stratum/messages.js';
 import { parsePoolMessage } from '../src/stratum/parse.js';
 import { decodeBooleanResult, decodeConfigureResult, decodeSubscribeResult } from '../src/stratum/results.js';
-import { readShareVector } from './support/vectors.js';
+import { jobFromVector, readShareVector } from './support/vectors.js';
 
 const vector = readShareVector('block-100000.json');
 const { notify } = vector;
@@ -45,17 +44,7 @@ describe('parsePoolMessage: mining.notify', () => {
     expect(accepted(JSON.stringify({ id: null, method: 'mining.notify', params: notifyParams }))).toEqual({
       kind: 'mining.notify',
       id: null,
-      job: {
-        jobId: '1',
-        prevhash: hexToBytes(notify.prevhash),
-        coinb1: hexToBytes(notify.coinb1),
-        coinb2: hexToBytes(notify.coinb2),
-        merkleBranch: notify.merkle_branch.map((branch) => hexToBytes(branch)),
-        version: 1,
-        nbits: 0x1b04864c,
-        ntime: 0x4d1b2237,
-        cleanJobs: true,
-      },
+      job: jobFromVector(vector),
     });
   });
 

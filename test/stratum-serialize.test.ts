@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { JsonRpcErrorCode, StratumParseError, SubmitErrorCode } from '../src/stratum/errors.js';
-import { hexToBytes } from '../src/stratum/hex.js';
 import type { Job } from '../src/work/job.js';
 import { parseMinerMessage, parsePoolMessage } from '../src/stratum/parse.js';
 import { decodeConfigureResult, decodeSubscribeResult } from '../src/stratum/results.js';
@@ -16,22 +15,12 @@ import {
   serializeResult,
 } from '../src/stratum/serialize.js';
 import { toDifficulty, toJobId } from '../src/work/types.js';
-import { readShareVector } from './support/vectors.js';
+import { jobFromVector, readShareVector } from './support/vectors.js';
 
 const vector = readShareVector('block-100000.json');
 const { notify } = vector;
 
-const job: Job = {
-  jobId: toJobId(notify.job_id),
-  prevhash: hexToBytes(notify.prevhash),
-  coinb1: hexToBytes(notify.coinb1),
-  coinb2: hexToBytes(notify.coinb2),
-  merkleBranch: notify.merkle_branch.map((branch) => hexToBytes(branch)),
-  version: 1,
-  nbits: 0x1b04864c,
-  ntime: 0x4d1b2237,
-  cleanJobs: true,
-};
+const job: Job = jobFromVector(vector);
 
 describe('serialisation on the wire', () => {
   it('writes mining.notify as one buffer with the vector’s exact hex', () => {
