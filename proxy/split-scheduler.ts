@@ -9,7 +9,8 @@
  * `minDwellSeconds` where it is (bounded switching) unless its upstream goes away; with fewer
  * miners than upstreams this time-multiplexes a single miner across all of them.
  *
- * Groundwork for the router (issue 4): not yet wired into the proxy.
+ * Per decision it costs O(upstreams): the projection over all miners is computed once per
+ * clock value and kept up to date as miners move, until new work is recorded.
  */
 export interface SplitSchedulerOptions {
   /** Least time a miner stays on an upstream before it may be moved again. */
@@ -33,6 +34,7 @@ export class SplitScheduler {
   private readonly available = new Set<string>();
   private readonly delivered = new Map<string, { work: number; updatedAt: number }>();
   private readonly miners = new Map<string, MinerState>();
+  private snapshot: { now: number; projected: Map<string, number>; total: number } | undefined;
 
   constructor(options: SplitSchedulerOptions) {
     if (!(options.minDwellSeconds > 0) || !(options.windowSeconds > 0)) {
@@ -43,6 +45,7 @@ export class SplitScheduler {
 
   /** Target weights by upstream (any positive scale); upstreams not named get none. */
   setWeights(weights: ReadonlyMap<string, number>): void {
+    this.snapshot = undefined;
     for (const [name, weight] of weights) {
       if (!(weight >= 0) || !Number.isFinite(weight))
         throw new RangeError(`weight of ${name} must be finite and ≥ 0`);
@@ -51,12 +54,14 @@ export class SplitScheduler {
   }
 
   setAvailable(upstream: string, available: boolean): void {
+    this.snapshot = undefined;
     if (available) this.available.add(upstream);
     else this.available.delete(upstream);
   }
 
   /** Credited work (assigned difficulty of an accepted share) that `miner` delivered to `upstream`. */
   recordWork(miner: string, upstream: string, difficulty: number, now: number): void {
+    this.snapshot = undefined;
     const entry = this.delivered.get(upstream) ?? { work: 0, updatedAt: now };
     entry.work = this.decay(entry.work, entry.updatedAt, now) + difficulty;
     entry.updatedAt = now;
@@ -67,6 +72,7 @@ export class SplitScheduler {
   }
 
   removeMiner(miner: string): void {
+    this.snapshot = undefined;
     this.miners.delete(miner);
   }
 
@@ -89,24 +95,13 @@ export class SplitScheduler {
     if (!mustMove && now - state.since < this.options.minDwellSeconds * 1000) return current;
 
     const totalWeight = candidates.reduce((sum, name) => sum + this.weights.get(name)!, 0);
-    const horizon = this.options.minDwellSeconds;
-    // Work on its way: every other miner keeps its place for about one dwell period.
-    const projected = new Map<string, number>();
-    let total = 0;
-    for (const name of candidates) {
-      const entry = this.delivered.get(name);
-      const work = entry === undefined ? 0 : this.decay(entry.work, entry.updatedAt, now);
-      projected.set(name, work);
-      total += work;
-    }
-    for (const [id, other] of this.miners) {
-      if (id === miner || other.upstream === undefined || !projected.has(other.upstream)) continue;
-      const incoming = this.minerRate(id, now) * horizon;
-      projected.set(other.upstream, projected.get(other.upstream)! + incoming);
-      total += incoming;
-    }
-    const own = Math.max(this.minerRate(miner, now) * horizon, Number.MIN_VALUE);
-    total += own;
+    const view = this.project(candidates, now);
+    const own = Math.max(this.minerRate(miner, now) * this.options.minDwellSeconds, Number.MIN_VALUE);
+    // The projection counts this miner where it is: take it out, then add it as undecided.
+    const projected = new Map(view.projected);
+    if (current !== undefined && projected.has(current))
+      projected.set(current, projected.get(current)! - own);
+    const total = view.total - (current !== undefined && view.projected.has(current) ? own : 0) + own;
 
     let best: string | undefined;
     let bestDeficit = -Infinity;
@@ -123,12 +118,51 @@ export class SplitScheduler {
       if (bestDeficit - currentDeficit < own / 2) best = current;
     }
     if (best !== current) {
+      if (current !== undefined && view.projected.has(current))
+        view.projected.set(current, view.projected.get(current)! - own);
+      if (best !== undefined) view.projected.set(best, (view.projected.get(best) ?? 0) + own);
+      if (current === undefined || !view.projected.has(current)) view.total += own;
       state.upstream = best;
-      state.since = now;
-    } else {
-      state.since = now; // a fresh dwell period either way: decisions are spaced by it
     }
+    state.since = now; // a fresh dwell period either way: decisions are spaced by it
     return best;
+  }
+
+  /** The realised split of decayed delivered work, by upstream (fractions summing to 1). */
+  realisedShares(now: number): Map<string, number> {
+    const shares = new Map<string, number>();
+    let total = 0;
+    for (const [name, entry] of this.delivered) {
+      const work = this.decay(entry.work, entry.updatedAt, now);
+      shares.set(name, work);
+      total += work;
+    }
+    for (const [name, work] of shares) shares.set(name, total === 0 ? 0 : work / total);
+    return shares;
+  }
+
+  /** Decayed delivered work plus every placed miner's next dwell period, per upstream. */
+  private project(
+    candidates: readonly string[],
+    now: number,
+  ): { projected: Map<string, number>; total: number } {
+    if (this.snapshot?.now === now) return this.snapshot;
+    const projected = new Map<string, number>();
+    let total = 0;
+    for (const name of candidates) {
+      const entry = this.delivered.get(name);
+      const work = entry === undefined ? 0 : this.decay(entry.work, entry.updatedAt, now);
+      projected.set(name, work);
+      total += work;
+    }
+    for (const [id, other] of this.miners) {
+      if (other.upstream === undefined || !projected.has(other.upstream)) continue;
+      const incoming = this.minerRate(id, now) * this.options.minDwellSeconds;
+      projected.set(other.upstream, projected.get(other.upstream)! + incoming);
+      total += incoming;
+    }
+    this.snapshot = { now, projected, total };
+    return this.snapshot;
   }
 
   private minerState(miner: string, now: number): MinerState {
