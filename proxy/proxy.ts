@@ -14,6 +14,7 @@ import { MinerConnection, type MinerHost, type SubmitReply } from './miner-conne
 import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
 import { judgeShare } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
+import { SplitScheduler } from './split-scheduler.js';
 import { UpstreamLink } from './upstream-link.js';
 import type { SessionJob, UpstreamSession } from './upstream-session.js';
 
@@ -50,6 +51,9 @@ export class Proxy {
   private readonly waiting = new Set<MinerConnection>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly replies = new SlicedQueue();
+  /** Weighted routing only: who works for which upstream. */
+  private readonly scheduler: SplitScheduler | undefined;
+  private routingTimer: NodeJS.Timeout | undefined;
   private nextConnectionId = 1;
   private nextJobSerial = 1;
   private draining = false;
@@ -125,11 +129,25 @@ export class Proxy {
       },
     };
     for (const link of this.links) this.metrics.upstreamUp.set({ upstream: link.name }, 0);
+    if (this.config.routing.mode === 'weighted') {
+      this.scheduler = new SplitScheduler(this.config.routing);
+      const weights = new Map(this.links.map((link, i) => [link.name, this.config.upstreams[i]!.weight]));
+      this.scheduler.setWeights(weights);
+      const total = [...weights.values()].reduce((a, b) => a + b, 0);
+      for (const [name, weight] of weights) this.metrics.splitTarget.set({ upstream: name }, weight / total);
+    }
   }
 
   /** Connects upstreams and opens the listeners; resolves when every listener is bound. */
   async start(): Promise<{ host: string; port: number }[]> {
     for (const link of this.links) link.start();
+    if (this.scheduler !== undefined) {
+      // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
+      this.routingTimer = setInterval(() => {
+        this.rebalanceWeighted();
+      }, 1000);
+      this.routingTimer.unref();
+    }
     const bound: { host: string; port: number }[] = [];
     for (const listener of this.config.listen) {
       const onConnection = (socket: net.Socket): void => {
@@ -168,6 +186,7 @@ export class Proxy {
   async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
+    clearInterval(this.routingTimer);
     this.log.info({ miners: this.miners.size, inFlight: this.inFlight.size }, 'draining');
     // close() stops accepting at once but resolves only when every miner is gone: await it last.
     const closed = Promise.all(this.servers.map((server) => new Promise((resolve) => server.close(resolve))));
@@ -208,6 +227,7 @@ export class Proxy {
   private onMinerClosed(miner: MinerConnection, reason: string): void {
     if (!this.miners.delete(miner)) return;
     this.waiting.delete(miner);
+    this.scheduler?.removeMiner(String(miner.id));
     this.metrics.connections.dec({ role: 'miner' });
     this.metrics.disconnectsTotal.inc({ reason: reasonKind(reason) });
     this.unplace(miner);
@@ -231,8 +251,28 @@ export class Proxy {
     return oldest;
   }
 
+  /** The session a miner should work on now: failover order, or the weighted scheduler's pick. */
+  private chooseSession(miner: MinerConnection): UpstreamSession | undefined {
+    if (this.scheduler === undefined) return this.preferredLink()?.sessionWithRoom();
+    const name = this.scheduler.assign(String(miner.id), Date.now());
+    return this.links.find((link) => link.name === name)?.sessionWithRoom();
+  }
+
+  private rebalanceWeighted(): void {
+    if (this.scheduler === undefined || this.draining) return;
+    const now = Date.now();
+    for (const [miner, session] of this.minerSession) {
+      const name = this.scheduler.assign(String(miner.id), now);
+      if (name === undefined || name === session.upstream) continue;
+      const target = this.links.find((link) => link.name === name)?.sessionWithRoom();
+      if (target !== undefined) this.moveTo(miner, target);
+    }
+    for (const [name, share] of this.scheduler.realisedShares(now))
+      this.metrics.splitRealised.set({ upstream: name }, share);
+  }
+
   private place(miner: MinerConnection): void {
-    const session = this.preferredLink()?.sessionWithRoom();
+    const session = this.chooseSession(miner);
     if (session === undefined || !this.moveTo(miner, session)) {
       if (!this.waiting.has(miner)) miner.log.warn('no upstream is up: the miner waits for work');
       this.waiting.add(miner);
@@ -281,8 +321,18 @@ export class Proxy {
       this.metrics.upstreamUp.set({ upstream: link.name }, link.healthy ? 1 : 0);
       this.metrics.upstreamSessions.set({ upstream: link.name }, link.readySessions().length);
     }
-    const preferred = this.preferredLink();
     if (this.draining) return;
+    if (this.scheduler !== undefined) {
+      for (const link of this.links) this.scheduler.setAvailable(link.name, link.healthy);
+      // Only miners whose upstream went away move now; the rest follow the scheduler's ticks.
+      for (const miner of this.miners) {
+        const session = this.minerSession.get(miner);
+        const placeable = miner.slot !== undefined && miner.identity !== undefined;
+        if (placeable && (session === undefined || session.state !== 'ready')) this.place(miner);
+      }
+      return;
+    }
+    const preferred = this.preferredLink();
     if (preferred === undefined) {
       this.log.error('no upstream is up: miners keep their last job until one recovers');
       return;
@@ -449,6 +499,8 @@ export class Proxy {
     if (judgement.verdict !== 'accepted')
       return { ok: false, code: judgement.code, message: judgement.message };
     this.metrics.creditedDifficulty.inc(entry!.difficulty);
+    if (session !== undefined)
+      this.scheduler?.recordWork(String(miner.id), session.upstream, entry!.difficulty, Date.now());
     miner.recordCredit(entry!.difficulty);
     return { ok: true };
   }

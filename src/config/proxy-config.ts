@@ -161,6 +161,20 @@ export const proxyConfigSchema = z
         maxMinersPerSession: 4096,
         jobsKept: 16,
       }),
+    routing: z
+      .object({
+        /**
+         * failover: every miner on the first healthy upstream. weighted: miners spread so the
+         * credited work each upstream receives tracks its `weight` (moves at job boundaries).
+         */
+        mode: z.enum(['failover', 'weighted']).default('failover'),
+        /** Least time a miner stays on an upstream in weighted mode (bounds switching). */
+        minDwellSeconds: z.number().positive().default(10),
+        /** The window the weighted split is balanced over. */
+        windowSeconds: z.number().positive().default(600),
+      })
+      .strict()
+      .default({ mode: 'failover', minDwellSeconds: 10, windowSeconds: 600 }),
     /** ckpool's rule: ntime may run this far past the job's. */
     ntimeMaxAheadSeconds: z.number().int().positive().default(7000),
     /** SIGTERM waits this long for in-flight shares before closing. */

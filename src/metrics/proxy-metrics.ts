@@ -23,6 +23,8 @@ export class ProxyMetrics {
   readonly shareRecordLatency: Histogram;
   readonly ledgerFailures: Counter;
   readonly protocolErrors: Counter<'kind'>;
+  readonly splitTarget: Gauge<'upstream'>;
+  readonly splitRealised: Gauge<'upstream'>;
 
   constructor(registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -115,6 +117,18 @@ export class ProxyMetrics {
     this.ledgerFailures = new Counter({
       name: 'hashrelay_ledger_failures_total',
       help: 'Shares the ledger could not record.',
+      registers,
+    });
+    this.splitTarget = new Gauge({
+      name: 'hashrelay_split_target_ratio',
+      help: 'Target share of work per upstream (weighted routing).',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.splitRealised = new Gauge({
+      name: 'hashrelay_split_realised_ratio',
+      help: 'Realised share of credited work per upstream over the routing window.',
+      labelNames: ['upstream'],
       registers,
     });
     this.protocolErrors = new Counter({
