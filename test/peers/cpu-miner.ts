@@ -35,7 +35,7 @@ import {
   targetForDifficulty,
   versionBitsAt,
 } from './pow.js';
-import type { SniffedLine } from './sniffer.js';
+import { inboundLine, type SniffedLine } from './sniffer.js';
 import { Waiters } from './waiters.js';
 
 export interface CpuMinerOptions {
@@ -492,23 +492,11 @@ export class CpuMiner {
     const parsed = parsePoolMessage(line);
     const message: PoolMessage | undefined = parsed.ok ? parsed.message : undefined;
     if (this.sniff) {
-      const method =
-        message === undefined
-          ? undefined
-          : message.kind === 'response'
-            ? typeof message.id === 'number'
-              ? session.pending.get(message.id)?.method
-              : undefined
-            : message.kind === 'unknown'
-              ? message.method
-              : message.kind;
-      this.log.push({
-        direction: 'in',
-        at: performance.now(),
-        line,
-        method,
-        reply: message?.kind === 'response',
-      });
+      const answered =
+        message?.kind === 'response' && typeof message.id === 'number'
+          ? session.pending.get(message.id)?.method
+          : undefined;
+      this.log.push(inboundLine(line, message, answered));
     }
     if (session !== this.session || session.closing) return;
     if (!parsed.ok) {

@@ -16,7 +16,7 @@ import {
   type StratumResponse,
 } from '../../src/stratum/index.js';
 import type { Job } from '../../src/work/job.js';
-import type { SniffedLine } from './sniffer.js';
+import { inboundLine, type SniffedLine } from './sniffer.js';
 import { Waiters } from './waiters.js';
 
 export interface RawShare {
@@ -156,21 +156,7 @@ export class RawStratumClient {
       message?.kind === 'response' && typeof message.id === 'number'
         ? this.pending.get(message.id)
         : undefined;
-    const method =
-      message === undefined
-        ? undefined
-        : message.kind === 'response'
-          ? pending?.method
-          : message.kind === 'unknown'
-            ? message.method
-            : message.kind;
-    this.log.push({
-      direction: 'in',
-      at: performance.now(),
-      line,
-      method,
-      reply: message?.kind === 'response',
-    });
+    this.log.push(inboundLine(line, message, pending?.method));
     if (message === undefined) return;
     this.messages.push(message);
     if (message.kind === 'mining.notify') this.jobs.push(message.job);

@@ -1,3 +1,5 @@
+import type { PoolMessage } from '../../src/stratum/messages.js';
+
 /**
  * What a test peer saw on its socket, line by line, so that tests can assert the order and
  * content of messages the way the Stratum V2 reference implementation's sniffer tests do.
@@ -36,3 +38,35 @@ export function inOrder(actual: readonly string[], expected: readonly string[]):
   }
   return next === expected.length;
 }
+
+/**
+ * The log entry for a line a miner-side peer read: `message` as parsed (undefined if it did not
+ * parse), `answered` the method of our request a response answers, when known.
+ */
+export function inboundLine(
+  line: string,
+  message: PoolMessage | undefined,
+  answered: string | undefined,
+): SniffedLine {
+  const method =
+    message === undefined
+      ? undefined
+      : message.kind === 'response'
+        ? answered
+        : message.kind === 'unknown'
+          ? message.method
+          : message.kind;
+  return { direction: 'in', at: performance.now(), line, method, reply: message?.kind === 'response' };
+}
+
+/** What a miner sends and receives, in order, from configure to its first job. */
+export const MINER_HANDSHAKE_SEQUENCE: readonly string[] = [
+  'out mining.configure',
+  'in reply mining.configure',
+  'out mining.subscribe',
+  'in reply mining.subscribe',
+  'out mining.authorize',
+  'in reply mining.authorize',
+  'in mining.set_difficulty',
+  'in mining.notify',
+];
