@@ -1,12 +1,8 @@
-import type http from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseProxyConfig, readConfigFile } from '../src/config/proxy-config.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
 import { createLogger } from '../src/log/logger.js';
-import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
-import { startAdminServer } from '../proxy/admin-server.js';
-import { Proxy } from '../proxy/proxy.js';
 import { ExitCode, type CommandResult } from './command.js';
+import { startProxyRuntime, StartupError } from './proxy-runtime.js';
 
 export const proxyHelp = `Usage: hashrelay proxy --listen HOST:PORT --upstream stratum+tcp://USER:PASS@HOST:PORT
                       [--upstream URL ...] [--ledger sqlite:PATH] [--metrics HOST:PORT]
@@ -21,12 +17,14 @@ when it meets the upstream's difficulty.
   --upstream URL         stratum+tcp:// or stratum+ssl:// pool URL with USER[:PASS] (repeatable,
                          in priority order)
   --ledger sqlite:PATH   the share ledger (default sqlite:./hashrelay.sqlite)
-  --metrics HOST:PORT    serve /metrics, /healthz, /readyz here (Prometheus text)
+  --metrics HOST:PORT    the admin listener: /metrics, /healthz, /readyz, and with a token
+                         (HASHRELAY_ADMIN_TOKEN or adminTokenFile) GET /api/state, POST /api/drain;
+                         give a loopback address unless Prometheus scrapes from elsewhere
   --config FILE          JSON config with the same keys and everything else (vardiff, limits,
                          extranonce, upstream timeouts); flags override the file
   --log-level LEVEL      fatal, error, warn, info (default), debug, trace, silent
 
-SIGTERM or SIGINT drains: stop accepting, let in-flight shares commit, close sessions.
+SIGTERM, SIGINT or POST /api/drain drains: stop accepting, let in-flight shares commit, close sessions.
 `;
 
 export async function runProxyCommand(args: readonly string[]): Promise<CommandResult> {
@@ -66,51 +64,16 @@ export async function runProxyCommand(args: readonly string[]): Promise<CommandR
   }
 
   const logger = createLogger(config.logLevel);
-  let ledger;
+  let runtime;
   try {
-    ledger = await openLedger(config.ledger);
+    runtime = await startProxyRuntime(config, logger);
   } catch (error) {
-    return {
-      code: ExitCode.failure,
-      stderr: `hashrelay proxy: cannot open ledger ${config.ledger}: ${(error as Error).message}\n`,
-    };
+    if (error instanceof StartupError || error instanceof ConfigError)
+      return { code: ExitCode.failure, stderr: `hashrelay proxy: ${error.message}\n` };
+    throw error;
   }
-  const metrics = new ProxyMetrics();
-  const proxy = new Proxy({ config, ledger, logger, metrics });
-  let admin: http.Server | undefined;
-  try {
-    await proxy.start();
-    if (config.metrics !== undefined) {
-      admin = await startAdminServer({
-        host: config.metrics.host,
-        port: config.metrics.port,
-        registry: metrics.registry,
-        ready: () => proxy.links.some((link) => link.healthy),
-        logger,
-      });
-    }
-  } catch (error) {
-    await proxy.drain();
-    await ledger.close();
-    return { code: ExitCode.failure, stderr: `hashrelay proxy: cannot start: ${(error as Error).message}\n` };
-  }
-
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', () => {
-      stop('SIGTERM');
-    });
-    process.once('SIGINT', () => {
-      stop('SIGINT');
-    });
-  });
-  await proxy.drain();
-  admin?.closeAllConnections();
-  admin?.close();
-  await ledger.close();
+  logger.info({ reason: await runtime.stopRequested }, 'shutting down');
+  await runtime.stop();
   logger.info('stopped');
   return { code: ExitCode.ok };
 }

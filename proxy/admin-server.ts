@@ -1,6 +1,15 @@
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+
+/** What the authenticated admin API can see and do. */
+export interface AdminApi {
+  /** A JSON-serialisable view of the process (upstreams, split target vs realised, miners). */
+  state(): unknown;
+  /** Starts a graceful drain (as SIGTERM does). */
+  drain(): void;
+}
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -9,12 +18,61 @@ export interface AdminServerOptions {
   /** Ready to take miners: at least one upstream is up. */
   readonly ready: () => boolean;
   readonly logger: Logger;
+  readonly api?: AdminApi;
+  /** Bearer token for /api/*; without one the API answers 403 and says how to set it. */
+  readonly token?: string;
 }
 
-/** /metrics (Prometheus text), /healthz (the process runs), /readyz (an upstream is up). */
+/**
+ * /metrics (Prometheus text), /healthz (the process runs), /readyz (an upstream is up), and
+ * with a bearer token: GET /api/state, POST /api/drain. Listens where it is told (the CLI
+ * defaults it to loopback).
+ */
 export async function startAdminServer(options: AdminServerOptions): Promise<http.Server> {
+  const expected = options.token === undefined ? undefined : Buffer.from(`Bearer ${options.token}`);
+  const authorized = (request: http.IncomingMessage): boolean => {
+    if (expected === undefined) return false;
+    const given = Buffer.from(request.headers.authorization ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  const json = (response: http.ServerResponse, status: number, body: unknown): void => {
+    response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+  };
+
   const server = http.createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (path.startsWith('/api/')) {
+      if (options.api === undefined) {
+        json(response, 404, { error: 'no admin API in this role' });
+        return;
+      }
+      if (expected === undefined) {
+        json(response, 403, {
+          error: 'the admin API is off: set HASHRELAY_ADMIN_TOKEN or adminTokenFile to enable it',
+        });
+        return;
+      }
+      if (!authorized(request)) {
+        response.setHeader('www-authenticate', 'Bearer');
+        json(response, 401, { error: 'missing or wrong bearer token' });
+        return;
+      }
+      if (path === '/api/state' && request.method === 'GET') {
+        json(response, 200, options.api.state());
+        return;
+      }
+      if (path === '/api/drain' && request.method === 'POST') {
+        options.logger.warn(
+          { remote: request.socket.remoteAddress },
+          'drain requested through the admin API',
+        );
+        json(response, 202, { draining: true });
+        options.api.drain();
+        return;
+      }
+      json(response, 404, { error: `no ${request.method ?? ''} ${path}` });
+      return;
+    }
     if (request.method !== 'GET') {
       response.writeHead(405, { allow: 'GET' }).end();
       return;
@@ -52,6 +110,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<htt
     });
   });
   const address = server.address();
-  options.logger.info({ address }, 'admin listener (metrics, healthz, readyz)');
+  options.logger.info(
+    { address, api: expected !== undefined },
+    'admin listener (metrics, healthz, readyz, api)',
+  );
   return server;
 }

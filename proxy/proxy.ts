@@ -16,9 +16,43 @@ import { judgeShare } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
 import { UpstreamLink } from './upstream-link.js';
-import type { SessionJob, UpstreamSession } from './upstream-session.js';
+import type { SessionJob, UpstreamCredentials, UpstreamSession } from './upstream-session.js';
+import type { UpstreamUrl } from '../src/config/endpoints.js';
 
 export const USER_AGENT = 'hashrelay/0.1.0';
+
+/** One upstream as the router sees it: from the config file, or from the miner-agent. */
+export interface UpstreamSpec {
+  /** Unique; the metrics label (a validator's hotkey when the miner-agent manages the set). */
+  readonly name: string;
+  readonly url: UpstreamUrl;
+  /** Target weight in weighted routing (any positive scale); ignored by failover. */
+  readonly weight: number;
+  /** Made fresh for each session (a signed authorize); default: the URL's user and password. */
+  readonly credentials?: () => UpstreamCredentials;
+}
+
+export interface UpstreamState {
+  readonly name: string;
+  /** Scheme, host and port only: credentials never leave the process. */
+  readonly endpoint: string;
+  readonly healthy: boolean;
+  readonly sessions: number;
+  readonly miners: number;
+  readonly weight: number;
+  /** Weighted routing: the share of work this upstream should get, and what it got (decayed). */
+  readonly target: number | null;
+  readonly realised: number | null;
+}
+
+export interface ProxyState {
+  readonly routing: 'failover' | 'weighted';
+  readonly miners: number;
+  /** Miners with no upstream to work for yet. */
+  readonly waiting: number;
+  readonly upstreams: readonly UpstreamState[];
+  readonly retiring: readonly string[];
+}
 
 export interface ProxyOptions {
   readonly config: ProxyConfig;
@@ -35,7 +69,11 @@ export interface ProxyOptions {
  */
 export class Proxy {
   readonly metrics: ProxyMetrics;
-  readonly links: UpstreamLink[];
+  private linkList: UpstreamLink[] = [];
+  /** Removed upstreams kept open for late shares, and the timer that closes each. */
+  private readonly retiring = new Map<UpstreamLink, NodeJS.Timeout>();
+  private weights = new Map<string, number>();
+  private started = false;
   readonly miners = new Set<MinerConnection>();
   private readonly config: ProxyConfig;
   private readonly ledger: Ledger;
@@ -65,45 +103,7 @@ export class Proxy {
     this.log = options.logger;
     this.metrics = options.metrics ?? new ProxyMetrics();
     this.slots = new ExtranonceSlots(this.config.extranonce.slotBytes);
-    const names = upstreamNames(this.config.upstreams);
     const up = this.config.upstream;
-    this.links = this.config.upstreams.map(
-      (upstream, priority) =>
-        new UpstreamLink(
-          {
-            name: names[priority]!,
-            priority,
-            url: upstream.url,
-            connectTimeoutMs: up.connectTimeoutSeconds * 1000,
-            silenceMs: up.silenceSeconds * 1000,
-            submitTimeoutMs: up.submitTimeoutSeconds * 1000,
-            maxConsecutiveRejects: up.maxConsecutiveRejects,
-            backoffMinMs: up.backoffMinSeconds * 1000,
-            backoffMaxMs: up.backoffMaxSeconds * 1000,
-            maxMinersPerSession: up.maxMinersPerSession,
-            jobsKept: up.jobsKept,
-            userAgent: USER_AGENT,
-            logger: this.log,
-          },
-          {
-            health: () => {
-              this.onHealthChange();
-            },
-            job: (_link, session, job) => {
-              this.onSessionJob(session, job);
-            },
-            versionMask: (_link, session) => {
-              this.onVersionMask(session);
-            },
-            sessionClosed: (link, session, reason) => {
-              this.onSessionClosed(link, session, reason);
-            },
-            sessionReady: (link, session) => {
-              this.onSessionReady(link, session);
-            },
-          },
-        ),
-    );
     const limits = this.config.limits;
     this.host = {
       log: this.log,
@@ -128,18 +128,132 @@ export class Proxy {
         this.onMinerClosed(miner, reason);
       },
     };
-    for (const link of this.links) this.metrics.upstreamUp.set({ upstream: link.name }, 0);
-    if (this.config.routing.mode === 'weighted') {
-      this.scheduler = new SplitScheduler(this.config.routing);
-      const weights = new Map(this.links.map((link, i) => [link.name, this.config.upstreams[i]!.weight]));
-      this.scheduler.setWeights(weights);
-      const total = [...weights.values()].reduce((a, b) => a + b, 0);
-      for (const [name, weight] of weights) this.metrics.splitTarget.set({ upstream: name }, weight / total);
+    if (this.config.routing.mode === 'weighted') this.scheduler = new SplitScheduler(this.config.routing);
+    const names = upstreamNames(this.config.upstreams);
+    this.setUpstreams(
+      this.config.upstreams.map((upstream, i) => ({
+        name: names[i]!,
+        url: upstream.url,
+        weight: upstream.weight,
+      })),
+    );
+  }
+
+  /** The upstreams in priority order (failover) or as the router weighs them. */
+  get links(): readonly UpstreamLink[] {
+    return this.linkList;
+  }
+
+  /**
+   * Replaces the upstream set and weights at any time (the miner-agent's stake update): new
+   * upstreams connect, changed endpoints reconnect, removed ones stop taking new work and close
+   * after `upstream.retireSeconds` so shares on their jobs still reach them. No miner is
+   * dropped: those on a removed upstream move by a clean notify.
+   */
+  setUpstreams(specs: readonly UpstreamSpec[]): void {
+    const seen = new Set<string>();
+    for (const spec of specs) {
+      if (seen.has(spec.name))
+        throw new Error(`upstream name '${spec.name}' appears twice: names must be unique`);
+      if (!(spec.weight >= 0) || !Number.isFinite(spec.weight))
+        throw new RangeError(`upstream '${spec.name}': weight must be finite and ≥ 0`);
+      seen.add(spec.name);
     }
+    const previous = new Map(this.linkList.map((link) => [link.name, link]));
+    const next: UpstreamLink[] = [];
+    for (const [priority, spec] of specs.entries()) {
+      let link = previous.get(spec.name) ?? this.revive(spec.name);
+      if (link === undefined) {
+        link = this.createLink(spec, priority);
+        this.metrics.upstreamUp.set({ upstream: spec.name }, 0);
+        if (this.started) link.start();
+      } else {
+        link.priority = priority;
+        link.update(spec.url, spec.credentials);
+      }
+      next.push(link);
+    }
+    const retired = this.linkList.filter((link) => !seen.has(link.name));
+    this.linkList = next;
+    this.weights = new Map(specs.map((spec) => [spec.name, spec.weight]));
+    const total = specs.reduce((sum, spec) => sum + spec.weight, 0);
+    for (const spec of specs)
+      this.metrics.splitTarget.set({ upstream: spec.name }, total === 0 ? 0 : spec.weight / total);
+    this.scheduler?.setWeights(this.weights);
+    for (const link of retired) this.retire(link);
+    if (this.started) this.onHealthChange();
+  }
+
+  /** A removed upstream: no new work; closed once shares on its last jobs had time to arrive. */
+  private retire(link: UpstreamLink): void {
+    this.log.info({ upstream: link.name }, 'upstream removed: moving its miners, closing it soon');
+    this.scheduler?.setAvailable(link.name, false);
+    this.scheduler?.forget(link.name);
+    for (const labels of [this.metrics.upstreamUp, this.metrics.upstreamSessions, this.metrics.splitTarget])
+      labels.remove({ upstream: link.name });
+    this.metrics.splitRealised.remove({ upstream: link.name });
+    const timer = setTimeout(() => {
+      this.retiring.delete(link);
+      link.stop();
+    }, this.config.upstream.retireSeconds * 1000);
+    timer.unref();
+    this.retiring.set(link, timer);
+  }
+
+  /** An upstream named again while it was retiring keeps its sessions. */
+  private revive(name: string): UpstreamLink | undefined {
+    for (const [link, timer] of this.retiring) {
+      if (link.name !== name) continue;
+      clearTimeout(timer);
+      this.retiring.delete(link);
+      this.metrics.upstreamUp.set({ upstream: name }, link.healthy ? 1 : 0);
+      return link;
+    }
+    return undefined;
+  }
+
+  private createLink(spec: UpstreamSpec, priority: number): UpstreamLink {
+    const up = this.config.upstream;
+    return new UpstreamLink(
+      {
+        name: spec.name,
+        priority,
+        url: spec.url,
+        credentials: spec.credentials,
+        connectTimeoutMs: up.connectTimeoutSeconds * 1000,
+        silenceMs: up.silenceSeconds * 1000,
+        submitTimeoutMs: up.submitTimeoutSeconds * 1000,
+        maxConsecutiveRejects: up.maxConsecutiveRejects,
+        backoffMinMs: up.backoffMinSeconds * 1000,
+        backoffMaxMs: up.backoffMaxSeconds * 1000,
+        maxMinersPerSession: up.maxMinersPerSession,
+        jobsKept: up.jobsKept,
+        userAgent: USER_AGENT,
+        logger: this.log,
+      },
+      {
+        health: () => {
+          this.onHealthChange();
+        },
+        job: (_link, session, job) => {
+          this.onSessionJob(session, job);
+        },
+        versionMask: (_link, session) => {
+          this.onVersionMask(session);
+        },
+        sessionClosed: (link, session, reason) => {
+          this.onSessionClosed(link, session, reason);
+        },
+        sessionReady: (link, session) => {
+          this.onSessionReady(link, session);
+        },
+      },
+    );
   }
 
   /** Connects upstreams and opens the listeners; resolves when every listener is bound. */
   async start(): Promise<{ host: string; port: number }[]> {
+    this.started = true;
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
@@ -195,8 +309,38 @@ export class Proxy {
     await this.ledger.flush();
     for (const miner of [...this.miners]) miner.close('proxy shutting down');
     for (const link of this.links) link.stop();
+    for (const [link, timer] of this.retiring) {
+      clearTimeout(timer);
+      link.stop();
+    }
     await closed;
     this.log.info('drained');
+  }
+
+  /** The admin API's view: each upstream's health, miners, and split target vs realised. */
+  state(): ProxyState {
+    const placements = this.placementsByUpstream();
+    const realised = this.scheduler?.realisedShares(Date.now());
+    const totalWeight = [...this.weights.values()].reduce((sum, weight) => sum + weight, 0);
+    return {
+      routing: this.config.routing.mode,
+      miners: this.miners.size,
+      waiting: this.waiting.size,
+      upstreams: this.linkList.map((link) => {
+        const weight = this.weights.get(link.name) ?? 0;
+        return {
+          name: link.name,
+          endpoint: `${link.url.tls ? 'stratum+ssl' : 'stratum+tcp'}://${link.url.host}:${link.url.port}`,
+          healthy: link.healthy,
+          sessions: link.readySessions().length,
+          miners: placements.get(link.name) ?? 0,
+          weight,
+          target: this.scheduler === undefined || totalWeight === 0 ? null : weight / totalWeight,
+          realised: realised === undefined ? null : (realised.get(link.name) ?? 0),
+        };
+      }),
+      retiring: [...this.retiring.keys()].map((link) => link.name),
+    };
   }
 
   /** Where each miner is, for the admin API and tests. */
@@ -292,8 +436,7 @@ export class Proxy {
     }
     miners.add(miner);
     this.minerSession.set(miner, session);
-    const link = this.links.find((l) => l.name === session.upstream);
-    link?.load.set(session.id, miners.size);
+    this.linkOf(session)?.load.set(session.id, miners.size);
     this.metrics.minersPerUpstream.inc({ upstream: session.upstream });
     // Moving is one clean notify of the new session's job: no reconnect (the extranonce fold).
     miner.sendJob(current, true);
@@ -306,9 +449,21 @@ export class Proxy {
     this.minerSession.delete(miner);
     const miners = this.placements.get(session.id);
     miners?.delete(miner);
-    const link = this.links.find((l) => l.name === session.upstream);
-    link?.load.set(session.id, miners?.size ?? 0);
+    this.linkOf(session)?.load.set(session.id, miners?.size ?? 0);
     this.metrics.minersPerUpstream.dec({ upstream: session.upstream });
+  }
+
+  /** The link a session belongs to, whether current or retiring. */
+  private linkOf(session: UpstreamSession): UpstreamLink | undefined {
+    return (
+      this.linkList.find((link) => link.name === session.upstream) ??
+      [...this.retiring.keys()].find((link) => link.sessions.includes(session))
+    );
+  }
+
+  /** Ready, and of an upstream that is still in the set (not retiring). */
+  private isLive(session: UpstreamSession): boolean {
+    return session.state === 'ready' && this.linkList.some((link) => link.sessions.includes(session));
   }
 
   private currentJob(session: UpstreamSession): ProxyJob | undefined {
@@ -328,7 +483,7 @@ export class Proxy {
       for (const miner of this.miners) {
         const session = this.minerSession.get(miner);
         const placeable = miner.slot !== undefined && miner.identity !== undefined;
-        if (placeable && (session === undefined || session.state !== 'ready')) this.place(miner);
+        if (placeable && (session === undefined || !this.isLive(session))) this.place(miner);
       }
       return;
     }
@@ -513,7 +668,7 @@ export class Proxy {
     extranonce2: Uint8Array,
     recorded: Promise<number>,
   ): Promise<void> {
-    const link = this.links.find((l) => l.name === session.upstream);
+    const link = this.linkOf(session);
     const answer = await session.submit(session.workerName, {
       jobId: job.sessionJob.job.jobId,
       extranonce2,

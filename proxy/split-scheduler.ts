@@ -71,6 +71,13 @@ export class SplitScheduler {
     state.updatedAt = now;
   }
 
+  /** An upstream left the set: its delivered work no longer counts in the realised split. */
+  forget(upstream: string): void {
+    this.snapshot = undefined;
+    this.delivered.delete(upstream);
+    this.available.delete(upstream);
+  }
+
   removeMiner(miner: string): void {
     this.snapshot = undefined;
     this.miners.delete(miner);

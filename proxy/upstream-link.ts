@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import type { UpstreamUrl } from '../src/config/endpoints.js';
-import { UpstreamSession, type ReconnectRequest, type SessionJob } from './upstream-session.js';
+import {
+  UpstreamSession,
+  type ReconnectRequest,
+  type SessionJob,
+  type UpstreamCredentials,
+} from './upstream-session.js';
 import type { U32 } from '../src/work/types.js';
 
 export interface UpstreamLinkOptions {
@@ -19,6 +24,8 @@ export interface UpstreamLinkOptions {
   readonly userAgent: string;
   readonly logger: Logger;
   readonly random?: () => number;
+  /** Credentials made fresh for each session (signed authorize); default: the URL's. */
+  readonly credentials?: () => UpstreamCredentials;
 }
 
 export interface UpstreamLinkEvents {
@@ -40,11 +47,11 @@ let sessionSerial = 0;
  */
 export class UpstreamLink {
   readonly name: string;
-  readonly priority: number;
+  priority: number;
   readonly sessions: UpstreamSession[] = [];
   /** Miners placed per session id; maintained by the router. */
   readonly load = new Map<string, number>();
-  private readonly options: UpstreamLinkOptions;
+  private options: UpstreamLinkOptions;
   private readonly events: UpstreamLinkEvents;
   private readonly log: Logger;
   private failures = 0;
@@ -71,6 +78,33 @@ export class UpstreamLink {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     for (const session of [...this.sessions]) session.close('proxy shutting down');
+  }
+
+  get url(): UpstreamUrl {
+    return this.options.url;
+  }
+
+  /**
+   * A new endpoint or identity for this upstream (e.g. a validator published a new URL): the
+   * open sessions close (their miners are re-placed) and a session to the new one opens at once.
+   */
+  update(url: UpstreamUrl, credentials: (() => UpstreamCredentials) | undefined): void {
+    const old = this.options.url;
+    this.options = { ...this.options, url, credentials };
+    const moved =
+      old.host !== url.host ||
+      old.port !== url.port ||
+      old.tls !== url.tls ||
+      old.username !== url.username ||
+      old.password !== url.password;
+    if (!moved || this.stopped) return;
+    this.log.info({ host: url.host, port: url.port }, 'upstream endpoint changed: reconnecting');
+    this.target = { host: url.host, port: url.port };
+    for (const session of [...this.sessions]) session.close('upstream endpoint changed');
+    this.failures = 0;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    if (this.sessions.length === 0) this.openSession();
   }
 
   get healthy(): boolean {
@@ -129,6 +163,7 @@ export class UpstreamLink {
       jobsKept: this.options.jobsKept,
       userAgent: this.options.userAgent,
       logger: this.options.logger,
+      credentials: this.options.credentials,
       events: {
         ready: (s) => {
           this.notifyHealth();

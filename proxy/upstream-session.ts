@@ -67,6 +67,16 @@ export interface UpstreamSessionOptions {
   readonly userAgent: string;
   readonly logger: Logger;
   readonly events: UpstreamSessionEvents;
+  /**
+   * The authorize username and password, asked for at each handshake; default: the URL's.
+   * Signed credentials carry a timestamp, so they are made fresh for every session.
+   */
+  readonly credentials?: () => UpstreamCredentials;
+}
+
+export interface UpstreamCredentials {
+  readonly username: string;
+  readonly password: string;
 }
 
 /** Pools send coinbases of a few hundred bytes; a notify line far past this is hostile. */
@@ -114,6 +124,7 @@ export class UpstreamSession {
   private nextId = 1;
   private subscribed = false;
   private authorized = false;
+  private username: string;
   /** set_extranonce applies from the next job. */
   private pendingExtranonce: { extranonce1: Uint8Array; extranonce2Size: number } | undefined;
   private silenceTimer: NodeJS.Timeout | undefined;
@@ -121,6 +132,7 @@ export class UpstreamSession {
 
   constructor(options: UpstreamSessionOptions) {
     this.options = options;
+    this.username = options.url.username;
     this.upstream = options.upstream;
     this.id = options.id;
     this.log = options.logger.child({ upstream: options.upstream, session: options.id });
@@ -152,7 +164,7 @@ export class UpstreamSession {
 
   /** The username this session authorized as: submits are sent under it. */
   get workerName(): string {
-    return this.options.url.username;
+    return this.username;
   }
 
   /** Forwards a share; resolves with the pool's answer, or `no-answer` on timeout or close. */
@@ -204,7 +216,9 @@ export class UpstreamSession {
       { 'version-rolling.mask': WIDEST_VERSION_MASK, 'version-rolling.min-bit-count': 2 },
     ]);
     this.request('mining.subscribe', [this.options.userAgent]);
-    this.request('mining.authorize', [this.options.url.username, this.options.url.password]);
+    const credentials = this.options.credentials?.() ?? this.options.url;
+    this.username = credentials.username;
+    this.request('mining.authorize', [credentials.username, credentials.password]);
     // Lets the pool move our extranonce without a reconnect; pools that do not know it answer
     // with an error, which changes nothing.
     this.request('mining.extranonce.subscribe', []);
@@ -296,9 +310,7 @@ export class UpstreamSession {
       case 'mining.authorize': {
         const decoded = decodeBooleanResult(response.result, response.id);
         if (response.error !== null || !decoded.ok || !decoded.value) {
-          this.close(
-            `authorize refused for ${this.options.url.username}: ${response.error?.message ?? 'result false'}`,
-          );
+          this.close(`authorize refused for ${this.username}: ${response.error?.message ?? 'result false'}`);
           return;
         }
         this.authorized = true;

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import type { StratumResponse } from '../src/stratum/messages.js';
 import { CpuMiner } from './peers/cpu-miner.js';
-import { grindNonce, headerTemplate, targetForDifficulty } from './peers/pow.js';
 import { RawStratumClient } from './peers/raw-client.js';
 import { inOrder, messageSequence, MINER_HANDSHAKE_SEQUENCE } from './peers/sniffer.js';
+import { craftShare } from './support/craft-share.js';
 import { ledgerShares } from './support/proxy-harness.js';
 import { testScope } from './support/scope.js';
 
@@ -20,17 +20,7 @@ async function raw(port: number, worker = 'dave.rig1'): Promise<RawStratumClient
   return client;
 }
 
-let extranonce2Counter = 1;
-/** A share on the client's latest job that meets (or, with `low`, misses) the proxy's difficulty. */
-function craft(client: RawStratumClient, options: { low?: boolean; jobIndex?: number } = {}) {
-  const job = client.jobs[options.jobIndex ?? client.jobs.length - 1]!;
-  const extranonce2 = Buffer.alloc(client.extranonce2Size);
-  extranonce2.writeUInt32BE(extranonce2Counter++, client.extranonce2Size - 4);
-  const target = targetForDifficulty(client.difficulties[client.difficulties.length - 1]!);
-  const header = headerTemplate(job, client.extranonce1, extranonce2, job.version);
-  const { nonce } = grindNonce(header, (value) => (options.low === true ? value > target : value <= target));
-  return { worker: 'dave.rig1', jobId: job.jobId, extranonce2, ntime: job.ntime, nonce };
-}
+const craft = craftShare;
 
 function errorCode(response: StratumResponse): number | undefined {
   return response.error?.code;

@@ -62,9 +62,13 @@ const ledgerUrl = z.string().regex(/^sqlite:.+/, 'expected sqlite:PATH, e.g. sql
 export const proxyConfigSchema = z
   .object({
     listen: z.array(listener).min(1, 'at least one --listen HOST:PORT'),
-    upstreams: z.array(upstream).min(1, 'at least one --upstream stratum+tcp://USER:PASS@HOST:PORT'),
+    /** Empty only when the miner-agent supplies the set (from chain). */
+    upstreams: z.array(upstream).default([]),
     ledger: ledgerUrl.default('sqlite:./hashrelay.sqlite'),
+    /** The admin listener: /metrics, /healthz, /readyz, and /api/* with a bearer token. */
     metrics: hostPort.optional(),
+    /** File holding the admin API's bearer token (HASHRELAY_ADMIN_TOKEN overrides it). */
+    adminTokenFile: z.string().optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     extranonce: z
       .object({
@@ -149,6 +153,8 @@ export const proxyConfigSchema = z
         maxMinersPerSession: z.number().int().positive().default(4096),
         /** Jobs kept per session for late shares. */
         jobsKept: z.number().int().min(2).default(16),
+        /** A removed upstream stays open this long so shares on its last jobs still reach it. */
+        retireSeconds: z.number().min(0).default(30),
       })
       .strict()
       .default({
@@ -160,6 +166,7 @@ export const proxyConfigSchema = z
         backoffMaxSeconds: 60,
         maxMinersPerSession: 4096,
         jobsKept: 16,
+        retireSeconds: 30,
       }),
     routing: z
       .object({
@@ -189,15 +196,22 @@ export type UpstreamConfig = ProxyConfig['upstreams'][number];
 export class ConfigError extends Error {}
 
 /** Validates raw config, naming every bad key with the path an operator must fix. */
-export function parseProxyConfig(raw: unknown): ProxyConfig {
+export function parseProxyConfig(
+  raw: unknown,
+  { upstreamsFromAgent = false }: { upstreamsFromAgent?: boolean } = {},
+): ProxyConfig {
   const parsed = proxyConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const path = issue.path.length === 0 ? '(top level)' : issue.path.join('.');
-      return `  ${path}: ${issue.message}`;
-    });
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const path = issue.path.length === 0 ? '(top level)' : issue.path.join('.');
+        return `  ${path}: ${issue.message}`;
+      });
+  const upstreams = (raw as { upstreams?: unknown } | null)?.upstreams;
+  if (!upstreamsFromAgent && (!Array.isArray(upstreams) || upstreams.length === 0))
+    problems.push('  upstreams: at least one --upstream stratum+tcp://USER:PASS@HOST:PORT');
+  if (!parsed.success || problems.length > 0)
     throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
-  }
   const config = parsed.data;
   if (config.vardiff.minDifficulty > config.vardiff.maxDifficulty) {
     throw new ConfigError('invalid configuration:\n  vardiff: minDifficulty is above maxDifficulty');

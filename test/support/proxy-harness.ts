@@ -16,6 +16,18 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
+/** Upstream timings for tests: quick failover and reconnects. */
+export const TEST_UPSTREAM = {
+  connectTimeoutSeconds: 2,
+  silenceSeconds: 5,
+  submitTimeoutSeconds: 3,
+  maxConsecutiveRejects: 5,
+  backoffMinSeconds: 0.2,
+  backoffMaxSeconds: 1,
+  maxMinersPerSession: 4096,
+  jobsKept: 16,
+} as const;
+
 /** Test settings: CPU-miner difficulties, no vardiff drift, quick failover. */
 export function testConfig(
   upstreamPorts: readonly number[],
@@ -35,16 +47,7 @@ export function testConfig(
       retargetSeconds: 100_000,
       honourMinerFloor: false,
     },
-    upstream: {
-      connectTimeoutSeconds: 2,
-      silenceSeconds: 5,
-      submitTimeoutSeconds: 3,
-      maxConsecutiveRejects: 5,
-      backoffMinSeconds: 0.2,
-      backoffMaxSeconds: 1,
-      maxMinersPerSession: 4096,
-      jobsKept: 16,
-    },
+    upstream: TEST_UPSTREAM,
     ...overrides,
   };
 }
@@ -54,7 +57,7 @@ export async function startProxy(config: ProxyConfigInput): Promise<RunningProxy
   const ledgerPath = join(dir, 'ledger.sqlite');
   const ledger = await openSqliteLedger(ledgerPath);
   const proxy = new Proxy({
-    config: parseProxyConfig(config),
+    config: parseProxyConfig(config, { upstreamsFromAgent: config.upstreams?.length === 0 }),
     ledger,
     logger: silentLogger(),
     metrics: new ProxyMetrics(undefined, { defaultMetrics: false }),
