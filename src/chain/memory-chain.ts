@@ -1,0 +1,628 @@
+import type { KeyringPair } from '@polkadot/keyring/types';
+import { u8aToHex } from '@polkadot/util';
+import { blake2AsHex, decodeAddress, encodeAddress } from '@polkadot/util-crypto';
+import {
+  chainError,
+  type Chain,
+  type Commitment,
+  type Inclusion,
+  type Metagraph,
+  type NetUid,
+  type Neuron,
+  type RevealVector,
+  type Uid,
+  type WeightsVector,
+} from './chain.js';
+import { commitHash } from './commit-hash.js';
+import type { Hotkey } from './hotkey.js';
+import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
+
+/**
+ * An in-memory subtensor with the runtime's rules for weights, commit-reveal and commitments
+ * (pallets/subtensor/src/subnets/weights.rs and pallets/commitments at runtime spec 425), for
+ * tests and for running without a chain. Blocks advance only when told (`advance`) or on a
+ * timer (`startAutoBlocks`). A call executes against the current block and its `Inclusion`
+ * names that block, where a real chain would include it in the next one: rate limits here are
+ * one block stricter, never more lenient. A failing call changes nothing, as a dispatch error
+ * rolls back on chain.
+ */
+
+/** A subnet's hyperparameters; `addSubnet` fills what is left out with the runtime's defaults. */
+export interface SubnetConfig {
+  tempo: number;
+  weightsRateLimit: number;
+  weightsVersion: bigint;
+  commitRevealEnabled: boolean;
+  commitRevealPeriod: number;
+  maxWeightsLimit: number;
+  minAllowedWeights: number;
+  ownerHotkey: Hotkey | undefined;
+  /** `StakeThreshold`: the stake a hotkey needs to set weights (the subnet owner is exempt). */
+  stakeThreshold: bigint;
+}
+
+/** Defaults of a newly registered subnet on the runtime (commit-reveal on, no weight cap). */
+export const DEFAULT_SUBNET_CONFIG: Readonly<SubnetConfig> = {
+  tempo: 360,
+  weightsRateLimit: 100,
+  weightsVersion: 0n,
+  commitRevealEnabled: true,
+  commitRevealPeriod: 1,
+  maxWeightsLimit: 65535,
+  minAllowedWeights: 1024,
+  ownerHotkey: undefined,
+  stakeThreshold: 0n,
+};
+
+export interface RegisterOptions {
+  /** Defaults to the hotkey itself: the memory chain has no coldkey accounts. */
+  readonly coldkey?: string;
+  readonly stake: bigint;
+  readonly validatorPermit: boolean;
+}
+
+/** `WeightCommits` holds at most this many unrevealed commits per hotkey. */
+export const MAX_UNREVEALED_COMMITS = 10;
+/** A `Data::Raw` commitment field holds at most 128 bytes. */
+export const MAX_COMMITMENT_BYTES = 128;
+/** pallet_commitments `MaxSpace` default: bytes a hotkey may commit per subnet per epoch. */
+export const COMMITMENT_SPACE_PER_EPOCH = 3100;
+/** Every `set_commitment` counts at least this many bytes against the space limit. */
+const COMMITMENT_MIN_SPACE = 100;
+
+const ROOT_NETUID = 0;
+const U16_MAX = 65535;
+
+/**
+ * The epoch a block belongs to: `(block + netuid + 1) / (tempo + 1)`, integer division. This is
+ * subtensor's `get_epoch_index` in subnets/weights.rs up to commit 1fc3e88 (May 2026; the form
+ * the spec-293 dev runtime runs). Spec 425 reads a stateful `SubnetEpochIndex` counter instead,
+ * bumped each time the subnet's epoch fires (with a look-ahead on the firing block); on a chain
+ * whose epochs fire on schedule the two count the same boundaries, which is all the reveal
+ * window needs here.
+ */
+export function epochIndex(block: number, netuid: NetUid, tempo: number): number {
+  return Math.floor((block + netuid + 1) / (tempo + 1));
+}
+
+interface NeuronState {
+  readonly uid: Uid;
+  readonly hotkey: Hotkey;
+  readonly coldkey: string;
+  stake: bigint;
+  validatorPermit: boolean;
+  lastUpdate: number;
+  weights: Map<Uid, number>;
+}
+
+interface PendingCommit {
+  readonly hash: string;
+  readonly epoch: number;
+  readonly block: number;
+}
+
+interface SubnetState {
+  readonly netuid: NetUid;
+  config: SubnetConfig;
+  /** Uid slots; a deregistered neuron leaves its slot empty until a registration takes it. */
+  readonly slots: (NeuronState | undefined)[];
+  readonly uidOf: Map<Hotkey, Uid>;
+  readonly commits: Map<Hotkey, PendingCommit[]>;
+  readonly commitments: Map<Hotkey, Commitment>;
+  readonly commitmentSpace: Map<Hotkey, { epoch: number; used: number }>;
+}
+
+export class MemoryChain implements Chain {
+  private block: number;
+  private readonly subnets = new Map<NetUid, SubnetState>();
+  private readonly listeners = new Set<(block: number) => void>();
+  private autoBlocks: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  /** Starts at block 1: a `LastUpdate` of 0 means "never set" to the runtime. */
+  constructor(options: { startBlock?: number } = {}) {
+    const start = options.startBlock ?? 1;
+    if (!Number.isSafeInteger(start) || start < 0)
+      throw new RangeError(`startBlock ${start} is not a block number`);
+    this.block = start;
+  }
+
+  // ---- blocks ----
+
+  /** Produces `blocks` blocks, notifying subscribers of each. */
+  advance(blocks = 1): number {
+    this.ensureOpen();
+    if (!Number.isSafeInteger(blocks) || blocks < 0) throw new RangeError(`cannot advance ${blocks} blocks`);
+    for (let i = 0; i < blocks; i++) {
+      this.block += 1;
+      for (const listener of [...this.listeners]) listener(this.block);
+    }
+    return this.block;
+  }
+
+  /** Produces a block every `intervalMs` until `stopAutoBlocks` or `close`; the timer does not hold the process open. */
+  startAutoBlocks(intervalMs: number): void {
+    this.ensureOpen();
+    if (!(intervalMs > 0)) throw new RangeError(`block interval ${intervalMs} ms must be positive`);
+    this.stopAutoBlocks();
+    this.autoBlocks = setInterval(() => this.advance(1), intervalMs);
+    this.autoBlocks.unref();
+  }
+
+  stopAutoBlocks(): void {
+    if (this.autoBlocks !== undefined) clearInterval(this.autoBlocks);
+    this.autoBlocks = undefined;
+  }
+
+  /** A made-up hash that is the same for the same block number. */
+  blockHash(block: number): string {
+    return blake2AsHex(`hashrelay-memory-chain:${block}`, 256);
+  }
+
+  currentBlock(): Promise<number> {
+    return settle(() => {
+      this.ensureOpen();
+      return this.block;
+    });
+  }
+
+  /** Like a new-heads subscription: the current block first (asynchronously), then each new one. */
+  subscribeBlocks(onBlock: (block: number) => void): Promise<() => void> {
+    return settle(() => {
+      this.ensureOpen();
+      const listener = (block: number): void => {
+        onBlock(block);
+      };
+      this.listeners.add(listener);
+      const current = this.block;
+      queueMicrotask(() => {
+        if (this.listeners.has(listener)) onBlock(current);
+      });
+      return () => {
+        this.listeners.delete(listener);
+      };
+    });
+  }
+
+  close(): Promise<void> {
+    this.stopAutoBlocks();
+    this.listeners.clear();
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  // ---- set-up (what sudo, registration and staking do on a real chain) ----
+
+  addSubnet(netuid: NetUid, config: Partial<SubnetConfig> = {}): void {
+    this.ensureOpen();
+    checkU16('netuid', netuid);
+    if (this.subnets.has(netuid)) throw new Error(`subnet ${netuid} already exists`);
+    const full: SubnetConfig = { ...DEFAULT_SUBNET_CONFIG, ...config };
+    checkConfig(full);
+    this.subnets.set(netuid, {
+      netuid,
+      config: full,
+      slots: [],
+      uidOf: new Map(),
+      commits: new Map(),
+      commitments: new Map(),
+      commitmentSpace: new Map(),
+    });
+  }
+
+  /** Changes hyperparameters, as the subnet owner or sudo would. */
+  setSubnetConfig(netuid: NetUid, patch: Partial<SubnetConfig>): void {
+    const subnet = this.subnetOrThrow(netuid);
+    const next = { ...subnet.config, ...patch };
+    checkConfig(next);
+    subnet.config = next;
+  }
+
+  /** Registers a hotkey in the lowest free uid slot; like the runtime, sets its `LastUpdate` to now. */
+  register(netuid: NetUid, hotkey: string, options: RegisterOptions): Uid {
+    const subnet = this.subnetOrThrow(netuid);
+    const key = toHotkey(hotkey);
+    if (subnet.uidOf.has(key)) throw new Error(`${key} is already registered on subnet ${netuid}`);
+    let uid = subnet.slots.findIndex((slot) => slot === undefined);
+    if (uid < 0) uid = subnet.slots.length;
+    if (uid > U16_MAX) throw new Error(`subnet ${netuid} has no free uid`);
+    if (options.stake < 0n) throw new RangeError(`stake ${options.stake} is negative`);
+    subnet.slots[uid] = {
+      uid,
+      hotkey: key,
+      coldkey: options.coldkey ?? key,
+      stake: options.stake,
+      validatorPermit: options.validatorPermit,
+      lastUpdate: this.block,
+      weights: new Map(),
+    };
+    subnet.uidOf.set(key, uid);
+    return uid;
+  }
+
+  setStake(netuid: NetUid, hotkey: string, stake: bigint): void {
+    if (stake < 0n) throw new RangeError(`stake ${stake} is negative`);
+    this.neuronOrThrow(netuid, hotkey).stake = stake;
+  }
+
+  setPermit(netuid: NetUid, hotkey: string, validatorPermit: boolean): void {
+    this.neuronOrThrow(netuid, hotkey).validatorPermit = validatorPermit;
+  }
+
+  /** Frees the hotkey's uid slot (its weights and pending commits go with it; its commitment stays). */
+  deregister(netuid: NetUid, hotkey: string): void {
+    const subnet = this.subnetOrThrow(netuid);
+    const neuron = this.neuronOrThrow(netuid, hotkey);
+    subnet.slots[neuron.uid] = undefined;
+    subnet.uidOf.delete(neuron.hotkey);
+    subnet.commits.delete(neuron.hotkey);
+  }
+
+  // ---- reads ----
+
+  metagraph(netuid: NetUid): Promise<Metagraph> {
+    return settle(() => this.readMetagraph(netuid));
+  }
+
+  private readMetagraph(netuid: NetUid): Metagraph {
+    const subnet = this.subnetOrThrow(netuid);
+    const neurons: Neuron[] = [];
+    for (const slot of subnet.slots) {
+      if (slot === undefined) continue;
+      neurons.push({
+        uid: slot.uid,
+        hotkey: slot.hotkey,
+        coldkey: slot.coldkey,
+        validatorPermit: slot.validatorPermit,
+        totalStake: slot.stake,
+        lastUpdate: slot.lastUpdate,
+      });
+    }
+    const { config } = subnet;
+    return {
+      netuid,
+      block: this.block,
+      blockHash: this.blockHash(this.block),
+      neurons,
+      ownerHotkey: config.ownerHotkey,
+      tempo: config.tempo,
+      weightsRateLimit: config.weightsRateLimit,
+      weightsVersion: config.weightsVersion,
+      commitRevealEnabled: config.commitRevealEnabled,
+      commitRevealPeriod: config.commitRevealPeriod,
+      maxWeightsLimit: config.maxWeightsLimit,
+      minAllowedWeights: config.minAllowedWeights,
+    };
+  }
+
+  commitments(netuid: NetUid): Promise<Map<Hotkey, Commitment>> {
+    return settle(() => new Map(this.subnetOrThrow(netuid).commitments));
+  }
+
+  weightsOf(netuid: NetUid, uid: Uid): Promise<Map<Uid, number>> {
+    return settle(() => new Map(this.subnetOrThrow(netuid).slots[uid]?.weights));
+  }
+
+  // ---- extrinsics ----
+
+  /** `Commitments.set_commitment` with one `Raw` field holding `text`. */
+  publishCommitment(signer: KeyringPair, netuid: NetUid, text: string): Promise<Inclusion> {
+    return settle(() => this.doPublishCommitment(signer, netuid, text));
+  }
+
+  setWeights(signer: KeyringPair, netuid: NetUid, vector: WeightsVector): Promise<Inclusion> {
+    return settle(() => this.doSetWeights(signer, netuid, vector));
+  }
+
+  commitWeights(signer: KeyringPair, netuid: NetUid, hash: Uint8Array): Promise<Inclusion> {
+    return settle(() => this.doCommitWeights(signer, netuid, hash));
+  }
+
+  revealWeights(signer: KeyringPair, netuid: NetUid, vector: RevealVector): Promise<Inclusion> {
+    return settle(() => this.doRevealWeights(signer, netuid, vector));
+  }
+
+  private doPublishCommitment(signer: KeyringPair, netuid: NetUid, text: string): Inclusion {
+    this.ensureOpen();
+    const who = toHotkey(signer.address);
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes > MAX_COMMITMENT_BYTES) {
+      // Not a runtime error: `Data::Raw` cannot hold it, so no client can even encode the call.
+      throw chainError(
+        'CommitmentTooLarge',
+        `commitment is ${bytes} bytes of UTF-8; a Raw commitment field holds at most ${MAX_COMMITMENT_BYTES}`,
+      );
+    }
+    const subnet = this.subnets.get(netuid);
+    if (subnet === undefined || !subnet.uidOf.has(who)) {
+      throw chainError('AccountNotAllowedCommit', `${who} is not registered on subnet ${netuid}`);
+    }
+    const epoch = epochIndex(this.block, netuid, subnet.config.tempo);
+    const previous = subnet.commitmentSpace.get(who);
+    const used = previous?.epoch === epoch ? previous.used : 0;
+    const required = Math.max(bytes, COMMITMENT_MIN_SPACE);
+    if (used + required > COMMITMENT_SPACE_PER_EPOCH) {
+      throw chainError(
+        'SpaceLimitExceeded',
+        `${who} has used ${used} of ${COMMITMENT_SPACE_PER_EPOCH} commitment bytes this epoch; wait for the next epoch`,
+      );
+    }
+    subnet.commitmentSpace.set(who, { epoch, used: used + required });
+    subnet.commitments.set(who, { hotkey: who, text, block: this.block });
+    return this.inclusion();
+  }
+
+  private doSetWeights(signer: KeyringPair, netuid: NetUid, vector: WeightsVector): Inclusion {
+    this.ensureOpen();
+    checkVector(vector);
+    // The dispatchable checks the flag before anything else; a subnet that does not exist
+    // reads the storage default, which is true, so it reports CommitRevealEnabled too.
+    if (this.subnets.get(netuid)?.config.commitRevealEnabled ?? true) {
+      throw chainError(
+        'CommitRevealEnabled',
+        `subnet ${netuid} takes weights by commit-reveal only; use commitWeights then revealWeights`,
+      );
+    }
+    const apply = this.checkSetWeights(toHotkey(signer.address), netuid, vector);
+    apply();
+    return this.inclusion();
+  }
+
+  private doCommitWeights(signer: KeyringPair, netuid: NetUid, hash: Uint8Array): Inclusion {
+    this.ensureOpen();
+    if (hash.length !== 32) throw new RangeError(`a commit hash is 32 bytes, got ${hash.length}`);
+    const who = toHotkey(signer.address);
+    const subnet = this.subnets.get(netuid);
+    if (subnet === undefined) throw chainError('MechanismDoesNotExist', `subnet ${netuid} does not exist`);
+    if (!subnet.config.commitRevealEnabled) {
+      throw chainError('CommitRevealDisabled', `subnet ${netuid} has commit-reveal off; use setWeights`);
+    }
+    const uid = subnet.uidOf.get(who);
+    if (uid === undefined) throw notRegistered(who, netuid);
+    const neuron = subnet.slots[uid]!;
+    if (!this.rateLimitPassed(subnet, neuron)) {
+      throw chainError(
+        'CommittingWeightsTooFast',
+        `uid ${uid} last set or committed weights at block ${neuron.lastUpdate}; ` +
+          `subnet ${netuid} allows one every ${subnet.config.weightsRateLimit} blocks (now ${this.block})`,
+      );
+    }
+    const epoch = this.epoch(subnet);
+    const pending = this.withoutExpired(subnet, subnet.commits.get(who) ?? []).live;
+    if (pending.length >= MAX_UNREVEALED_COMMITS) {
+      throw chainError(
+        'TooManyUnrevealedCommits',
+        `${who} has ${pending.length} unrevealed commits on subnet ${netuid}; reveal or let them expire first`,
+      );
+    }
+    subnet.commits.set(who, [...pending, { hash: u8aToHex(hash), epoch, block: this.block }]);
+    neuron.lastUpdate = this.block;
+    return this.inclusion();
+  }
+
+  private doRevealWeights(signer: KeyringPair, netuid: NetUid, vector: RevealVector): Inclusion {
+    this.ensureOpen();
+    checkVector(vector);
+    vector.salt.forEach((value, i) => {
+      checkU16(`salt[${i}]`, value);
+    });
+    const who = toHotkey(signer.address);
+    const subnet = this.subnets.get(netuid);
+    if (!(subnet?.config.commitRevealEnabled ?? true)) {
+      throw chainError('CommitRevealDisabled', `subnet ${netuid} has commit-reveal off; use setWeights`);
+    }
+    const commits = subnet?.commits.get(who) ?? [];
+    if (subnet === undefined || commits.length === 0) {
+      throw chainError('NoWeightsCommitFound', `${who} has no pending weight commit on subnet ${netuid}`);
+    }
+    const { live, expired } = this.withoutExpired(subnet, commits);
+    const hash = u8aToHex(
+      commitHash(who, netuid, vector.uids, vector.values, vector.salt, vector.versionKey),
+    );
+    const position = live.findIndex((commit) => commit.hash === hash);
+    if (position < 0) {
+      if (expired.some((commit) => commit.hash === hash)) {
+        throw chainError(
+          'ExpiredWeightCommit',
+          `the commit for this reveal was due in epoch ${expired.find((c) => c.hash === hash)!.epoch + subnet.config.commitRevealPeriod}; ` +
+            `it is now epoch ${this.epoch(subnet)}`,
+        );
+      }
+      if (live.length === 0) {
+        throw chainError('NoWeightsCommitFound', `${who} has no unexpired weight commit on subnet ${netuid}`);
+      }
+      throw chainError(
+        'InvalidRevealCommitHashNotMatch',
+        `no pending commit of ${who} has hash ${hash}: uids, values, salt and version key must be exactly those committed`,
+      );
+    }
+    const commit = live[position]!;
+    const revealEpoch = commit.epoch + subnet.config.commitRevealPeriod;
+    if (this.epoch(subnet) !== revealEpoch) {
+      throw chainError(
+        'RevealTooEarly',
+        `commit from epoch ${commit.epoch} reveals in epoch ${revealEpoch}; it is epoch ${this.epoch(subnet)} (block ${this.block})`,
+      );
+    }
+    const apply = this.checkSetWeights(who, netuid, vector);
+    // Revealing one commit drops it and every older one.
+    const remaining = live.slice(position + 1);
+    if (remaining.length === 0) subnet.commits.delete(who);
+    else subnet.commits.set(who, remaining);
+    apply();
+    return this.inclusion();
+  }
+
+  // ---- rules ----
+
+  /**
+   * `internal_set_weights`: every check in the runtime's order; returns the state change to
+   * make once the whole call has passed. Under commit-reveal the rate limit was applied at
+   * commit time, so it is skipped here and `LastUpdate` is left at the commit block.
+   */
+  private checkSetWeights(who: Hotkey, netuid: NetUid, vector: WeightsVector): () => void {
+    const { uids, values, versionKey } = vector;
+    if (netuid === ROOT_NETUID) {
+      throw chainError('CanNotSetRootNetworkWeights', 'netuid 0 is the root network; weights go to a subnet');
+    }
+    if (uids.length !== values.length) {
+      throw chainError('WeightVecNotEqualSize', `${uids.length} uids but ${values.length} values`);
+    }
+    const subnet = this.subnets.get(netuid);
+    if (subnet === undefined) throw chainError('MechanismDoesNotExist', `subnet ${netuid} does not exist`);
+    const { config } = subnet;
+    const n = subnet.slots.length;
+    if (uids.length > n) {
+      throw chainError('UidsLengthExceedUidsInSubNet', `${uids.length} uids, but subnet ${netuid} has ${n}`);
+    }
+    const uid = subnet.uidOf.get(who);
+    if (uid === undefined) throw notRegistered(who, netuid);
+    const neuron = subnet.slots[uid]!;
+    const ownerUid = config.ownerHotkey === undefined ? undefined : subnet.uidOf.get(config.ownerHotkey);
+    if (uid !== ownerUid && neuron.stake < config.stakeThreshold) {
+      throw chainError(
+        'NotEnoughStakeToSetWeights',
+        `${who} has stake ${neuron.stake}; setting weights needs ${config.stakeThreshold}`,
+      );
+    }
+    if (config.weightsVersion !== 0n && versionKey < config.weightsVersion) {
+      throw chainError(
+        'IncorrectWeightVersionKey',
+        `version key ${versionKey} is below subnet ${netuid}'s WeightsVersionKey ${config.weightsVersion}; upgrade the validator`,
+      );
+    }
+    if (!config.commitRevealEnabled && !this.rateLimitPassed(subnet, neuron)) {
+      throw chainError(
+        'SettingWeightsTooFast',
+        `uid ${uid} last set weights at block ${neuron.lastUpdate}; subnet ${netuid} allows one every ` +
+          `${config.weightsRateLimit} blocks (now ${this.block})`,
+      );
+    }
+    const selfWeight = uids.length === 1 && values.length === 1 && uids[0] === uid;
+    if (!selfWeight && uid !== ownerUid && !neuron.validatorPermit) {
+      throw chainError('NeuronNoValidatorPermit', `uid ${uid} has no validator permit on subnet ${netuid}`);
+    }
+    if (new Set(uids).size !== uids.length)
+      throw chainError('DuplicateUids', `uids repeat: ${uids.join(', ')}`);
+    const invalid = uids.find((target) => subnet.slots[target] === undefined);
+    if (invalid !== undefined) {
+      throw chainError('UidVecContainInvalidOne', `uid ${invalid} is not registered on subnet ${netuid}`);
+    }
+    const minLength = Math.min(n, config.minAllowedWeights);
+    if (!selfWeight && values.length < minLength) {
+      throw chainError(
+        'WeightVecLengthIsLow',
+        `${values.length} weights; subnet ${netuid} needs at least ${minLength} (min of n and MinAllowedWeights)`,
+      );
+    }
+    const upscaled = maxUpscaleU16(values);
+    if (
+      !selfWeight &&
+      config.maxWeightsLimit !== U16_MAX &&
+      !isMaxWeightLimited(upscaled, config.maxWeightsLimit)
+    ) {
+      throw chainError(
+        'MaxWeightExceeded',
+        `a weight's share exceeds MaxWeightsLimit ${config.maxWeightsLimit}/65535 on subnet ${netuid}`,
+      );
+    }
+    return () => {
+      neuron.weights = new Map(uids.map((target, i) => [target, upscaled[i]!]));
+      if (!config.commitRevealEnabled) neuron.lastUpdate = this.block;
+    };
+  }
+
+  /** `check_rate_limit`: a `LastUpdate` of 0 means never set. */
+  private rateLimitPassed(subnet: SubnetState, neuron: NeuronState): boolean {
+    return neuron.lastUpdate === 0 || this.block - neuron.lastUpdate >= subnet.config.weightsRateLimit;
+  }
+
+  private epoch(subnet: SubnetState): number {
+    return epochIndex(this.block, subnet.netuid, subnet.config.tempo);
+  }
+
+  /** Commits past their reveal epoch are dropped from the front of the queue, as the runtime does. */
+  private withoutExpired(
+    subnet: SubnetState,
+    commits: readonly PendingCommit[],
+  ): { live: PendingCommit[]; expired: PendingCommit[] } {
+    const now = this.epoch(subnet);
+    let cut = 0;
+    while (cut < commits.length && now > commits[cut]!.epoch + subnet.config.commitRevealPeriod) cut++;
+    return { live: commits.slice(cut), expired: commits.slice(0, cut) };
+  }
+
+  private inclusion(): Inclusion {
+    return { block: this.block, blockHash: this.blockHash(this.block) };
+  }
+
+  private subnetOrThrow(netuid: NetUid): SubnetState {
+    this.ensureOpen();
+    const subnet = this.subnets.get(netuid);
+    if (subnet === undefined) throw chainError('SubnetNotExists', `subnet ${netuid} does not exist`);
+    return subnet;
+  }
+
+  private neuronOrThrow(netuid: NetUid, hotkey: string): NeuronState {
+    const subnet = this.subnetOrThrow(netuid);
+    const key = toHotkey(hotkey);
+    const uid = subnet.uidOf.get(key);
+    if (uid === undefined) throw notRegistered(key, netuid);
+    return subnet.slots[uid]!;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw chainError('Disconnected', 'the memory chain was closed');
+  }
+}
+
+/** Runs `fn` now; its result or its throw becomes the promise's outcome. */
+function settle<T>(fn: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(fn());
+  });
+}
+
+function notRegistered(who: Hotkey, netuid: NetUid): Error {
+  return chainError('HotKeyNotRegisteredInSubNet', `${who} is not registered on subnet ${netuid}`);
+}
+
+/** Any SS58 form of a key → its generic-substrate (42) address, the form hotkeys are compared in. */
+function toHotkey(address: string): Hotkey {
+  try {
+    return encodeAddress(decodeAddress(address), 42) as Hotkey;
+  } catch (error) {
+    throw new RangeError(`'${address}' is not an SS58 address: ${(error as Error).message}`);
+  }
+}
+
+function checkVector(vector: WeightsVector): void {
+  vector.uids.forEach((uid, i) => {
+    checkU16(`uids[${i}]`, uid);
+  });
+  vector.values.forEach((value, i) => {
+    checkU16(`values[${i}]`, value);
+  });
+  if (vector.versionKey < 0n || vector.versionKey >= 2n ** 64n) {
+    throw new RangeError(`versionKey ${vector.versionKey} is not a u64`);
+  }
+}
+
+function checkConfig(config: SubnetConfig): void {
+  checkU16('tempo', config.tempo);
+  checkU16('maxWeightsLimit', config.maxWeightsLimit);
+  checkU16('minAllowedWeights', config.minAllowedWeights);
+  if (!Number.isSafeInteger(config.weightsRateLimit) || config.weightsRateLimit < 0) {
+    throw new RangeError(`weightsRateLimit ${config.weightsRateLimit} is not a block count`);
+  }
+  if (!Number.isSafeInteger(config.commitRevealPeriod) || config.commitRevealPeriod < 0) {
+    throw new RangeError(`commitRevealPeriod ${config.commitRevealPeriod} is not an epoch count`);
+  }
+  if (config.weightsVersion < 0n) throw new RangeError(`weightsVersion ${config.weightsVersion} is negative`);
+  if (config.ownerHotkey !== undefined) config.ownerHotkey = toHotkey(config.ownerHotkey);
+}
+
+function checkU16(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > U16_MAX)
+    throw new RangeError(`${name} = ${value} is not a u16`);
+}
