@@ -43,7 +43,7 @@ export class StartupError extends Error {}
 export async function startProxyRuntime(
   config: ProxyConfig,
   logger: Logger,
-  extra: Pick<ProxyOptions, 'authorize'> = {},
+  extra: Pick<ProxyOptions, 'admission'> = {},
 ): Promise<ProxyRuntime> {
   const token = adminToken(config);
   let ledger: Ledger;

@@ -43,6 +43,20 @@ export interface MinerLimits {
 }
 
 /** What a miner connection needs from the proxy around it. */
+/**
+ * An admission decision. `identity` is who the work is credited to (default: the username's
+ * account part); a validator credits unproven usernames to a marked identity, never the hotkey
+ * they claim.
+ */
+export type AdmissionVerdict =
+  { readonly ok: true; readonly identity?: string } | { readonly ok: false; readonly message: string };
+
+/** The identity a username credits: the part before the first '.' (account.worker). */
+export function identityOf(username: string): string {
+  const dot = username.indexOf('.');
+  return dot < 0 ? username : username.slice(0, dot);
+}
+
 export interface MinerHost {
   readonly log: Logger;
   readonly limits: MinerLimits;
@@ -53,7 +67,7 @@ export interface MinerHost {
   versionMaskOffer(): U32;
   allocateSlot(): Uint8Array | undefined;
   /** Decides whether an authorize is admitted (the validator role checks signatures). */
-  authorize(username: string, password: string): Promise<{ ok: true } | { ok: false; message: string }>;
+  authorize(username: string, password: string, connectionId: number): Promise<AdmissionVerdict>;
   /** The miner is subscribed and authorized: give it work. */
   place(miner: MinerConnection): void;
   submit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply>;
@@ -75,8 +89,8 @@ export class MinerConnection {
   readonly log: Logger;
   /** Fixed for the connection's life (the extranonce fold). */
   slot: Uint8Array | undefined;
-  /** Usernames authorized on this connection; the first is the connection's identity. */
-  readonly authorized = new Set<string>();
+  /** Usernames authorized on this connection → the identity their shares are credited to. */
+  readonly authorized = new Map<string, string>();
   identity: string | undefined;
   /** The session this miner is placed on, if any; owned by the router. */
   placement: unknown;
@@ -340,13 +354,13 @@ export class MinerConnection {
   }
 
   private async onAuthorize(id: JsonRpcId, username: string, password: string): Promise<void> {
-    const verdict = await this.host.authorize(username, password);
+    const verdict = await this.host.authorize(username, password, this.id);
     if (!this.isOpen) return;
     if (!verdict.ok) {
       this.replyError(id, SubmitErrorCode.unauthorizedWorker, verdict.message);
       return;
     }
-    this.authorized.add(username);
+    this.authorized.set(username, verdict.identity ?? identityOf(username));
     this.identity ??= username;
     this.reply(id, true);
     this.maybePlace();

@@ -10,7 +10,13 @@ import type { SubmitRequest } from '../src/stratum/messages.js';
 import { toJobId } from '../src/work/types.js';
 import { BIP320_VERSION_MASK } from '../src/work/version-rolling.js';
 import { ExtranonceSlots } from './extranonce-slots.js';
-import { MinerConnection, type MinerHost, type SubmitReply } from './miner-connection.js';
+import {
+  identityOf,
+  MinerConnection,
+  type AdmissionVerdict,
+  type MinerHost,
+  type SubmitReply,
+} from './miner-connection.js';
 import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
 import { judgeShare } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
@@ -54,13 +60,20 @@ export interface ProxyState {
   readonly retiring: readonly string[];
 }
 
+/** Who may mine here, and as whom (the validator role verifies signed authorizes). */
+export interface Admission {
+  authorize(username: string, password: string, connectionId: number): Promise<AdmissionVerdict>;
+  /** The connection closed: what it held (e.g. live signatures) is free again. */
+  release(connectionId: number): void;
+}
+
 export interface ProxyOptions {
   readonly config: ProxyConfig;
   readonly ledger: Ledger;
   readonly logger: Logger;
   readonly metrics?: ProxyMetrics;
   /** Admission of mining.authorize; default: every username is admitted (farm role). */
-  readonly authorize?: MinerHost['authorize'];
+  readonly admission?: Admission;
 }
 
 /**
@@ -96,11 +109,13 @@ export class Proxy {
   private nextJobSerial = 1;
   private draining = false;
   private readonly host: MinerHost;
+  private readonly admission: Admission | undefined;
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
     this.ledger = options.ledger;
     this.log = options.logger;
+    this.admission = options.admission;
     this.metrics = options.metrics ?? new ProxyMetrics();
     this.slots = new ExtranonceSlots(this.config.extranonce.slotBytes);
     const up = this.config.upstream;
@@ -113,7 +128,8 @@ export class Proxy {
       jobsKept: up.jobsKept,
       versionMaskOffer: () => this.preferredLink()?.readySessions()[0]?.versionMask ?? BIP320_VERSION_MASK,
       allocateSlot: () => this.slots.allocate(this.oldestCleanJobTime()),
-      authorize: options.authorize ?? (() => Promise.resolve({ ok: true })),
+      authorize: (username, password, connectionId) =>
+        this.admission?.authorize(username, password, connectionId) ?? Promise.resolve({ ok: true }),
       place: (miner) => {
         this.place(miner);
       },
@@ -370,6 +386,7 @@ export class Proxy {
 
   private onMinerClosed(miner: MinerConnection, reason: string): void {
     if (!this.miners.delete(miner)) return;
+    this.admission?.release(miner.id);
     this.waiting.delete(miner);
     this.scheduler?.removeMiner(String(miner.id));
     this.metrics.connections.dec({ role: 'miner' });
@@ -605,7 +622,7 @@ export class Proxy {
     const forward = judgement.forward && session !== undefined && session.state === 'ready';
     const record: ShareRecord = {
       time,
-      miner: identityOf(request.worker),
+      miner: miner.authorized.get(request.worker) ?? identityOf(request.worker),
       worker: request.worker,
       upstream: session?.upstream ?? this.minerSession.get(miner)?.upstream ?? '',
       upstreamSession: session?.id ?? '',
@@ -706,11 +723,7 @@ export class Proxy {
   }
 }
 
-/** The identity a username credits: the part before the first '.' (account.worker). */
-export function identityOf(username: string): string {
-  const dot = username.indexOf('.');
-  return dot < 0 ? username : username.slice(0, dot);
-}
+export { identityOf };
 
 /** A bounded label for a free-text reason. */
 function reasonKind(reason: string): string {

@@ -8,7 +8,7 @@ import type { UpstreamSpec } from '../proxy/proxy.js';
 import { RawStratumClient } from './peers/raw-client.js';
 import type { TestPool } from './peers/test-pool.js';
 import { craftShare } from './support/craft-share.js';
-import { TEST_UPSTREAM } from './support/proxy-harness.js';
+import { TEST_UPSTREAM, weightedRouting } from './support/proxy-harness.js';
 import { testScope } from './support/scope.js';
 
 const DIFFICULTY = 2 ** -16;
@@ -118,15 +118,7 @@ describe('the upstream set changes at runtime without dropping a miner', () => {
     const running = await scope.proxy([], {
       ...quickRetire,
       upstreams: [],
-      routing: { mode: 'weighted', minDwellSeconds: 1, windowSeconds: 60 },
-      vardiff: {
-        initialDifficulty: 2 ** -18,
-        minDifficulty: 2 ** -32,
-        maxDifficulty: 1,
-        targetShareSeconds: 3.3,
-        retargetSeconds: 100_000,
-        honourMinerFloor: false,
-      },
+      ...weightedRouting(2 ** -18),
     });
     running.proxy.setUpstreams([spec('A', a), spec('B', b)]);
     for (const name of ['p', 'q']) await scope.miner(running.port, { username: `${name}.rig`, sniff: false });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { ProxyConfigInput } from '../src/config/proxy-config.js';
+import { weightedRouting } from './support/proxy-harness.js';
 import { testScope } from './support/scope.js';
 
 const DIFFICULTY = 2 ** -18;
@@ -12,15 +13,7 @@ function weighted(ports: number[], weights: number[]): Partial<ProxyConfigInput>
       name: `pool${i}`,
       weight: weights[i]!,
     })),
-    routing: { mode: 'weighted', minDwellSeconds: 1, windowSeconds: 60 },
-    vardiff: {
-      initialDifficulty: DIFFICULTY,
-      minDifficulty: 2 ** -32,
-      maxDifficulty: 1,
-      targetShareSeconds: 3.3,
-      retargetSeconds: 100_000,
-      honourMinerFloor: false,
-    },
+    ...weightedRouting(DIFFICULTY),
   };
 }
 

@@ -28,6 +28,21 @@ export const TEST_UPSTREAM = {
   jobsKept: 16,
 } as const;
 
+/** Weighted routing with quick decisions, and a fixed difficulty so share counts are work. */
+export function weightedRouting(difficulty: number): Pick<ProxyConfigInput, 'routing' | 'vardiff'> {
+  return {
+    routing: { mode: 'weighted', minDwellSeconds: 1, windowSeconds: 60 },
+    vardiff: {
+      initialDifficulty: difficulty,
+      minDifficulty: 2 ** -32,
+      maxDifficulty: 1,
+      targetShareSeconds: 3.3,
+      retargetSeconds: 100_000,
+      honourMinerFloor: false,
+    },
+  };
+}
+
 /** Test settings: CPU-miner difficulties, no vardiff drift, quick failover. */
 export function testConfig(
   upstreamPorts: readonly number[],
