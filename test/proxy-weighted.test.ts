@@ -46,8 +46,13 @@ describe('weighted routing (static weights)', () => {
     const running = await scope.proxy([a.port, b.port], weighted([a.port, b.port], [1, 1]));
     for (const name of ['t', 'u']) await scope.miner(running.port, { username: `${name}.rig`, sniff: false });
     await b.waitFor((p) => p.acceptedCount >= 3, 30_000, 'shares on B');
+    const port = b.port;
     await b.stop();
     const before = a.acceptedCount;
     await a.waitFor((p) => p.acceptedCount >= before + 10, 30_000, 'all work on A');
+    // B comes back on the same address: the link reconnects and B gets its share again.
+    const back = await scope.pool({ name: 'B again', port });
+    await back.waitFor((p) => p.acceptedCount >= 5, 30_000, 'work on B after recovery');
+    expect(running.proxy.state().upstreams.every((u) => u.healthy)).toBe(true);
   });
 });
