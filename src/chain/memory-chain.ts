@@ -14,6 +14,7 @@ import {
   type WeightsVector,
 } from './chain.js';
 import { commitHash } from './commit-hash.js';
+import { epochIndex } from './epoch.js';
 import type { Hotkey } from './hotkey.js';
 import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
 
@@ -62,6 +63,8 @@ export interface RegisterOptions {
 }
 
 /** `WeightCommits` holds at most this many unrevealed commits per hotkey. */
+export { epochIndex };
+
 export const MAX_UNREVEALED_COMMITS = 10;
 /** A `Data::Raw` commitment field holds at most 128 bytes. */
 export const MAX_COMMITMENT_BYTES = 128;
@@ -72,18 +75,6 @@ const COMMITMENT_MIN_SPACE = 100;
 
 const ROOT_NETUID = 0;
 const U16_MAX = 65535;
-
-/**
- * The epoch a block belongs to: `(block + netuid + 1) / (tempo + 1)`, integer division. This is
- * subtensor's `get_epoch_index` in subnets/weights.rs up to commit 1fc3e88 (May 2026; the form
- * the spec-293 dev runtime runs). Spec 425 reads a stateful `SubnetEpochIndex` counter instead,
- * bumped each time the subnet's epoch fires (with a look-ahead on the firing block); on a chain
- * whose epochs fire on schedule the two count the same boundaries, which is all the reveal
- * window needs here.
- */
-export function epochIndex(block: number, netuid: NetUid, tempo: number): number {
-  return Math.floor((block + netuid + 1) / (tempo + 1));
-}
 
 interface NeuronState {
   readonly uid: Uid;

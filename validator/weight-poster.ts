@@ -1,0 +1,642 @@
+import type { KeyringPair } from '@polkadot/keyring/types';
+import { u8aToHex } from '@polkadot/util';
+import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
+import { Counter, Gauge, Registry } from 'prom-client';
+import {
+  ChainError,
+  type Chain,
+  type Inclusion,
+  type Metagraph,
+  type NetUid,
+  type Neuron,
+  type WeightsVector,
+} from '../src/chain/chain.js';
+import { commitHash, randomSalt } from '../src/chain/commit-hash.js';
+import type { Hotkey } from '../src/chain/hotkey.js';
+import { epochIndex } from '../src/chain/epoch.js';
+import type { Logger } from '../src/log/logger.js';
+import { PendingCommitStore, type PendingCommit } from './pending-commits.js';
+import type { Scorer, WindowScores } from './scoring.js';
+import { toU16Vector, WeightsError } from './weights.js';
+
+/**
+ * Puts the validator's scores on chain, driven by the block subscription (`tick`). Each tick
+ * first reveals commits whose reveal epoch has come, then, once the rate limit and the posting
+ * interval allow (read from the metagraph; nothing is sent before), scores the blocks since
+ * the previous post and sends `set_weights`, or `commit_weights` when the subnet runs hash
+ * commit-reveal. A commit is written to the state directory before it is sent, so a restarted
+ * validator still reveals it. Retryable chain errors back off (2, 4, 8, … blocks); others are
+ * reported by name with what the operator can do, and tried again an epoch later.
+ */
+
+export const WEIGHT_POST_RESULTS = [
+  'set',
+  'committed',
+  'revealed',
+  'dry_run',
+  'expired',
+  'retryable_error',
+  'error',
+] as const;
+export type WeightPostResult = (typeof WEIGHT_POST_RESULTS)[number];
+
+export class WeightMetrics {
+  readonly posted: Counter<'result'>;
+  /** Block of the last `set_weights` or reveal included: when weights last took effect. */
+  readonly lastPostedBlock: Gauge;
+  readonly pendingCommits: Gauge;
+  readonly burns: Counter;
+
+  constructor(registry: Registry = new Registry()) {
+    const registers = [registry];
+    this.posted = new Counter({
+      name: 'hashrelay_weights_posted_total',
+      help: 'Weight extrinsics and their outcomes, by result.',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of WEIGHT_POST_RESULTS) this.posted.inc({ result }, 0);
+    this.lastPostedBlock = new Gauge({
+      name: 'hashrelay_weights_last_posted_block',
+      help: 'Block of the last set_weights or reveal_weights included.',
+      registers,
+    });
+    this.pendingCommits = new Gauge({
+      name: 'hashrelay_weights_pending_commits',
+      help: 'Weight commits waiting for their reveal epoch.',
+      registers,
+    });
+    this.burns = new Counter({
+      name: 'hashrelay_weights_burn_total',
+      help: "Vectors that weighted the subnet owner's uid because no miner earned anything.",
+      registers,
+    });
+  }
+}
+
+export interface WeightPosterOptions {
+  readonly chain: Chain;
+  /** The validator's hotkey. */
+  readonly signer: KeyringPair;
+  readonly netuid: NetUid;
+  /** Where pending commits are kept across restarts. */
+  readonly stateDir: string;
+  readonly scorer: Scorer;
+  readonly logger: Logger;
+  /** Metrics, or a registry to make them on (otherwise a private one). */
+  readonly metrics?: WeightMetrics;
+  readonly registry?: Registry;
+  /** Compute and log the vector on the posting schedule, never submit. */
+  readonly dryRun?: boolean;
+  /** The version key to post; default: the subnet's `WeightsVersionKey`. Below it, nothing is sent. */
+  readonly versionKey?: bigint;
+  /** Post at most once per this many blocks (and never faster than the rate limit). Default: the tempo. */
+  readonly intervalBlocks?: number;
+  /** The longest block range one post scores (after downtime). Default: twice the posting gap. */
+  readonly maxWindowBlocks?: number;
+  /** Cap on the retry backoff, blocks. Default 32. */
+  readonly maxBackoffBlocks?: number;
+  /** u16s of salt per commit. Default 8. */
+  readonly saltLength?: number;
+}
+
+export interface SetOutcome {
+  readonly kind: 'set';
+  readonly vector: WeightsVector;
+  readonly scores: WindowScores;
+  readonly inclusion: Inclusion;
+}
+
+export interface CommittedOutcome {
+  readonly kind: 'committed';
+  readonly vector: WeightsVector;
+  readonly scores: WindowScores;
+  readonly inclusion: Inclusion;
+  readonly commit: PendingCommit;
+}
+
+export type PostOutcome =
+  | { readonly kind: 'busy' }
+  | { readonly kind: 'waiting'; readonly reason: WaitReason; readonly nextBlock: number }
+  | { readonly kind: 'nothing-to-post'; readonly reason: string; readonly scores: WindowScores }
+  | { readonly kind: 'dry-run'; readonly vector: WeightsVector; readonly scores: WindowScores }
+  | SetOutcome
+  | CommittedOutcome
+  | PostFailure;
+
+export interface PostFailure {
+  readonly kind: 'failed';
+  /** The chain error's name (`NeuronNoValidatorPermit`, ...), or what failed before the chain. */
+  readonly error: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly advice: string;
+  /** The next block a post is tried. */
+  readonly nextBlock: number;
+}
+
+export type WaitReason = 'rate-limit' | 'interval' | 'backoff' | 'error';
+
+export type RevealOutcome =
+  | { readonly kind: 'revealed'; readonly commit: PendingCommit; readonly inclusion: Inclusion }
+  | { readonly kind: 'expired'; readonly commit: PendingCommit; readonly epoch: number }
+  | {
+      readonly kind: 'failed';
+      readonly commit: PendingCommit;
+      readonly error: string;
+      readonly retryable: boolean;
+      readonly advice: string;
+      /** Dropped from the pending list (it can never be revealed). */
+      readonly dropped: boolean;
+    };
+
+export interface TickReport {
+  readonly block: number;
+  readonly reveals: readonly RevealOutcome[];
+  readonly post: PostOutcome;
+}
+
+/** Send errors after which the extrinsic may still have been included. */
+const AMBIGUOUS = new Set(['Disconnected', 'Timeout']);
+
+export class WeightPoster {
+  readonly metrics: WeightMetrics;
+  readonly hotkey: Hotkey;
+  private readonly chain: Chain;
+  private readonly signer: KeyringPair;
+  private readonly netuid: NetUid;
+  private readonly scorer: Scorer;
+  private readonly log: Logger;
+  private readonly dryRun: boolean;
+  private readonly versionKey: bigint | undefined;
+  private readonly intervalBlocks: number | undefined;
+  private readonly maxWindowBlocks: number | undefined;
+  private readonly maxBackoffBlocks: number;
+  private readonly saltLength: number;
+  private readonly store: PendingCommitStore;
+  private busy = false;
+  /** No post is attempted (and no metagraph read for one) before this block. */
+  private nextPostBlock = 0;
+  private nextPostReason: WaitReason = 'interval';
+  private postFailures = 0;
+  private revealFailures = 0;
+  private nextRevealBlock = 0;
+  /** Tempo and reveal period from the last metagraph, to know when a reveal is due. */
+  private epochRules: { tempo: number; period: number } | undefined;
+  /** The end of the block range the last post (or dry run) scored. */
+  private lastWindowTo: number | undefined;
+  private lastDryRunBlock: number | undefined;
+
+  private constructor(options: WeightPosterOptions, store: PendingCommitStore, hotkey: Hotkey) {
+    this.chain = options.chain;
+    this.signer = options.signer;
+    this.netuid = options.netuid;
+    this.scorer = options.scorer;
+    this.log = options.logger;
+    this.dryRun = options.dryRun ?? false;
+    this.versionKey = options.versionKey;
+    this.intervalBlocks = positive('intervalBlocks', options.intervalBlocks);
+    this.maxWindowBlocks = positive('maxWindowBlocks', options.maxWindowBlocks);
+    this.maxBackoffBlocks = positive('maxBackoffBlocks', options.maxBackoffBlocks) ?? 32;
+    this.saltLength = positive('saltLength', options.saltLength) ?? 8;
+    this.metrics = options.metrics ?? new WeightMetrics(options.registry);
+    this.store = store;
+    this.hotkey = hotkey;
+    this.metrics.pendingCommits.set(store.list().length);
+  }
+
+  /** Opens the poster and the pending commits a previous run left in `stateDir`. */
+  static async open(options: WeightPosterOptions): Promise<WeightPoster> {
+    const hotkey = toHotkey(options.signer.address);
+    const store = await PendingCommitStore.open(options.stateDir, options.netuid, hotkey);
+    const poster = new WeightPoster(options, store, hotkey);
+    if (store.list().length > 0) {
+      options.logger.info(
+        {
+          pending: store.list().map((c) => ({ hash: c.hash, commitEpoch: c.commitEpoch })),
+          file: store.path,
+        },
+        'weight commits from a previous run will be revealed in their epoch',
+      );
+    }
+    return poster;
+  }
+
+  /** Commits waiting for their reveal epoch, oldest first. */
+  pendingCommits(): readonly PendingCommit[] {
+    return this.store.list();
+  }
+
+  /**
+   * One step at a new best block. Never throws: failures are in the report and the log. A tick
+   * arriving while the previous one still runs does nothing (`busy`).
+   */
+  async tick(block: number): Promise<TickReport> {
+    if (this.busy) return { block, reveals: [], post: { kind: 'busy' } };
+    this.busy = true;
+    try {
+      return await this.step(block);
+    } catch (error) {
+      // Only a failing state-directory write gets here (after the chain call it recorded).
+      return { block, reveals: [], post: this.failed(block, error, 'recording pending commits') };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async step(block: number): Promise<TickReport> {
+    const revealDue = this.revealDue(block);
+    if (block < this.nextPostBlock && !revealDue) {
+      return { block, reveals: [], post: this.waiting() };
+    }
+    let metagraph: Metagraph;
+    try {
+      metagraph = await this.chain.metagraph(this.netuid);
+    } catch (error) {
+      return { block, reveals: [], post: this.failed(block, error, 'reading the metagraph') };
+    }
+    this.epochRules = { tempo: metagraph.tempo, period: metagraph.commitRevealPeriod };
+    const reveals = revealDue ? await this.reveal(metagraph) : [];
+    const post = block < this.nextPostBlock ? this.waiting() : await this.post(metagraph);
+    return { block, reveals, post };
+  }
+
+  // ---- reveal ----
+
+  private revealDue(block: number): boolean {
+    const commits = this.store.list();
+    if (commits.length === 0 || block < this.nextRevealBlock) return false;
+    if (this.epochRules === undefined) return true;
+    const { tempo, period } = this.epochRules;
+    return commits.some((c) => block >= firstBlockOfEpoch(c.commitEpoch + period, this.netuid, tempo));
+  }
+
+  private async reveal(metagraph: Metagraph): Promise<RevealOutcome[]> {
+    const outcomes: RevealOutcome[] = [];
+    const epoch = epochIndex(metagraph.block, this.netuid, metagraph.tempo);
+    for (const commit of [...this.store.list()]) {
+      const revealEpoch = commit.commitEpoch + metagraph.commitRevealPeriod;
+      // A commit whose inclusion block is unknown may have landed one epoch later than assumed.
+      const lastEpoch = revealEpoch + (commit.commitBlock === null ? 1 : 0);
+      if (epoch < revealEpoch) continue;
+      if (epoch > lastEpoch) {
+        await this.store.remove(commit.hash);
+        this.metrics.posted.inc({ result: 'expired' });
+        this.log.warn(
+          { hash: commit.hash, commitEpoch: commit.commitEpoch, revealEpoch, epoch, block: metagraph.block },
+          'weight commit expired before it could be revealed; its weights are lost (was the validator down?)',
+        );
+        outcomes.push({ kind: 'expired', commit, epoch });
+        continue;
+      }
+      let inclusion: Inclusion;
+      try {
+        inclusion = await this.chain.revealWeights(this.signer, this.netuid, {
+          uids: commit.uids,
+          values: commit.values,
+          salt: commit.salt,
+          versionKey: commit.versionKey,
+        });
+      } catch (error) {
+        outcomes.push(await this.revealFailed(metagraph.block, commit, error));
+        continue;
+      }
+      await this.store.remove(commit.hash);
+      this.revealFailures = 0;
+      this.metrics.posted.inc({ result: 'revealed' });
+      this.metrics.lastPostedBlock.set(inclusion.block);
+      this.log.info(
+        { hash: commit.hash, block: inclusion.block, uids: commit.uids, values: commit.values },
+        'weights revealed',
+      );
+      outcomes.push({ kind: 'revealed', commit, inclusion });
+    }
+    this.metrics.pendingCommits.set(this.store.list().length);
+    return outcomes;
+  }
+
+  private async revealFailed(block: number, commit: PendingCommit, error: unknown): Promise<RevealOutcome> {
+    const { name, message, retryable } = classify(error);
+    const advice = adviceFor(name, this.netuid);
+    if (retryable) {
+      this.revealFailures += 1;
+      this.nextRevealBlock = block + this.backoff(this.revealFailures);
+      this.metrics.posted.inc({ result: 'retryable_error' });
+      this.log.warn(
+        { hash: commit.hash, chainError: name, error: message, retryAt: this.nextRevealBlock },
+        'weight reveal failed; retrying',
+      );
+    } else {
+      await this.store.remove(commit.hash);
+      this.metrics.posted.inc({ result: 'error' });
+      this.log.error(
+        { hash: commit.hash, chainError: name, error: message, advice },
+        'weight reveal refused; the commit is dropped',
+      );
+    }
+    return { kind: 'failed', commit, error: name, retryable, advice, dropped: !retryable };
+  }
+
+  // ---- post ----
+
+  private async post(metagraph: Metagraph): Promise<PostOutcome> {
+    const block = metagraph.block;
+    const me = metagraph.neurons.find((neuron) => neuron.hotkey === this.hotkey);
+    if (me === undefined) {
+      return this.refused(
+        block,
+        metagraph,
+        'HotKeyNotRegisteredInSubNet',
+        `${this.hotkey} has no uid on subnet ${this.netuid}`,
+      );
+    }
+    const gap = Math.max(metagraph.weightsRateLimit, this.intervalBlocks ?? metagraph.tempo, 1);
+    const since = this.dryRun ? this.lastDryRunBlock : me.lastUpdate === 0 ? undefined : me.lastUpdate;
+    if (since !== undefined && block - since < gap) {
+      this.nextPostBlock = since + gap;
+      this.nextPostReason = gap > metagraph.weightsRateLimit ? 'interval' : 'rate-limit';
+      return this.waiting();
+    }
+    const versionKey = this.versionKey ?? metagraph.weightsVersion;
+    if (versionKey < metagraph.weightsVersion) {
+      return this.refused(
+        block,
+        metagraph,
+        'IncorrectWeightVersionKey',
+        `version key ${versionKey} is below subnet ${this.netuid}'s WeightsVersionKey ${metagraph.weightsVersion}`,
+      );
+    }
+
+    let scores: WindowScores;
+    let vector: WeightsVector;
+    try {
+      const from = this.windowStart(block, me, gap);
+      scores = await this.scorer(metagraph, { from, to: block });
+      const u16 = toU16Vector(scores.scores, {
+        maxWeightsLimit: metagraph.maxWeightsLimit,
+        minAllowedWeights: metagraph.minAllowedWeights,
+        n: subnetSize(metagraph.neurons),
+      });
+      vector = { uids: u16.uids, values: u16.values, versionKey };
+      this.logScores(scores, vector, u16.capped, u16.padded);
+    } catch (error) {
+      return this.failed(block, error, 'scoring');
+    }
+    if (vector.uids.length === 0) {
+      this.nextPostBlock = block + gap;
+      this.nextPostReason = 'interval';
+      const reason = scores.burn
+        ? "nobody earned anything and the subnet owner's hotkey has no uid to burn to; nothing posted"
+        : 'the scores give an empty vector; nothing posted';
+      this.log.warn({ window: scores.window }, reason);
+      return { kind: 'nothing-to-post', reason, scores };
+    }
+
+    if (this.dryRun) {
+      this.lastDryRunBlock = block;
+      this.lastWindowTo = block;
+      this.nextPostBlock = block + gap;
+      this.nextPostReason = 'interval';
+      this.metrics.posted.inc({ result: 'dry_run' });
+      this.log.info(
+        { uids: vector.uids, values: vector.values, versionKey: String(versionKey), block },
+        'dry run: weights not submitted',
+      );
+      return { kind: 'dry-run', vector, scores };
+    }
+
+    try {
+      const outcome = metagraph.commitRevealEnabled
+        ? await this.commit(metagraph, vector, scores)
+        : await this.set(vector, scores);
+      this.postFailures = 0;
+      this.lastWindowTo = block;
+      this.nextPostBlock = outcome.inclusion.block + gap;
+      this.nextPostReason = 'rate-limit';
+      if (scores.burn) this.metrics.burns.inc();
+      return outcome;
+    } catch (error) {
+      return this.failed(block, error, metagraph.commitRevealEnabled ? 'commit_weights' : 'set_weights');
+    }
+  }
+
+  private async set(vector: WeightsVector, scores: WindowScores): Promise<SetOutcome> {
+    const inclusion = await this.chain.setWeights(this.signer, this.netuid, vector);
+    this.metrics.posted.inc({ result: 'set' });
+    this.metrics.lastPostedBlock.set(inclusion.block);
+    this.log.info({ block: inclusion.block, uids: vector.uids, values: vector.values }, 'weights set');
+    return { kind: 'set', vector, scores, inclusion };
+  }
+
+  private async commit(
+    metagraph: Metagraph,
+    vector: WeightsVector,
+    scores: WindowScores,
+  ): Promise<CommittedOutcome> {
+    const salt = randomSalt(this.saltLength);
+    const hash = commitHash(this.hotkey, this.netuid, vector.uids, vector.values, salt, vector.versionKey);
+    const provisional: PendingCommit = {
+      hotkey: this.hotkey,
+      netuid: this.netuid,
+      uids: vector.uids,
+      values: vector.values,
+      salt,
+      versionKey: vector.versionKey,
+      hash: u8aToHex(hash),
+      submittedAtBlock: metagraph.block,
+      commitBlock: null,
+      commitEpoch: epochIndex(metagraph.block, this.netuid, metagraph.tempo),
+    };
+    // Written before sending: a commit on chain whose salt was lost could never be revealed.
+    await this.store.add(provisional);
+    let inclusion: Inclusion;
+    try {
+      inclusion = await this.chain.commitWeights(this.signer, this.netuid, hash);
+    } catch (error) {
+      const name = error instanceof ChainError ? error.chainError : '';
+      if (!AMBIGUOUS.has(name)) await this.store.remove(provisional.hash);
+      this.metrics.pendingCommits.set(this.store.list().length);
+      throw error;
+    }
+    const commit: PendingCommit = {
+      ...provisional,
+      commitBlock: inclusion.block,
+      commitEpoch: epochIndex(inclusion.block, this.netuid, metagraph.tempo),
+    };
+    await this.store.update(commit);
+    this.metrics.pendingCommits.set(this.store.list().length);
+    this.metrics.posted.inc({ result: 'committed' });
+    const revealEpoch = commit.commitEpoch + metagraph.commitRevealPeriod;
+    this.log.info(
+      {
+        block: inclusion.block,
+        hash: commit.hash,
+        commitEpoch: commit.commitEpoch,
+        revealEpoch,
+        revealFromBlock: firstBlockOfEpoch(revealEpoch, this.netuid, metagraph.tempo),
+        uids: vector.uids,
+        values: vector.values,
+      },
+      'weights committed',
+    );
+    return { kind: 'committed', vector, scores, inclusion, commit };
+  }
+
+  /** The first block of this post's range: where the previous one ended, bounded to `maxWindowBlocks`. */
+  private windowStart(block: number, me: Neuron, gap: number): number {
+    const previous = this.lastWindowTo ?? (me.lastUpdate > 0 ? me.lastUpdate : block - gap);
+    const from = Math.max(previous, block - (this.maxWindowBlocks ?? 2 * gap), 0);
+    return Math.min(from, block - 1);
+  }
+
+  private logScores(scores: WindowScores, vector: WeightsVector, capped: boolean, padded: boolean): void {
+    const fields = {
+      window: scores.window,
+      miners: scores.burn ? 0 : scores.scores.size,
+      creditedDifficulty: scores.creditedDifficulty,
+      uncredited: scores.uncredited,
+      capped,
+      padded,
+      entries: vector.uids.length,
+    };
+    if (scores.burn) {
+      this.log.warn(
+        { ...fields, ownerUid: scores.ownerUid },
+        "no miner earned anything in the window: weighting the subnet owner's uid (burn)",
+      );
+    } else {
+      this.log.info(fields, 'scored window');
+    }
+  }
+
+  // ---- outcomes ----
+
+  private waiting(): PostOutcome {
+    return { kind: 'waiting', reason: this.nextPostReason, nextBlock: this.nextPostBlock };
+  }
+
+  /** A post not attempted because the metagraph already says the chain would refuse it. */
+  private refused(block: number, metagraph: Metagraph, name: string, message: string): PostFailure {
+    const advice = adviceFor(name, this.netuid);
+    this.nextPostBlock = block + Math.max(metagraph.tempo, 1);
+    this.nextPostReason = 'error';
+    this.metrics.posted.inc({ result: 'error' });
+    this.log.error(
+      { chainError: name, error: message, advice, retryAt: this.nextPostBlock },
+      'weights not posted',
+    );
+    return { kind: 'failed', error: name, message, retryable: false, advice, nextBlock: this.nextPostBlock };
+  }
+
+  private failed(block: number, error: unknown, during: string): PostFailure {
+    const { name, message, retryable } = classify(error);
+    const advice = adviceFor(name, this.netuid);
+    if (retryable) {
+      this.postFailures += 1;
+      this.nextPostBlock = block + this.backoff(this.postFailures);
+      this.nextPostReason = 'backoff';
+      this.metrics.posted.inc({ result: 'retryable_error' });
+      this.log.warn(
+        { during, chainError: name, error: message, attempt: this.postFailures, retryAt: this.nextPostBlock },
+        'weights not posted; retrying',
+      );
+    } else {
+      this.postFailures = 0;
+      // Unchanged, the same call fails again: try once more an epoch later (permits, stake and vectors change).
+      this.nextPostBlock = block + Math.max(this.epochRules?.tempo ?? 360, 1);
+      this.nextPostReason = 'error';
+      this.metrics.posted.inc({ result: 'error' });
+      this.log.error(
+        { during, chainError: name, error: message, advice, retryAt: this.nextPostBlock },
+        'weights not posted',
+      );
+    }
+    return { kind: 'failed', error: name, message, retryable, advice, nextBlock: this.nextPostBlock };
+  }
+
+  /** 2, 4, 8, … blocks, capped. */
+  private backoff(failures: number): number {
+    return Math.min(2 ** Math.min(failures, 30), this.maxBackoffBlocks);
+  }
+}
+
+/** What went wrong, as a name the operator can search for. */
+function classify(error: unknown): { name: string; message: string; retryable: boolean } {
+  if (error instanceof ChainError) {
+    return { name: error.chainError, message: error.message, retryable: error.retryable };
+  }
+  if (error instanceof WeightsError)
+    return { name: 'WeightsError', message: error.message, retryable: false };
+  const message = error instanceof Error ? error.message : String(error);
+  const name = error instanceof Error ? error.constructor.name : 'Error';
+  // Not the chain's verdict (a ledger read, a file write, a dropped socket): worth another try.
+  return { name, message, retryable: true };
+}
+
+/** What the operator can do about a refused weights call. */
+export function adviceFor(name: string, netuid: NetUid): string {
+  switch (name) {
+    case 'NeuronNoValidatorPermit':
+      return `this hotkey has no validator permit on subnet ${netuid}: stake more or wait for the next epoch`;
+    case 'NotEnoughStakeToSetWeights':
+      return `this hotkey's stake is below subnet ${netuid}'s StakeThreshold: stake more on it`;
+    case 'HotKeyNotRegisteredInSubNet':
+      return `this hotkey is not registered on subnet ${netuid}: register it (btcli subnets register) or check --netuid`;
+    case 'IncorrectWeightVersionKey':
+      return `subnet ${netuid} requires a newer weights version key: upgrade hashrelay (or raise the configured version key)`;
+    case 'TooManyUnrevealedCommits':
+      return 'ten commits wait for reveal: keep the validator running with the same state directory so it reveals them';
+    case 'ExpiredWeightCommit':
+      return 'the reveal epoch had passed: keep the validator running through the reveal epoch';
+    case 'NoWeightsCommitFound':
+    case 'InvalidRevealCommitHashNotMatch':
+      return 'the chain holds no matching commit (deregistered since, or a state directory from another hotkey or chain)';
+    case 'CommitRevealEnabled':
+      return `subnet ${netuid} switched to commit-reveal: the next attempt commits instead`;
+    case 'CommitRevealDisabled':
+      return `subnet ${netuid} switched commit-reveal off: the next attempt sets weights directly`;
+    case 'SettingWeightsTooFast':
+    case 'CommittingWeightsTooFast':
+      return `another process may be posting weights with this hotkey on subnet ${netuid}: run one validator per hotkey`;
+    case 'SubnetNotExists':
+    case 'MechanismDoesNotExist':
+      return `subnet ${netuid} does not exist on this chain: check --netuid and the endpoint`;
+    case 'WeightVecLengthIsLow':
+    case 'MaxWeightExceeded':
+    case 'DuplicateUids':
+    case 'UidVecContainInvalidOne':
+    case 'UidsLengthExceedUidsInSubNet':
+    case 'WeightVecNotEqualSize':
+      return 'the vector broke a subnet rule (the metagraph may have changed meanwhile); if it repeats, report it with the logged vector';
+    case 'WeightsError':
+      return "the scores cannot be turned into a vector this subnet accepts; check the subnet's MaxWeightsLimit";
+    case 'Disconnected':
+    case 'Timeout':
+      return 'the chain endpoint did not answer: check it is reachable';
+    default:
+      return `see subtensor's documentation of ${name}`;
+  }
+}
+
+/** The first block whose `epochIndex` is `epoch`. */
+export function firstBlockOfEpoch(epoch: number, netuid: NetUid, tempo: number): number {
+  return Math.max(epoch * (tempo + 1) - netuid - 1, 0);
+}
+
+/** The runtime's n: one past the highest uid. */
+function subnetSize(neurons: readonly Neuron[]): number {
+  let n = 0;
+  for (const neuron of neurons) n = Math.max(n, neuron.uid + 1);
+  return n;
+}
+
+function positive(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${name} ${value} must be a positive integer`);
+  return value;
+}
+
+function toHotkey(address: string): Hotkey {
+  return encodeAddress(decodeAddress(address), 42) as Hotkey;
+}
