@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { ExitCode, type CommandResult } from './command.js';
 import { demoHelp, runDemoCommand } from './demo-command.js';
+import { minerAgentHelp, runMinerAgentCommand } from './miner-agent-command.js';
 import { proxyHelp, runProxyCommand } from './proxy-command.js';
+import { runValidatorCommand, validatorHelp } from './validator-command.js';
 import { runShareCommand, shareHelp } from './share-command.js';
 
 interface Subcommand {
@@ -16,10 +18,20 @@ const subcommands: Record<string, Subcommand> = {
     help: demoHelp,
     run: runDemoCommand,
   },
+  'miner-agent': {
+    summary: 'run the farm proxy split across the subnet’s validators by stake, from chain',
+    help: minerAgentHelp,
+    run: (args) => runMinerAgentCommand(args),
+  },
   proxy: {
     summary: 'run the Stratum V1 proxy (miners → verified, recorded → upstream pools)',
     help: proxyHelp,
     run: runProxyCommand,
+  },
+  validator: {
+    summary: 'run a validator: verify farms’ signed work, publish the endpoint, post weights',
+    help: validatorHelp,
+    run: (args) => runValidatorCommand(args),
   },
   share: {
     summary: 'judge a share from a JSON file (share check FILE)',

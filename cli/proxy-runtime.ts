@@ -43,7 +43,7 @@ export class StartupError extends Error {}
 export async function startProxyRuntime(
   config: ProxyConfig,
   logger: Logger,
-  extra: Pick<ProxyOptions, 'admission'> = {},
+  extra: Pick<ProxyOptions, 'admission' | 'metrics'> = {},
 ): Promise<ProxyRuntime> {
   const token = adminToken(config);
   let ledger: Ledger;
@@ -52,8 +52,8 @@ export async function startProxyRuntime(
   } catch (error) {
     throw new StartupError(`cannot open ledger ${config.ledger}: ${(error as Error).message}`);
   }
-  const metrics = new ProxyMetrics();
-  const proxy = new Proxy({ config, ledger, logger, metrics, ...extra });
+  const metrics = extra.metrics ?? new ProxyMetrics();
+  const proxy = new Proxy({ config, ledger, logger, ...extra, metrics });
   let requestStop: (reason: string) => void = () => undefined;
   const stopRequested = new Promise<string>((resolve) => {
     requestStop = resolve;

@@ -116,13 +116,15 @@ export class MinerAgent {
           };
   }
 
-  /** First refresh (awaited, so the proxy starts with validators), then one per interval. */
+  /**
+   * Follows new blocks, and reads the chain at once: resolves with the first read (so the
+   * proxy starts with validators). If that read fails, the next block tries again.
+   */
   async start(): Promise<RefreshResult> {
-    const first = await this.refresh();
     this.unsubscribe = await this.options.chain.subscribeBlocks((block) => {
       this.onBlock(block);
     });
-    return first;
+    return this.refresh();
   }
 
   stop(): void {

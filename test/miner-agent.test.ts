@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
@@ -10,6 +9,7 @@ import { silentLogger } from '../src/log/logger.js';
 import { MinerAgent } from '../miner-agent/agent.js';
 import { proxyRouter } from '../cli/farm-router.js';
 import type { TestPool } from './peers/test-pool.js';
+import { freePort } from './support/ports.js';
 import { testScope } from './support/scope.js';
 import { TEST_UPSTREAM, weightedRouting } from './support/proxy-harness.js';
 
@@ -23,15 +23,6 @@ beforeAll(async () => {
   await cryptoWaitReady();
   ring = new Keyring({ type: 'sr25519', ss58Format: 42 });
 });
-
-/** A port nothing listens on: bound, then closed. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Authorization {
   readonly username: string;
@@ -72,7 +63,7 @@ describe('miner-agent: chain → validators and weights → the farm proxy', () 
     await register(v2, 1000n, true, `stratum+tcp://127.0.0.1:${p2.pool.port}`);
     await register(noPermit, 5000n, false, `stratum+tcp://127.0.0.1:${p1.pool.port}`);
     await register(banned, 2000n, true, `stratum+tcp://127.0.0.1:${p1.pool.port}`);
-    await register(dead, 2000n, true, `stratum+tcp://127.0.0.1:${await deadPort()}`);
+    await register(dead, 2000n, true, `stratum+tcp://127.0.0.1:${await freePort()}`);
     await register(garbled, 2000n, true, 'stratum+tcp://user:pass@127.0.0.1:1');
     await register(small, 1n, true, `stratum+tcp://127.0.0.1:${p2.pool.port}`);
 

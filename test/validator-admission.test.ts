@@ -198,7 +198,7 @@ describe('validator admission: policy for unsigned and unregistered miners', () 
     expect(await count('forwarded_unsigned')).toBe(3);
   });
 
-  test('unregistered: refused by default; forward credits unregistered:<hotkey>; registration admits it', async () => {
+  test('unregistered: refused by default; forward credits the proven hotkey (scoring decides by the metagraph)', async () => {
     const signed = signAuthorize(minerB, validator.address, NOW);
     const strict = harness();
     const refused = await strict.admission.authorize(signed.username, signed.password, 1);
@@ -211,7 +211,7 @@ describe('validator admission: policy for unsigned and unregistered miners', () 
 
     const lenient = harness({ unregistered: 'forward' });
     const forwarded = await lenient.admission.authorize(signed.username, signed.password, 1);
-    expect(forwarded).toEqual({ ok: true, identity: `unregistered:${minerB.address}` });
+    expect(forwarded).toEqual({ ok: true, identity: minerB.address });
     expect(await lenient.count('forwarded_unregistered')).toBe(1);
     // A forwarded signature is live too: no replay on another connection.
     expect((await lenient.admission.authorize(signed.username, signed.password, 2)).ok).toBe(false);
@@ -226,8 +226,9 @@ describe('validator admission: policy for unsigned and unregistered miners', () 
     const a = signAuthorize(minerA, validator.address, NOW);
     expect(await lenient.admission.authorize(a.username, a.password, 4)).toEqual({
       ok: true,
-      identity: `unregistered:${minerA.address}`,
+      identity: minerA.address,
     });
+    expect(await lenient.count('forwarded_unregistered')).toBe(2);
   });
 
   test('configuration errors name the bad value', () => {

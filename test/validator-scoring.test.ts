@@ -101,7 +101,7 @@ describe('scoreWindow', () => {
       { at: T0 - 1, miner: minerA.address, worker: minerA.address, difficulty: 2048 },
       { at: T0 + 60_000, miner: minerA.address, worker: minerA.address, difficulty: 4096 },
       { at: T0 + 7, miner: `unverified:${minerC.address}`, worker: `${minerC.address}.x`, difficulty: 100 },
-      { at: T0 + 8, miner: `unregistered:${stranger.address}`, worker: stranger.address, difficulty: 200 },
+      { at: T0 + 8, miner: `unverified:${stranger.address}`, worker: stranger.address, difficulty: 200 },
       { at: T0 + 9, miner: stranger.address, worker: stranger.address, difficulty: 50 },
     ]);
     const scores = await scoreWindow(ledger, { from: T0, to: T0 + 60_000 }, mg);

@@ -13,9 +13,12 @@ import type { AdmissionVerdict } from '../proxy/miner-connection.js';
  * connection, and the hotkey is registered on the subnet.
  *
  * Policy: unsigned authorizes and unregistered hotkeys are refused by default, or, with
- * `forward`, admitted and credited to a marked identity (`unverified:…`, `unregistered:…`)
- * that contains a ':' and so can never equal an SS58 hotkey: the pool still gets the work, the
- * ledger keeps it, and scoring gives it no weight. A password that carries a signature which
+ * `forward`, admitted. An unsigned one is credited to a marked identity (`unverified:…`) that
+ * contains a ':' and so can never equal an SS58 hotkey: the pool still gets the work, the
+ * ledger keeps it, and scoring gives it no weight. A signed but unregistered hotkey is
+ * credited to itself — the signature proves it — and scoring, which reads the metagraph when it
+ * posts, gives it weight only if it is registered by then: a farm that registers after it
+ * connected is not left uncredited until it reconnects. A password that carries a signature which
  * fails (forged, made for another validator, stale, or replayed on a second live connection)
  * is always refused whatever the policy: crediting it anywhere would hide a farm's
  * misconfiguration (wrong validator hotkey, skewed clock) behind silently worthless work, and
@@ -25,7 +28,6 @@ import type { AdmissionVerdict } from '../proxy/miner-connection.js';
 export type AdmissionPolicy = 'reject' | 'forward';
 
 export const UNVERIFIED_PREFIX = 'unverified:';
-export const UNREGISTERED_PREFIX = 'unregistered:';
 /** Longest account part kept in an `unverified:` identity. */
 export const MAX_UNVERIFIED_NAME = 64;
 
@@ -175,7 +177,7 @@ export class ValidatorAdmission implements Admission {
         return this.refuse('rejected_unregistered', connectionId, hotkey, `${reason}; register it first`);
       }
       this.claim(check.signature, connectionId, held);
-      return this.admit('forwarded_unregistered', connectionId, UNREGISTERED_PREFIX + hotkey, {
+      return this.admit('forwarded_unregistered', connectionId, hotkey, {
         hotkey,
         reason,
       });

@@ -6,7 +6,7 @@ import { isMarkedIdentity } from './admission.js';
  * Scores from the ledger: each registered miner's score for a window is the credited
  * difficulty (the difficulty this validator assigned, for shares whose hash met it) of its
  * accepted shares, summed over its workers. Only identities that are hotkeys of the
- * metagraph count; marked identities (`unverified:…`, `unregistered:…`) and hotkeys no longer
+ * metagraph count; marked identities (`unverified:…`) and hotkeys no longer
  * registered earn nothing. Anyone holding the ledger recomputes the same scores.
  */
 
@@ -34,6 +34,9 @@ export async function scoreWindow(
   let creditedDifficulty = 0;
   let marked = 0;
   let notInMetagraph = 0;
+  // Every share stamped before `window.to` was handed to the ledger by then: commit them all
+  // before reading, or one caught mid-commit would fall between this window and the next.
+  await ledger.flush();
   for (const totals of await ledger.minerTotals(window)) {
     const credited = totals.creditedDifficulty;
     if (!(credited > 0)) continue;

@@ -53,3 +53,17 @@ export async function hotkeyFromMnemonic(mnemonic: string): Promise<KeyringPair>
     throw new HotkeyError(`invalid hotkey mnemonic: ${(error as Error).message}`);
   }
 }
+
+/** The hotkey a config names: a wallet hotkey file, else the mnemonic in an environment variable. */
+export async function loadConfiguredHotkey(source: {
+  readonly file?: string | undefined;
+  readonly mnemonicEnv: string;
+}): Promise<KeyringPair> {
+  if (source.file !== undefined) return loadHotkeyFile(source.file);
+  const mnemonic = process.env[source.mnemonicEnv];
+  if (mnemonic === undefined || mnemonic.trim() === '')
+    throw new HotkeyError(
+      `no hotkey: give --hotkey-file (a Bittensor wallet hotkey file) or put the mnemonic in $${source.mnemonicEnv}`,
+    );
+  return hotkeyFromMnemonic(mnemonic);
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { parseEndpointCommitment, type ValidatorEndpoint } from '../chain/endpoint-commitment.js';
+import { chainEndpoint, configError, hotkeySource, inProxySection, netuid } from './chain-config.js';
+import { ConfigError, parseProxyConfig, type ProxyConfig } from './proxy-config.js';
+
+/**
+ * `hashrelay validator`: the proxy engine in the validator role (farms downstream, the
+ * validator's own pool accounts upstream with failover), admission of signed miners, endpoint
+ * publication and weight posting. One schema; flags and the config file feed it.
+ */
+const policy = z.enum(['reject', 'forward']);
+
+export const validatorConfigSchema = z
+  .object({
+    chain: chainEndpoint,
+    netuid,
+    hotkey: hotkeySource,
+    /**
+     * The Stratum URL farms dial (stratum+tcp://PUBLIC-HOST:PORT), published on chain as this
+     * hotkey's commitment when it differs from what is there. Omit to publish nothing.
+     */
+    publicEndpoint: z
+      .string()
+      .transform((text, ctx): ValidatorEndpoint => {
+        try {
+          return parseEndpointCommitment(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    admission: z
+      .object({
+        /** Accepted clock difference of a signed authorize. */
+        windowSeconds: z.number().int().positive().default(300),
+        /** Miners with no signature: refused, or forwarded and credited to a marked identity that earns nothing. */
+        unsigned: policy.default('reject'),
+        /** Signed, but the hotkey is not registered on the subnet. */
+        unregistered: policy.default('forward'),
+        /** Re-read the registered hotkeys every this many blocks. */
+        refreshBlocks: z.number().int().positive().default(10),
+      })
+      .strict()
+      .default({ windowSeconds: 300, unsigned: 'reject', unregistered: 'forward', refreshBlocks: 10 }),
+    weights: z
+      .object({
+        /** Pending commit-reveal commits (with their salts) survive restarts here. */
+        stateDir: z.string().default('./hashrelay-validator-state'),
+        /** Log (and print) the vector instead of posting it. */
+        dryRun: z.boolean().default(false),
+        /** Post at most every this many blocks (default: the subnet's tempo). */
+        intervalBlocks: z.number().int().positive().optional(),
+        /** A version_key above the chain's WeightsVersionKey (default: the chain's). */
+        versionKey: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .default({ stateDir: './hashrelay-validator-state', dryRun: false }),
+    /** The validator proxy: the same keys as `hashrelay proxy`'s config (upstreams: your pool accounts). */
+    proxy: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type ValidatorConfig = Omit<z.output<typeof validatorConfigSchema>, 'proxy'> & {
+  readonly proxy: ProxyConfig;
+};
+
+export function parseValidatorConfig(raw: unknown): ValidatorConfig {
+  const parsed = validatorConfigSchema.safeParse(raw);
+  if (!parsed.success) throw configError(parsed.error);
+  const { proxy: rawProxy, ...validator } = parsed.data;
+  if ((rawProxy.routing as { mode?: unknown } | undefined)?.mode === 'weighted')
+    throw new ConfigError(
+      'invalid configuration:\n  proxy.routing.mode: a validator fails over between its own pool accounts: failover only',
+    );
+  // Downstream are farm proxies, which need room for their own 2-byte slots plus 4 bytes per
+  // ASIC: give each 6 bytes of extranonce2 (so the pool must give 8: our 2-byte slot + 6).
+  const extranonce = {
+    minerExtranonce2Size: 6,
+    ...(rawProxy.extranonce as Record<string, unknown> | undefined),
+  };
+  let proxy: ProxyConfig;
+  try {
+    proxy = parseProxyConfig({ ...rawProxy, extranonce });
+  } catch (error) {
+    if (error instanceof ConfigError) throw inProxySection(error);
+    throw error;
+  }
+  return { ...validator, proxy };
+}

@@ -1,0 +1,461 @@
+import net from 'node:net';
+import { Keyring } from '@polkadot/keyring';
+import type { KeyringPair } from '@polkadot/keyring/types';
+import type { ApiPromise } from '@polkadot/api';
+import type { SubmittableExtrinsic } from '@polkadot/api/types';
+import type { EventRecord } from '@polkadot/types/interfaces';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDevnet, type Devnet } from '../cli/devnet-command.js';
+import { ChainError, type NetUid } from '../src/chain/chain.js';
+import { poolChainError } from '../src/chain/chain-errors.js';
+import { commitHash, randomSalt } from '../src/chain/commit-hash.js';
+import { commitmentInfoForText, textOfCommitmentFields } from '../src/chain/commitment-data.js';
+import type { Hotkey } from '../src/chain/hotkey.js';
+import { PolkadotChain } from '../src/chain/polkadot-chain.js';
+import { deriveSignedExtensions } from '../src/chain/signed-extensions.js';
+import { silentLogger } from '../src/log/logger.js';
+
+/**
+ * The `@polkadot/api` chain client against a real subtensor runtime running under chopsticks.
+ * The runtime is not on npm: point HASHRELAY_SUBTENSOR_SPEC at a chain spec (raw or plain) of a
+ * fast-blocks dev runtime where //Alice is sudo, e.g. the `aura-dev.json` in opentensor/subtensor's
+ * git history (see CHAIN.md, "A real chain for tests").
+ */
+const SPEC = process.env.HASHRELAY_SUBTENSOR_SPEC;
+/** chopsticks builds a subtensor block in 1–4 s here; commit-reveal waits up to three epochs. */
+const CHAIN_TEST_TIMEOUT_MS = 600_000;
+if (SPEC === undefined || SPEC === '') {
+  console.warn(
+    'test/chain-polkadot.test.ts: the real-runtime tests are skipped; set HASHRELAY_SUBTENSOR_SPEC=/path/to/subtensor-chain-spec.json to run them (CHAIN.md, "A real chain for tests")',
+  );
+}
+
+describe('PolkadotChain without a chain', () => {
+  it('fails to connect with a retryable Disconnected naming the endpoint', async () => {
+    const attempt = PolkadotChain.connect('ws://127.0.0.1:9', {
+      logger: silentLogger(),
+      connectTimeoutMs: 1_500,
+      reconnectDelayMs: 200,
+    });
+    const error = await attempt.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ChainError);
+    expect(error).toMatchObject({ chainError: 'Disconnected', retryable: true });
+    expect((error as Error).message).toContain('ws://127.0.0.1:9');
+  });
+
+  it('names transaction-pool rejections, subtensor custom codes included', () => {
+    expect(poolChainError('1014: Priority is too low: (0 vs 0)', 'x')).toMatchObject({
+      chainError: 'Priority',
+      retryable: true,
+    });
+    expect(poolChainError('1010: Invalid Transaction: Custom error: 6', 'x')).toMatchObject({
+      chainError: 'RateLimitExceeded',
+      retryable: true,
+    });
+    expect(poolChainError('1010: Invalid Transaction: Transaction has a bad signature', 'x')).toMatchObject({
+      chainError: 'BadProof',
+      retryable: false,
+    });
+    expect(poolChainError('1010: Invalid Transaction: Transaction is outdated', 'x').chainError).toBe(
+      'Stale',
+    );
+  });
+
+  it('round-trips commitment text through Raw fields and rejects text over 128 bytes', () => {
+    const info = commitmentInfoForText('stratum+tcp://validator.example:3333');
+    const field = info.fields[0]!;
+    expect(Object.keys(field)).toEqual(['Raw36']);
+    const bytes = Buffer.from(field.Raw36!.slice(2), 'hex');
+    expect(textOfCommitmentFields([{ variant: 'Raw36', bytes }])).toBe(
+      'stratum+tcp://validator.example:3333',
+    );
+    expect(textOfCommitmentFields([{ variant: 'Sha256', bytes: new Uint8Array(32) }])).toBeUndefined();
+    expect(() => commitmentInfoForText('x'.repeat(129))).toThrow(/at most 128/);
+  });
+});
+
+describe.skipIf(SPEC === undefined || SPEC === '')('PolkadotChain against a subtensor runtime', () => {
+  let devnet: Devnet;
+  let chain: PolkadotChain;
+  let api: ApiPromise;
+  let alice: KeyringPair;
+  let bob: KeyringPair;
+  let ownerHot: KeyringPair;
+  let validatorHot: KeyringPair;
+  let minerHot: KeyringPair;
+  let netuid: NetUid;
+  const timings: Record<string, number> = {};
+  // Closed in reverse order, and only what beforeAll got to open.
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    await cryptoWaitReady();
+    const ring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+    alice = ring.addFromUri('//Alice');
+    bob = ring.addFromUri('//Bob');
+    ownerHot = ring.addFromUri('//Alice//subnet-owner-hotkey');
+    validatorHot = ring.addFromUri('//Alice//validator-hotkey');
+    minerHot = ring.addFromUri('//Bob//miner-hotkey');
+
+    let started = Date.now();
+    devnet = await startDevnet({ spec: SPEC!, port: 0, logLevel: 'warn' });
+    cleanups.unshift(() => devnet.close());
+    timings.startChopsticksMs = Date.now() - started;
+    started = Date.now();
+    chain = await PolkadotChain.connect(devnet.endpoint, { logger: silentLogger() });
+    cleanups.unshift(() => chain.close());
+    api = chain.api;
+    timings.connectMs = Date.now() - started;
+
+    started = Date.now();
+    const tx = api.tx as unknown as Record<string, Record<string, (...args: unknown[]) => Extrinsic>>;
+    const subtensor = tx.subtensorModule!;
+    const admin = tx.adminUtils!;
+    const sudo = (call: Extrinsic): Promise<EventRecord[]> => send(api, alice, tx.sudo!.sudo!(call), true);
+
+    // Batched so the set-up takes few blocks (chopsticks builds one per submission, 1–7 s each).
+    // Hotkeys need an account (a provider) for their nonce and the commitment deposit.
+    await send(
+      api,
+      alice,
+      tx.utility!.batchAll!([
+        ...[ownerHot, validatorHot, minerHot].map((hot) =>
+          tx.balances!.transferKeepAlive!(hot.address, 10_000_000_000_000n),
+        ),
+        tx.sudo!.sudo!(admin.sudoSetNetworkRateLimit!(0)),
+      ]),
+      true,
+    );
+    const added = await send(api, alice, subtensor.registerNetwork!(ownerHot.address));
+    const networkAdded = added.find(
+      ({ event }) => event.section === 'subtensorModule' && event.method === 'NetworkAdded',
+    );
+    netuid = Number(networkAdded!.event.data[0]!.toString());
+    await startCall(api, devnet, alice, subtensor.startCall!(netuid));
+    // Commit-reveal explicitly on: its default for a new subnet differs between runtimes.
+    await sudo(
+      tx.utility!.batchAll!([
+        admin.sudoSetTempo!(netuid, 10),
+        admin.sudoSetWeightsSetRateLimit!(netuid, 0),
+        admin.sudoSetMinAllowedWeights!(netuid, 1),
+        admin.sudoSetStakeThreshold!(0),
+        admin.sudoSetCommitRevealWeightsEnabled!(netuid, true),
+      ]),
+    );
+    await send(
+      api,
+      alice,
+      tx.utility!.batchAll!([
+        subtensor.burnedRegister!(netuid, validatorHot.address),
+        subtensor.addStake!(validatorHot.address, netuid, 100_000_000_000n),
+      ]),
+    );
+    await send(api, bob, subtensor.burnedRegister!(netuid, minerHot.address));
+    timings.subnetSetupMs = Date.now() - started;
+
+    started = Date.now();
+    let blocks = 0;
+    for (; blocks < 60; blocks++) {
+      const graph = await chain.metagraph(netuid);
+      if (graph.neurons.find((neuron) => neuron.hotkey === validatorHot.address)?.validatorPermit === true)
+        break;
+      await devnet.newBlocks(1);
+    }
+    timings.blocksUntilPermit = blocks;
+    timings.untilPermitMs = Date.now() - started;
+  }, 600_000);
+
+  afterAll(async () => {
+    console.info('chain-polkadot timings', timings);
+    for (const cleanup of cleanups) await cleanup();
+  }, CHAIN_TEST_TIMEOUT_MS);
+
+  it(
+    'derives an entry for every transaction extension polkadot-js does not know',
+    async () => {
+      const metadataHex = (await api.rpc.state.getMetadata()).toHex();
+      const derived = deriveSignedExtensions(metadataHex);
+      expect(derived.identifiers).toEqual(api.registry.signedExtensions);
+      for (const name of Object.keys(derived.userExtensions)) expect(derived.identifiers).toContain(name);
+      expect(derived.unsignable).toEqual([]);
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'reads the metagraph that was set up, at one block',
+    async () => {
+      const graph = await chain.metagraph(netuid);
+      const hotkeys = graph.neurons.map((neuron) => neuron.hotkey);
+      expect(hotkeys).toEqual(expect.arrayContaining([validatorHot.address, minerHot.address]));
+      const validator = graph.neurons.find((neuron) => neuron.hotkey === validatorHot.address)!;
+      const miner = graph.neurons.find((neuron) => neuron.hotkey === minerHot.address)!;
+      expect(validator.coldkey).toBe(alice.address);
+      expect(miner.coldkey).toBe(bob.address);
+      expect(validator.validatorPermit).toBe(true);
+      expect(validator.totalStake).toBeGreaterThan(miner.totalStake);
+      expect(graph.ownerHotkey).toBe(ownerHot.address);
+      expect(graph.tempo).toBe(10);
+      expect(graph.weightsRateLimit).toBe(0);
+      expect(graph.minAllowedWeights).toBe(1);
+      expect(graph.commitRevealEnabled).toBe(true);
+      expect(graph.block).toBe(await chain.currentBlock());
+      const header = await api.rpc.chain.getHeader(graph.blockHash);
+      expect(header.number.toNumber()).toBe(graph.block);
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'publishes a commitment and reads it back by hotkey',
+    async () => {
+      const text = 'stratum+tcp://validator.example:3333';
+      const inclusion = await chain.publishCommitment(validatorHot, netuid, text);
+      const commitments = await chain.commitments(netuid);
+      expect(commitments.get(validatorHot.address as Hotkey)).toEqual({
+        hotkey: validatorHot.address,
+        text,
+        block: inclusion.block,
+      });
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'refuses set_weights by name while commit-reveal is on',
+    async () => {
+      const graph = await chain.metagraph(netuid);
+      const minerUid = graph.neurons.find((neuron) => neuron.hotkey === minerHot.address)!.uid;
+      const error = await chain
+        .setWeights(validatorHot, netuid, {
+          uids: [minerUid],
+          values: [65535],
+          versionKey: graph.weightsVersion,
+        })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ChainError);
+      expect((error as ChainError).chainError).toBe('CommitRevealEnabled');
+      expect((error as ChainError).retryable).toBe(false);
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'sets weights when commit-reveal is off, and the signed extrinsic decodes',
+    async () => {
+      const tx = api.tx as unknown as Record<string, Record<string, (...args: unknown[]) => Extrinsic>>;
+      await send(
+        api,
+        alice,
+        tx.sudo!.sudo!(tx.adminUtils!.sudoSetCommitRevealWeightsEnabled!(netuid, false)),
+        true,
+      );
+      const graph = await chain.metagraph(netuid);
+      expect(graph.commitRevealEnabled).toBe(false);
+      const validatorUid = graph.neurons.find((neuron) => neuron.hotkey === validatorHot.address)!.uid;
+      const minerUid = graph.neurons.find((neuron) => neuron.hotkey === minerHot.address)!.uid;
+      const inclusion = await chain.setWeights(validatorHot, netuid, {
+        uids: [minerUid],
+        values: [65535],
+        versionKey: graph.weightsVersion,
+      });
+      expect(await chain.weightsOf(netuid, validatorUid)).toEqual(new Map([[minerUid, 65535]]));
+
+      const block = await api.rpc.chain.getBlock(inclusion.blockHash);
+      const posted = block.block.extrinsics.find(
+        (extrinsic) =>
+          extrinsic.method.section === 'subtensorModule' && extrinsic.method.method === 'setWeights',
+      );
+      expect(posted?.isSigned).toBe(true);
+      expect(posted?.signer.toString()).toBe(validatorHot.address);
+      const again = api.createType('Extrinsic', posted!.toHex());
+      expect(again.toHex()).toBe(posted!.toHex());
+      expect(again.method.args[0]!.toString()).toBe(String(netuid));
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'commits a hash and reveals it in the reveal epoch',
+    async () => {
+      const tx = api.tx as unknown as Record<string, Record<string, (...args: unknown[]) => Extrinsic>>;
+      await send(
+        api,
+        alice,
+        tx.sudo!.sudo!(tx.adminUtils!.sudoSetCommitRevealWeightsEnabled!(netuid, true)),
+        true,
+      );
+      const graph = await chain.metagraph(netuid);
+      const validatorUid = graph.neurons.find((neuron) => neuron.hotkey === validatorHot.address)!.uid;
+      const minerUid = graph.neurons.find((neuron) => neuron.hotkey === minerHot.address)!.uid;
+      const vector = {
+        uids: [validatorUid, minerUid],
+        values: [20000, 65535],
+        salt: randomSalt(),
+        versionKey: graph.weightsVersion,
+      };
+      const hash = commitHash(
+        validatorHot.address as Hotkey,
+        netuid,
+        vector.uids,
+        vector.values,
+        vector.salt,
+        vector.versionKey,
+      );
+      await chain.commitWeights(validatorHot, netuid, hash);
+
+      const early = await chain
+        .revealWeights(validatorHot, netuid, vector)
+        .catch((caught: unknown) => caught);
+      expect(early).toMatchObject({ chainError: 'RevealTooEarly', retryable: true });
+
+      let revealed = false;
+      for (let blocks = 0; blocks < 3 * (graph.tempo + 1) && !revealed; blocks++) {
+        await devnet.newBlocks(1);
+        try {
+          await chain.revealWeights(validatorHot, netuid, vector);
+          revealed = true;
+        } catch (error) {
+          if (!(error instanceof ChainError) || error.chainError !== 'RevealTooEarly') throw error;
+        }
+      }
+      expect(revealed).toBe(true);
+      expect(await chain.weightsOf(netuid, validatorUid)).toEqual(
+        new Map([
+          [validatorUid, 20000],
+          [minerUid, 65535],
+        ]),
+      );
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'reports each new block to a subscriber until unsubscribed',
+    async () => {
+      const seen: number[] = [];
+      const unsubscribe = await chain.subscribeBlocks((block) => seen.push(block));
+      const start = await chain.currentBlock();
+      await devnet.newBlocks(2);
+      await waitFor(() => seen.includes(start + 2));
+      unsubscribe();
+      expect(seen).toEqual(expect.arrayContaining([start + 1, start + 2]));
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+  it(
+    'fails calls with a retryable Disconnected while the endpoint is down, and reconnects',
+    async () => {
+      // A TCP relay in front of chopsticks: closing it drops the client's socket for real.
+      const upstream = new URL(devnet.endpoint);
+      const sockets = new Set<net.Socket>();
+      const relay = net.createServer((client) => {
+        const server = net.connect(Number(upstream.port), upstream.hostname);
+        for (const socket of [client, server]) {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
+          socket.on('error', () => undefined);
+        }
+        client.pipe(server).pipe(client);
+      });
+      await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+      const port = (relay.address() as net.AddressInfo).port;
+      const relayed = await PolkadotChain.connect(`ws://127.0.0.1:${port}`, {
+        logger: silentLogger(),
+        reconnectDelayMs: 200,
+      });
+      try {
+        const before = await relayed.currentBlock();
+        const closed = new Promise<void>((resolve) =>
+          relay.close(() => {
+            resolve();
+          }),
+        );
+        for (const socket of sockets) socket.destroy();
+        await closed;
+        await waitFor(() => !relayed.api.isConnected);
+        const error = await relayed.currentBlock().catch((caught: unknown) => caught);
+        expect(error).toMatchObject({ chainError: 'Disconnected', retryable: true });
+
+        await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+        await waitFor(() => relayed.api.isConnected);
+        expect(await relayed.currentBlock()).toBeGreaterThanOrEqual(before);
+      } finally {
+        await relayed.close();
+        relay.close();
+        for (const socket of sockets) socket.destroy();
+      }
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+});
+
+type Extrinsic = SubmittableExtrinsic<'promise'>;
+
+/** Submits a set-up extrinsic and returns its events; a failure (or a failed sudo) throws. */
+async function send(
+  api: ApiPromise,
+  signer: KeyringPair,
+  extrinsic: Extrinsic,
+  sudo = false,
+): Promise<EventRecord[]> {
+  return new Promise<EventRecord[]>((resolve, reject) => {
+    extrinsic
+      .signAndSend(signer, { nonce: -1 }, (result) => {
+        if (!result.status.isInBlock && !result.status.isFinalized) return;
+        if (result.dispatchError !== undefined) {
+          reject(new Error(`${describeCall(extrinsic)} failed: ${describeError(api, result.dispatchError)}`));
+          return;
+        }
+        const sudid = result.events.find(({ event }) => event.section === 'sudo' && event.method === 'Sudid');
+        const outcome = sudid?.event.data[0] as unknown as
+          { isErr: boolean; asErr: Parameters<typeof describeError>[1] } | undefined;
+        if (sudo && outcome?.isErr === true) {
+          reject(new Error(`sudo ${describeCall(extrinsic)} failed: ${describeError(api, outcome.asErr)}`));
+          return;
+        }
+        resolve(result.events);
+      })
+      .catch(reject);
+  });
+}
+
+/** `start_call` may have to wait the runtime's start-call delay: advance blocks until it passes. */
+async function startCall(
+  api: ApiPromise,
+  devnet: Devnet,
+  owner: KeyringPair,
+  extrinsic: Extrinsic,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await send(api, owner, extrinsic);
+      return;
+    } catch (error) {
+      if (attempt >= 30 || !/NeedWaitingMoreBlocksToStarCall/.test((error as Error).message)) throw error;
+      await devnet.newBlocks(1);
+    }
+  }
+}
+
+function describeCall(extrinsic: Extrinsic): string {
+  return `${extrinsic.method.section}.${extrinsic.method.method}`;
+}
+
+function describeError(
+  api: ApiPromise,
+  error: {
+    isModule: boolean;
+    asModule: Parameters<ApiPromise['registry']['findMetaError']>[0];
+    toString(): string;
+  },
+): string {
+  if (!error.isModule) return error.toString();
+  const meta = api.registry.findMetaError(error.asModule);
+  return `${meta.section}.${meta.name}`;
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+}
