@@ -4,15 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LedgerJobId, ShareRecord } from '../src/ledger/ledger.js';
-import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite-ledger.js';
+import pg from 'pg';
+import type { Ledger, LedgerJobId, ShareRecord } from '../src/ledger/ledger.js';
+import { openPgLedger } from '../src/ledger/pg-ledger.js';
+import { openSqliteLedger } from '../src/ledger/sqlite-ledger.js';
+import { findPostgresBinaries, POSTGRES_URL_VARIABLE, ThrowawayCluster } from '../test/support/postgres.js';
 
 /**
- * The SQLite ledger's group commit, measured through recordShare as the proxy calls it:
- * sustained shares/s with the ledger as the only limit, then commit latency (recordShare to
- * resolve) at fixed offered loads, beside this disk's own fsync latency, which bounds it from
- * below. Also the main thread's cost per recordShare and its event-loop delay, which is what
- * the miners feel. Set HASHRELAY_BENCH_DIR to measure a particular disk (default: os.tmpdir()).
+ * The ledgers' group commit, measured through recordShare as the proxy calls it: sustained
+ * shares/s with the ledger as the only limit, then commit latency (recordShare to resolve) at
+ * fixed offered loads, beside this disk's own fsync latency, which bounds it from below. Also
+ * the main thread's cost per recordShare and its event-loop delay, which is what the miners
+ * feel. Set HASHRELAY_BENCH_DIR to measure a particular disk (default: os.tmpdir()).
+ *
+ * SQLite always; PostgreSQL at HASHRELAY_BENCH_PG (a URL; each case gets a schema of its own,
+ * dropped afterwards), else at HASHRELAY_TEST_POSTGRES_URL, else in a throwaway cluster under
+ * HASHRELAY_BENCH_DIR when PostgreSQL is installed (its commits then wait for the same disk).
  */
 
 const MINERS = 5000;
@@ -26,7 +33,21 @@ interface Workload {
   next: number;
 }
 
-function workload(ledger: SqliteLedger): Workload {
+/** What the bench reads from either backend's stats. */
+interface BenchLedger extends Ledger {
+  stats(): { readonly commits: number; readonly largestCommit: number; readonly commitSeconds: number };
+}
+
+interface Backend {
+  /** e.g. "SQLite ledger (WAL, synchronous=FULL) in /tmp/…". */
+  readonly title: string;
+  /** A new, empty ledger for one case. */
+  open(label: string): Promise<BenchLedger>;
+  /** Removes what the cases left. */
+  release(): Promise<void>;
+}
+
+function workload(ledger: Ledger): Workload {
   // SS58 hotkeys are 48 characters; a farm has a few thousand miners over a handful of validators.
   const hotkeys = Array.from(
     { length: MINERS },
@@ -36,7 +57,7 @@ function workload(ledger: SqliteLedger): Workload {
   return { hotkeys, jobIds, pool: randomBytes(1 << 20), next: 0 };
 }
 
-function recordJob(ledger: SqliteLedger, upstream: number): LedgerJobId {
+function recordJob(ledger: Ledger, upstream: number): LedgerJobId {
   return ledger.recordJob({
     receivedAt: Date.now(),
     upstream: `validator-${upstream}`,
@@ -56,7 +77,7 @@ function recordJob(ledger: SqliteLedger, upstream: number): LedgerJobId {
   });
 }
 
-function nextShare(w: Workload, ledger: SqliteLedger): ShareRecord {
+function nextShare(w: Workload, ledger: Ledger): ShareRecord {
   const n = w.next++;
   const upstream = n % UPSTREAMS;
   // A new job per upstream every 20,000 shares (about every 30 s at a busy farm's rate).
@@ -107,8 +128,8 @@ function fsyncLatencies(dir: string): number[] {
 }
 
 /** As fast as the ledger goes: keep `window` shares outstanding until `total` have resolved. */
-async function saturate(dir: string, total: number, window: number): Promise<void> {
-  const ledger = await openSqliteLedger(join(dir, 'saturate.sqlite'));
+async function saturate(backend: Backend, total: number, window: number): Promise<void> {
+  const ledger = await backend.open('saturate');
   const w = workload(ledger);
   const loop = monitorEventLoopDelay({ resolution: 1 });
   let recordSeconds = 0;
@@ -155,13 +176,13 @@ async function saturate(dir: string, total: number, window: number): Promise<voi
   console.log(
     `  main thread: ${((recordSeconds / total) * 1e6).toFixed(2)} µs per recordShare call, ` +
       `event-loop delay p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; ` +
-      `database thread busy ${((100 * stats.commitSeconds) / seconds).toFixed(0)} % in commits`,
+      `a commit under way ${((100 * stats.commitSeconds) / seconds).toFixed(0)} % of the time`,
   );
 }
 
 /** A steady offered load: `rate` shares/s for `seconds`, each share timed from call to resolve. */
-async function steady(dir: string, rate: number, seconds: number): Promise<void> {
-  const ledger = await openSqliteLedger(join(dir, `steady-${rate}.sqlite`));
+async function steady(backend: Backend, rate: number, seconds: number): Promise<void> {
+  const ledger = await backend.open(`steady_${rate}`);
   const w = workload(ledger);
   await ledger.flush();
   const latencies: number[] = [];
@@ -196,16 +217,76 @@ async function steady(dir: string, rate: number, seconds: number): Promise<void>
   );
 }
 
-export async function runLedgerCommitBench(): Promise<void> {
-  const dir = mkdtempSync(join(process.env['HASHRELAY_BENCH_DIR'] ?? tmpdir(), 'hashrelay-ledger-bench-'));
+function sqliteBackend(dir: string): Backend {
+  return {
+    title: `SQLite ledger group commit (WAL, synchronous=FULL) in ${dir}`,
+    open: (label) => openSqliteLedger(join(dir, `${label}.sqlite`)),
+    release: () => Promise.resolve(),
+  };
+}
+
+/** The PostgreSQL to measure, or why there is none. */
+async function postgresBackend(parent: string): Promise<Backend | string> {
+  const given = process.env['HASHRELAY_BENCH_PG'] ?? process.env[POSTGRES_URL_VARIABLE];
+  let cluster: ThrowawayCluster | null = null;
+  let url: string;
+  if (given !== undefined && given !== '') {
+    url = given;
+  } else if (findPostgresBinaries() !== undefined) {
+    cluster = await ThrowawayCluster.start(parent);
+    url = cluster.url;
+  } else {
+    return `skipped: set HASHRELAY_BENCH_PG=postgres://USER:PASSWORD@HOST:PORT/DATABASE, or install PostgreSQL`;
+  }
+  const schemas: string[] = [];
+  const where = cluster === null ? 'at HASHRELAY_BENCH_PG' : `in a throwaway cluster in ${cluster.dir}`;
+  return {
+    title: `PostgreSQL ledger group commit (synchronous_commit=on, fsync=on) ${where}`,
+    open: (label) => {
+      const schema = `bench_${process.pid}_${label}`;
+      schemas.push(schema);
+      return openPgLedger(url, { schema });
+    },
+    release: async () => {
+      if (cluster !== null) {
+        await cluster.remove();
+        return;
+      }
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+async function measure(backend: Backend): Promise<void> {
+  console.log(`# ${backend.title}`);
   try {
-    console.log(`# SQLite ledger group commit (WAL, synchronous=FULL) in ${dir}`);
+    await saturate(backend, 200_000, 20_000);
+    for (const rate of [1000, 5000, 20_000, 50_000]) await steady(backend, rate, 4);
+  } finally {
+    await backend.release();
+  }
+}
+
+export async function runLedgerCommitBench(): Promise<void> {
+  const parent = process.env['HASHRELAY_BENCH_DIR'] ?? tmpdir();
+  const dir = mkdtempSync(join(parent, 'hashrelay-ledger-bench-'));
+  try {
     const fsyncs = fsyncLatencies(dir);
     console.log(
-      `this disk: 4 KiB write + fsync p50 ${percentile(fsyncs, 50).toFixed(2)} ms, p99 ${percentile(fsyncs, 99).toFixed(2)} ms`,
+      `# this disk (${dir}): 4 KiB write + fsync p50 ${percentile(fsyncs, 50).toFixed(2)} ms, ` +
+        `p99 ${percentile(fsyncs, 99).toFixed(2)} ms`,
     );
-    await saturate(dir, 200_000, 20_000);
-    for (const rate of [1000, 5000, 20_000, 50_000]) await steady(dir, rate, 4);
+    await measure(sqliteBackend(dir));
+    // Beside, not inside, the bench directory: the server may run as another user.
+    const postgres = await postgresBackend(parent);
+    if (typeof postgres === 'string') console.log(`# PostgreSQL ledger group commit: ${postgres}`);
+    else await measure(postgres);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

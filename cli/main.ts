@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ExitCode, type CommandResult } from './command.js';
 import { demoHelp, runDemoCommand } from './demo-command.js';
+import { devnetHelp, runDevnetCommand } from './devnet-command.js';
 import { minerAgentHelp, runMinerAgentCommand } from './miner-agent-command.js';
 import { proxyHelp, runProxyCommand } from './proxy-command.js';
 import { runValidatorCommand, validatorHelp } from './validator-command.js';
@@ -17,6 +18,11 @@ const subcommands: Record<string, Subcommand> = {
     summary: 'run pool, proxy and CPU miners on this machine and show what each counted',
     help: demoHelp,
     run: runDemoCommand,
+  },
+  devnet: {
+    summary: 'run a local subtensor (a chain spec, or a fork of a live endpoint) to dry-run on',
+    help: devnetHelp,
+    run: runDevnetCommand,
   },
   'miner-agent': {
     summary: 'run the farm proxy split across the subnet’s validators by stake, from chain',

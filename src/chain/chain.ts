@@ -91,6 +91,7 @@ export const RETRYABLE_CHAIN_ERRORS: ReadonlySet<string> = new Set([
   'RevealTooEarly',
   'CommittingWeightsTooFast',
   'TxRateLimitExceeded',
+  'RateLimitExceeded',
   'Disconnected',
   'Timeout',
   'Priority',

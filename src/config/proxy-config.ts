@@ -57,7 +57,12 @@ const upstream = z.preprocess(
     .strict(),
 );
 
-const ledgerUrl = z.string().regex(/^sqlite:.+/, 'expected sqlite:PATH, e.g. sqlite:./hashrelay.sqlite');
+const ledgerUrl = z
+  .string()
+  .regex(
+    /^(sqlite:.+|postgres(ql)?:\/\/.+)/,
+    'expected sqlite:PATH (e.g. sqlite:./hashrelay.sqlite) or postgres://USER:PASSWORD@HOST:PORT/DATABASE[?schema=NAME]',
+  );
 
 export const proxyConfigSchema = z
   .object({
