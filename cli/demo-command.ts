@@ -1,30 +1,70 @@
-import { mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseProxyConfig } from '../src/config/proxy-config.js';
-import { openSqliteLedger } from '../src/ledger/sqlite-ledger.js';
-import { createLogger } from '../src/log/logger.js';
-import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
-import { startAdminServer } from '../proxy/admin-server.js';
-import { Proxy } from '../proxy/proxy.js';
+import { Keyring } from '@polkadot/keyring';
+import type { KeyringPair } from '@polkadot/keyring/types';
+import { cryptoWaitReady, mnemonicGenerate } from '@polkadot/util-crypto';
+import type { Chain } from '../src/chain/chain.js';
+import type { Hotkey } from '../src/chain/hotkey.js';
+import { MemoryChain } from '../src/chain/memory-chain.js';
+import { parseHostPort } from '../src/config/endpoints.js';
+import type { ProxyState } from '../proxy/proxy.js';
+import type { TickReport } from '../validator/weight-poster.js';
 import { CpuMiner } from '../test/peers/cpu-miner.js';
 import { TestPool } from '../test/peers/test-pool.js';
+import { freePort } from '../test/support/ports.js';
 import { ExitCode, type CommandResult } from './command.js';
+import { runMinerAgentCommand } from './miner-agent-command.js';
+import { runValidatorCommand } from './validator-command.js';
 
-export const demoHelp = `Usage: hashrelay demo [--miners N] [--seconds S] [--ledger PATH] [--metrics HOST:PORT]
+export const demoHelp = `Usage: hashrelay demo [--miners N] [--seconds S] [--dir DIR] [--metrics HOST:PORT]
 
-Runs the proxy on this machine with nothing else needed: a local test pool (real block
-templates, its own share check), the proxy in front of it with a SQLite ledger, and N CPU
-miners doing real sha256d at a low difficulty. Prints what each side counted every 5 s.
+Runs the whole loop on this machine with nothing else needed: an in-memory subtensor (one
+block a second), a local test pool (real block templates, its own share check), two
+validators with different stakes (each 'hashrelay validator' with its own SQLite ledger,
+admitting only signed farms), two farms ('hashrelay miner-agent': a farm proxy that reads
+the validators from the chain and splits its work between them by stake), and N CPU miners
+doing real sha256d at a low difficulty. Every 5 s it prints the split each farm achieved
+against its target, and the weights each validator posted on chain.
 
-  --miners N          CPU miners (default 3)
+  --miners N          CPU miners, shared between the two farms (default 3: 2 and 1)
   --seconds S         stop after S seconds (default: run until Ctrl-C)
-  --ledger PATH       SQLite ledger file (default: a new file in the temp directory)
-  --metrics HOST:PORT serve Prometheus metrics (default 127.0.0.1:9464; "off" to disable)
+  --dir DIR           where the ledgers and configs go (default: a new temp directory)
+  --metrics HOST:PORT the first farm's admin listener, for Prometheus (default 127.0.0.1:9464)
 `;
 
-const DIFFICULTY = 2 ** -16;
+const DIFFICULTY = 2 ** -18;
+const NETUID = 1;
+const TAO = 1_000_000_000n;
+const VALIDATOR_STAKES = [
+  ['validator-a', 3000n],
+  ['validator-b', 1000n],
+] as const;
+
+interface DemoValidator {
+  readonly name: string;
+  readonly hotkey: KeyringPair;
+  readonly stake: bigint;
+  readonly admin: number;
+  readonly posts: TickReport[];
+  readonly exit: Promise<CommandResult>;
+}
+
+interface DemoFarm {
+  readonly name: string;
+  readonly hotkey: KeyringPair;
+  readonly listen: number;
+  readonly admin: { host: string; port: number };
+  readonly exit: Promise<CommandResult>;
+  readonly miners: number;
+  readonly cpu: CpuMiner[];
+}
+
+function percent(ratio: number | null): string {
+  return ratio === null ? '–' : `${(ratio * 100).toFixed(1)} %`;
+}
 
 export async function runDemoCommand(args: readonly string[]): Promise<CommandResult> {
   const { values } = parseArgs({
@@ -33,81 +73,198 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
       help: { type: 'boolean', short: 'h' },
       miners: { type: 'string', default: '3' },
       seconds: { type: 'string' },
-      ledger: { type: 'string' },
+      dir: { type: 'string' },
       metrics: { type: 'string', default: '127.0.0.1:9464' },
     },
   });
   if (values.help === true) return { code: ExitCode.ok, stdout: demoHelp };
   const minerCount = Number(values.miners);
-  if (!Number.isInteger(minerCount) || minerCount < 1 || minerCount > 64) {
-    return { code: ExitCode.usage, stderr: 'hashrelay demo: --miners must be 1 to 64\n' };
-  }
+  if (!Number.isInteger(minerCount) || minerCount < 2 || minerCount > 64)
+    return { code: ExitCode.usage, stderr: 'hashrelay demo: --miners must be 2 to 64 (two farms)\n' };
   const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
   if (seconds !== undefined && !(seconds > 0))
     return { code: ExitCode.usage, stderr: 'hashrelay demo: --seconds must be positive\n' };
-
-  const logger = createLogger('warn');
-  const pool = await TestPool.start({ name: 'demo-pool', difficulty: DIFFICULTY, sniff: false });
-  const ledgerPath = values.ledger ?? join(mkdtempSync(join(tmpdir(), 'hashrelay-demo-')), 'ledger.sqlite');
-  const ledger = await openSqliteLedger(ledgerPath);
-  const config = parseProxyConfig({
-    listen: ['127.0.0.1:0'],
-    upstreams: [{ url: `stratum+tcp://demo-farm:x@127.0.0.1:${pool.port}`, name: 'demo-pool' }],
-    ledger: `sqlite:${ledgerPath}`,
-    vardiff: {
-      initialDifficulty: DIFFICULTY,
-      minDifficulty: DIFFICULTY,
-      maxDifficulty: 1,
-      targetShareSeconds: 3.3,
-      retargetSeconds: 30,
-      honourMinerFloor: false,
-    },
-  });
-  const metrics = new ProxyMetrics();
-  const proxy = new Proxy({ config, ledger, logger, metrics });
-  const [bound] = await proxy.start();
-  const admin =
-    values.metrics === 'off'
-      ? undefined
-      : await startAdminServer({
-          host: values.metrics.slice(0, values.metrics.lastIndexOf(':')),
-          port: Number(values.metrics.slice(values.metrics.lastIndexOf(':') + 1)),
-          registry: metrics.registry,
-          ready: () => proxy.links.some((link) => link.healthy),
-          logger,
-        });
-  const miners: CpuMiner[] = [];
-  for (let i = 0; i < minerCount; i++) {
-    miners.push(
-      await CpuMiner.connect({
-        port: bound!.port,
-        username: `miner${i + 1}.rig`,
-        sniff: false,
-        versionRolling: i % 2 === 1 ? { mask: 0x1fffe000 } : undefined,
-      }),
-    );
+  let farmAdmin: { host: string; port: number };
+  try {
+    farmAdmin = parseHostPort(values.metrics);
+  } catch (error) {
+    return { code: ExitCode.usage, stderr: `hashrelay demo: --metrics: ${(error as Error).message}\n` };
   }
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
+
+  await cryptoWaitReady();
+  const ring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'hashrelay-demo-'));
+  const file = (name: string, content: unknown): string => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(content, null, 2));
+    return path;
+  };
+  // The admin API (state and drain) of every role, with a token only this process knows.
+  const token = randomBytes(24).toString('hex');
+  process.env.HASHRELAY_ADMIN_TOKEN = token;
+  const vardiff = { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 };
+
+  const chain = new MemoryChain({ startBlock: 1 });
+  const owner = ring.addFromUri('//DemoSubnetOwner');
+  chain.addSubnet(NETUID, {
+    tempo: 20,
+    weightsRateLimit: 10,
+    commitRevealEnabled: false,
+    minAllowedWeights: 1,
+    ownerHotkey: owner.address as Hotkey,
+  });
+  chain.register(NETUID, owner.address, { stake: 0n, validatorPermit: false });
+  const connectChain = (): Promise<Chain> => Promise.resolve(chain);
+  const pool = await TestPool.start({ name: 'demo-pool', difficulty: DIFFICULTY, sniff: false });
+
+  const validators: DemoValidator[] = [];
+  for (const [name, stake] of VALIDATOR_STAKES) {
+    const mnemonic = mnemonicGenerate();
+    const hotkey = ring.addFromMnemonic(mnemonic);
+    chain.register(NETUID, hotkey.address, { stake: stake * TAO, validatorPermit: true });
+    const env = `HASHRELAY_DEMO_${name.replace('-', '_').toUpperCase()}_MNEMONIC`;
+    process.env[env] = mnemonic;
+    const [listen, admin] = [await freePort(), await freePort()];
+    const config = file(`${name}.json`, {
+      chain: 'ws://in-memory.invalid:1',
+      netuid: NETUID,
+      hotkey: { mnemonicEnv: env },
+      publicEndpoint: `stratum+tcp://127.0.0.1:${listen}`,
+      weights: { stateDir: join(dir, `${name}-state`), intervalBlocks: 10 },
+      proxy: {
+        listen: [`127.0.0.1:${listen}`],
+        upstreams: [{ url: `stratum+tcp://${name}.account:x@127.0.0.1:${pool.port}`, name: 'pool' }],
+        ledger: `sqlite:${join(dir, `${name}.sqlite`)}`,
+        metrics: `127.0.0.1:${admin}`,
+        logLevel: 'error',
+        vardiff,
+      },
+    });
+    const posts: TickReport[] = [];
+    const exit = runValidatorCommand(['--config', config], {
+      connectChain,
+      onTick: (report) => {
+        if (report.post.kind === 'set') posts.push(report);
+      },
+    });
+    validators.push({ name, hotkey, stake, admin, posts, exit });
+  }
+
+  const farms: DemoFarm[] = [];
+  for (const [index, name] of ['farm-1', 'farm-2'].entries()) {
+    const mnemonic = mnemonicGenerate();
+    const hotkey = ring.addFromMnemonic(mnemonic);
+    chain.register(NETUID, hotkey.address, { stake: 0n, validatorPermit: false });
+    const env = `HASHRELAY_DEMO_${name.replace('-', '_').toUpperCase()}_MNEMONIC`;
+    process.env[env] = mnemonic;
+    const listen = await freePort();
+    const admin =
+      index === 0 && farmAdmin.port !== 0 ? farmAdmin : { host: '127.0.0.1', port: await freePort() };
+    const config = file(`${name}.json`, {
+      chain: 'ws://in-memory.invalid:1',
+      netuid: NETUID,
+      hotkey: { mnemonicEnv: env },
+      worker: 'demo',
+      intervalBlocks: 5,
+      probeTimeoutSeconds: 2,
+      proxy: {
+        listen: [`127.0.0.1:${listen}`],
+        ledger: `sqlite:${join(dir, `${name}.sqlite`)}`,
+        metrics: `${admin.host}:${admin.port}`,
+        logLevel: 'error',
+        routing: { minDwellSeconds: 2, windowSeconds: 60 },
+        vardiff,
+      },
+    });
+    const exit = runMinerAgentCommand(['--config', config], { connectChain });
+    // Two thirds of the miners on the first farm, so the two farms' weights differ.
+    const miners =
+      index === 0 ? Math.ceil((minerCount * 2) / 3) : minerCount - Math.ceil((minerCount * 2) / 3);
+    farms.push({ name, hotkey, listen, admin, exit, miners, cpu: [] });
+  }
+  chain.startAutoBlocks(1000);
+
+  const adminUrl = (admin: { host: string; port: number }, path: string): string =>
+    `http://${admin.host}:${admin.port}${path}`;
+  const state = async (admin: { host: string; port: number }): Promise<ProxyState | undefined> => {
+    const response = await fetch(adminUrl(admin, '/api/state'), {
+      headers: { authorization: `Bearer ${token}` },
+    }).catch(() => undefined);
+    return response?.ok === true ? ((await response.json()) as ProxyState) : undefined;
+  };
+  for (const farm of farms) {
+    const deadline = Date.now() + 20_000;
+    while (!((await state(farm.admin))?.upstreams.some((u) => u.healthy) ?? false)) {
+      if (Date.now() > deadline) {
+        out(`hashrelay demo: ${farm.name} found no validator within 20 s`);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (let i = 0; i < farm.miners; i++)
+      farm.cpu.push(
+        await CpuMiner.connect({
+          port: farm.listen,
+          username: `rig${i + 1}`,
+          sniff: false,
+          versionRolling: i % 2 === 1 ? { mask: 0x1fffe000 } : undefined,
+        }),
+      );
+  }
+
+  const names = new Map<string, string>([
+    [owner.address, 'subnet-owner (burn: no work yet)'],
+    ...validators.map((v) => [v.hotkey.address, v.name] as const),
+    ...farms.map((f) => [f.hotkey.address, f.name] as const),
+  ]);
+  const label = (hotkey: string): string => names.get(hotkey) ?? hotkey.slice(0, 8);
   out(
-    `hashrelay demo: pool 127.0.0.1:${pool.port} ← proxy 127.0.0.1:${bound!.port} ← ${minerCount} CPU miners (difficulty 2^-16)`,
+    `hashrelay demo: in-memory subtensor, subnet ${NETUID}, one block a second; ledgers and configs in ${dir}`,
   );
-  out(`ledger ${ledgerPath}${admin === undefined ? '' : `; metrics http://${values.metrics}/metrics`}`);
+  for (const v of validators)
+    out(
+      `  ${v.name}: stake ${v.stake} (${percent(Number(v.stake) / 4000)}), hotkey ${v.hotkey.address}, in front of the test pool`,
+    );
+  for (const f of farms)
+    out(
+      `  ${f.name}: hotkey ${f.hotkey.address}, ${f.miners} CPU miner(s) at difficulty 2^-18, proxy 127.0.0.1:${f.listen}`,
+    );
+  out(`  Prometheus metrics of farm-1: ${adminUrl(farms[0]!.admin, '/metrics')}`);
 
   const started = Date.now();
+  const reported = new Map<string, number>();
   const report = async (): Promise<void> => {
-    await ledger.flush();
-    const totals = await ledger.minerTotals({ from: started, to: Date.now() + 1 });
-    const acceptedByMiners = miners.reduce((sum, m) => sum + m.acceptedCount, 0);
-    const perMiner = totals
-      .map(
-        (t) => `${t.miner}: ${t.sharesByVerdict.accepted ?? 0} shares, ${(t.hashrate / 1e3).toFixed(0)} kH/s`,
-      )
-      .join('; ');
-    out(
-      `[${Math.round((Date.now() - started) / 1000)} s] miners told "accepted": ${acceptedByMiners}; pool accepted ${pool.acceptedCount}, rejected ${pool.rejectedCount}; ledger: ${perMiner}`,
-    );
+    const elapsed = `[${Math.round((Date.now() - started) / 1000)} s]`;
+    const block = await chain.currentBlock();
+    for (const farm of farms) {
+      const farmState = await state(farm.admin);
+      const split = (farmState?.upstreams ?? [])
+        .map((u) => `${label(u.name)} target ${percent(u.target)} realised ${percent(u.realised)}`)
+        .join(' · ');
+      const accepted = farm.cpu.reduce((sum, miner) => sum + miner.acceptedCount, 0);
+      out(
+        `${elapsed} block ${block} ${farm.name}: ${split || 'no validator yet'}; miners told "accepted": ${accepted}`,
+      );
+    }
+    for (const v of validators) {
+      const last = v.posts.at(-1);
+      if (last === undefined || last.post.kind !== 'set' || reported.get(v.name) === last.block) continue;
+      reported.set(v.name, last.block);
+      const uidHotkey = new Map(
+        (await chain.metagraph(NETUID)).neurons.map((n) => [n.uid, n.hotkey as string]),
+      );
+      const vector = last.post.vector.uids
+        .map(
+          (uid, i) =>
+            `${label(uidHotkey.get(uid) ?? '')} (uid ${uid}) ${last.post.kind === 'set' ? last.post.vector.values[i] : ''}`,
+        )
+        .join(', ');
+      out(`${elapsed} ${v.name} posted weights at block ${last.post.inclusion.block}: ${vector}`);
+    }
+    out(`${elapsed} pool accepted ${pool.acceptedCount} shares, rejected ${pool.rejectedCount}`);
   };
   const timer = setInterval(() => void report(), 5000);
   await new Promise<void>((resolve) => {
@@ -120,17 +277,22 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
     });
   });
   clearInterval(timer);
-  // Stop hashing, let every submit get its answer, then count: the sides must agree.
-  for (const miner of miners) miner.pause();
-  for (const miner of miners) {
-    await miner.waitFor((m) => m.submits.every((s) => s.reply !== undefined), 5000).catch(() => undefined);
-  }
   await report();
-  for (const miner of miners) await miner.close();
-  await proxy.drain();
-  admin?.closeAllConnections();
-  admin?.close();
-  await ledger.close();
+
+  for (const farm of farms) for (const miner of farm.cpu) await miner.close();
+  for (const target of [
+    ...farms.map((f) => f.admin),
+    ...validators.map((v) => ({ host: '127.0.0.1', port: v.admin })),
+  ])
+    await fetch(adminUrl(target, '/api/drain'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    }).catch(() => undefined);
+  const results = await Promise.all([...farms.map((f) => f.exit), ...validators.map((v) => v.exit)]);
+  chain.stopAutoBlocks();
+  await chain.close();
   await pool.stop();
+  const failed = results.find((result) => result.code !== ExitCode.ok);
+  if (failed !== undefined) return { code: failed.code, stderr: failed.stderr };
   return { code: ExitCode.ok };
 }
