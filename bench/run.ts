@@ -1,11 +1,13 @@
 import { runLedgerCommitBench } from './ledger-commit.js';
 import { runProxyLoadBench } from './proxy-load.js';
 import { runShareVerifyBench } from './share-verify.js';
+import { runSplitAccuracyBench } from './split-accuracy.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   'share-verify': runShareVerifyBench,
   'ledger-commit': runLedgerCommitBench,
   'proxy-load': runProxyLoadBench,
+  'split-accuracy': runSplitAccuracyBench,
 };
 
 const wanted = process.argv.slice(2);

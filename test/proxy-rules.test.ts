@@ -61,7 +61,7 @@ describe('share rules at the proxy (raw client, real pool behind)', () => {
     const before = client.jobs.length;
     const old = craft(client);
     await poolA.newJob({ clean: true });
-    await client.waitFor((c) => c.jobs.length > before);
+    await client.waitFor((c) => c.jobs.length > before && c.lastJob.cleanJobs);
     expect(errorCode(await client.submit(old))).toBe(21);
 
     await running.ledger.flush();
