@@ -273,9 +273,11 @@ export class Proxy {
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
+      // Ticks at least four times per shortest dwell (a quarter of minDwellSeconds), at most 1/s.
+      const tickMs = Math.min(1000, Math.max(50, (this.config.routing.minDwellSeconds * 1000) / 16));
       this.routingTimer = setInterval(() => {
         this.rebalanceWeighted();
-      }, 1000);
+      }, tickMs);
       this.routingTimer.unref();
     }
     const bound: { host: string; port: number }[] = [];

@@ -13,7 +13,12 @@
  * clock value and kept up to date as miners move, until new work is recorded.
  */
 export interface SplitSchedulerOptions {
-  /** Least time a miner stays on an upstream before it may be moved again. */
+  /**
+   * Time a miner of average hashrate stays on an upstream before it may be moved again. A
+   * miner faster than the farm's average stays proportionally less (down to a quarter of it),
+   * so every move shifts about the same amount of work: one big ASIC does not overshoot a
+   * small validator's share for a whole dwell.
+   */
   readonly minDwellSeconds: number;
   /** Time constant of the decayed work averages: the window the split is judged over. */
   readonly windowSeconds: number;
@@ -28,13 +33,17 @@ interface MinerState {
   firstSeen: number;
 }
 
+/** The fastest miner still stays a quarter of the base dwell: switching stays bounded. */
+const MIN_DWELL_FRACTION = 0.25;
+
 export class SplitScheduler {
   private readonly options: SplitSchedulerOptions;
   private weights = new Map<string, number>();
   private readonly available = new Set<string>();
   private readonly delivered = new Map<string, { work: number; updatedAt: number }>();
   private readonly miners = new Map<string, MinerState>();
-  private snapshot: { now: number; projected: Map<string, number>; total: number } | undefined;
+  private snapshot:
+    { now: number; projected: Map<string, number>; total: number; meanRate: number } | undefined;
 
   constructor(options: SplitSchedulerOptions) {
     if (!(options.minDwellSeconds > 0) || !(options.windowSeconds > 0)) {
@@ -99,11 +108,13 @@ export class SplitScheduler {
     if (candidates.length === 0) return undefined;
     const current = state.upstream;
     const mustMove = current === undefined || !candidates.includes(current);
-    if (!mustMove && now - state.since < this.options.minDwellSeconds * 1000) return current;
+    const view = this.project(candidates, now);
+    const rate = this.minerRate(miner, now);
+    const dwell = this.dwellSeconds(rate, view.meanRate);
+    if (!mustMove && now - state.since < dwell * 1000) return current;
 
     const totalWeight = candidates.reduce((sum, name) => sum + this.weights.get(name)!, 0);
-    const view = this.project(candidates, now);
-    const own = Math.max(this.minerRate(miner, now) * this.options.minDwellSeconds, Number.MIN_VALUE);
+    const own = Math.max(rate * dwell, Number.MIN_VALUE);
     // The projection counts this miner where it is: take it out, then add it as undecided.
     const projected = new Map(view.projected);
     if (current !== undefined && projected.has(current))
@@ -148,11 +159,18 @@ export class SplitScheduler {
     return shares;
   }
 
+  /** The miner's dwell: the base dwell, shortened for miners faster than the farm's average. */
+  private dwellSeconds(rate: number, meanRate: number): number {
+    const base = this.options.minDwellSeconds;
+    if (!(rate > 0) || !(meanRate > 0)) return base;
+    return base * Math.min(1, Math.max(MIN_DWELL_FRACTION, meanRate / rate));
+  }
+
   /** Decayed delivered work plus every placed miner's next dwell period, per upstream. */
   private project(
     candidates: readonly string[],
     now: number,
-  ): { projected: Map<string, number>; total: number } {
+  ): { projected: Map<string, number>; total: number; meanRate: number } {
     if (this.snapshot?.now === now) return this.snapshot;
     const projected = new Map<string, number>();
     let total = 0;
@@ -162,13 +180,22 @@ export class SplitScheduler {
       projected.set(name, work);
       total += work;
     }
+    const rates = new Map<string, number>();
+    let rateSum = 0;
+    for (const id of this.miners.keys()) {
+      const rate = this.minerRate(id, now);
+      rates.set(id, rate);
+      rateSum += rate;
+    }
+    const meanRate = this.miners.size === 0 ? 0 : rateSum / this.miners.size;
     for (const [id, other] of this.miners) {
       if (other.upstream === undefined || !projected.has(other.upstream)) continue;
-      const incoming = this.minerRate(id, now) * this.options.minDwellSeconds;
+      const rate = rates.get(id)!;
+      const incoming = rate * this.dwellSeconds(rate, meanRate);
       projected.set(other.upstream, projected.get(other.upstream)! + incoming);
       total += incoming;
     }
-    this.snapshot = { now, projected, total };
+    this.snapshot = { now, projected, total, meanRate };
     return this.snapshot;
   }
 
