@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { auditHelp, runAuditCommand } from './audit-command.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { demoHelp, runDemoCommand } from './demo-command.js';
 import { devnetHelp, runDevnetCommand } from './devnet-command.js';
@@ -14,6 +15,11 @@ interface Subcommand {
 }
 
 const subcommands: Record<string, Subcommand> = {
+  audit: {
+    summary: 're-verify a window of the ledger (PoW, credit) and recompute the weights; compare with chain',
+    help: auditHelp,
+    run: (args) => runAuditCommand(args),
+  },
   demo: {
     summary: 'run pool, proxy and CPU miners on this machine and show what each counted',
     help: demoHelp,
