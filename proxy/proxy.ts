@@ -672,7 +672,7 @@ export class Proxy {
     this.metrics.shareRecordLatency.observe((performance.now() - received) / 1000);
     if (judgement.verdict !== 'accepted')
       return { ok: false, code: judgement.code, message: judgement.message };
-    this.metrics.creditedDifficulty.inc(entry!.difficulty);
+    this.metrics.credit(record.miner, request.worker, entry!.difficulty, this.config.metricsLabels);
     if (session !== undefined)
       this.scheduler?.recordWork(String(miner.id), session.upstream, entry!.difficulty, Date.now());
     miner.recordCredit(entry!.difficulty);

@@ -187,6 +187,18 @@ export const proxyConfigSchema = z
       })
       .strict()
       .default({ mode: 'failover', minDwellSeconds: 10, windowSeconds: 600 }),
+    /**
+     * Distinct label values of hashrelay_miner_credited_difficulty_total{miner} and
+     * hashrelay_worker_credited_difficulty_total{worker} (default 1000 each); the rest are
+     * summed under "_other", so Prometheus series stay bounded however many miners connect.
+     */
+    metricsLabels: z
+      .object({
+        maxMiners: z.number().int().min(0).default(1000),
+        maxWorkers: z.number().int().min(0).default(1000),
+      })
+      .strict()
+      .default({ maxMiners: 1000, maxWorkers: 1000 }),
     /** ckpool's rule: ntime may run this far past the job's. */
     ntimeMaxAheadSeconds: z.number().int().positive().default(7000),
     /** SIGTERM waits this long for in-flight shares before closing. */

@@ -1,9 +1,10 @@
+import { Batch } from './group-commit-queue.js';
 import type { JobRecord, LedgerJobId, ShareRecord, UpstreamVerdictUpdate } from './ledger.js';
 
 /**
  * The records of one PostgreSQL commit, kept as PostgreSQL array-literal elements, one list a
  * column. The commit sends each column as a single `text[]`-style parameter that the statement
- * unnests (pg-ledger-statements.ts): one statement and one round trip for any batch size, and
+ * unnests (pg-ledger-writer.ts): one statement and one round trip for any batch size, and
  * the same prepared statement every time. Each record is turned into text once, here, as it
  * arrives; the commit only joins.
  */
@@ -12,41 +13,25 @@ const JOB_COLUMNS = 16;
 /** The shares' columns without the id, which is drawn when the batch is sent. */
 const SHARE_COLUMNS = 16;
 
-export class PgBatch {
+export class PgBatch extends Batch {
   private readonly jobColumns: string[][] = columns(JOB_COLUMNS);
   private readonly shareColumns: string[][] = columns(SHARE_COLUMNS);
   /** Verdict updates by share id: the last one for a share wins, as applying them in order would. */
   private readonly verdicts = new Map<number, UpstreamVerdictUpdate>();
-  private shareCount = 0;
+  private sharesAdded = 0;
   private firstJobId: LedgerJobId | null = null;
   /** Filled when the batch is sent; a share's id is shareIds[its index in the batch]. */
   shareIds: readonly number[] = [];
-  readonly committed: Promise<void>;
-  resolve!: () => void;
-  reject!: (error: Error) => void;
 
-  constructor() {
-    this.committed = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    // A batch of jobs or verdicts alone may have nobody waiting; its failure is reported elsewhere.
-    this.committed.catch(() => undefined);
-  }
-
-  get size(): number {
-    return this.jobColumns[0]!.length + this.shareCount + this.verdicts.size;
-  }
-
-  get jobs(): number {
+  get jobCount(): number {
     return this.jobColumns[0]!.length;
   }
 
-  get shares(): number {
-    return this.shareCount;
+  get shareCount(): number {
+    return this.sharesAdded;
   }
 
-  get verdictUpdates(): number {
+  get verdictCount(): number {
     return this.verdicts.size;
   }
 
@@ -94,7 +79,7 @@ export class PgBatch {
       text(share.upstreamVerdict),
       share.isBlock ? 't' : 'f',
     );
-    return this.shareCount++;
+    return this.sharesAdded++;
   }
 
   addVerdict(update: UpstreamVerdictUpdate): void {

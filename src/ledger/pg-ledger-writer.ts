@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
+import { JOB_COLUMNS, SHARE_COLUMNS } from './ledger-rows.js';
 import type { PgBatch } from './pg-ledger-batch.js';
 import {
   ConnectionLost,
@@ -261,22 +262,20 @@ async function prepareSession(client: pg.Client, where: string): Promise<Backend
 
 /**
  * One statement commits a whole batch, in one round trip and one implicit transaction: each
- * column arrives as one array and is unnested into rows. Jobs and shares are inserted by two
- * data-modifying CTEs of the same statement, and the foreign key is checked at its end, when
- * both are in. Verdict updates concern shares committed by earlier batches (an id exists only
- * once its share has committed).
+ * column arrives as one array (in ledger-rows.ts order) and is unnested into rows. Jobs and
+ * shares are inserted by two data-modifying CTEs of the same statement, and the foreign key is
+ * checked at its end, when both are in. Verdict updates concern shares committed by earlier
+ * batches (an id exists only once its share has committed).
  */
 function commitStatement(s: string): string {
   return `
   WITH new_jobs AS (
-    INSERT INTO ${s}.jobs (id, received_at, upstream, upstream_session, upstream_job_id, proxy_job_id,
-      prevhash, coinb1, coinb2, merkle_branch, version, nbits, ntime, clean_jobs, extranonce1, extranonce2_size)
+    INSERT INTO ${s}.jobs (${JOB_COLUMNS})
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
       $7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[], $11::bigint[], $12::bigint[], $13::bigint[],
       $14::boolean[], $15::bytea[], $16::smallint[])
   ), new_shares AS (
-    INSERT INTO ${s}.shares (id, time, miner, worker, upstream, upstream_session, job_id, extranonce2,
-      ntime, nonce, version_bits, assigned_difficulty, share_difficulty, hash, verdict, upstream_verdict, is_block)
+    INSERT INTO ${s}.shares (${SHARE_COLUMNS})
     SELECT * FROM unnest($17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::text[], $22::text[],
       $23::bigint[], $24::bytea[], $25::bigint[], $26::bigint[], $27::bigint[], $28::numeric[],
       $29::float8[], $30::bytea[], $31::text[], $32::text[], $33::boolean[])

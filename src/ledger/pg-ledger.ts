@@ -1,3 +1,4 @@
+import { GroupCommitQueue, type GroupCommitStats } from './group-commit-queue.js';
 import type {
   JobRecord,
   Ledger,
@@ -12,19 +13,20 @@ import type {
   UpstreamVerdictUpdate,
 } from './ledger.js';
 import { LedgerError } from './ledger-error.js';
+import { withDefaults } from './ledger-options.js';
 import { PgBatch } from './pg-ledger-batch.js';
 import { describeError, parsePgUrl, sqlState, type PgLocation } from './pg-ledger-connection.js';
 import { IdBlocks } from './pg-ledger-ids.js';
 import { PgReader } from './pg-ledger-reader.js';
 import { PgWriter } from './pg-ledger-writer.js';
-import { checkJobRecord, checkShareRecord, checkVerdictUpdate, checkWindow } from './record-checks.js';
+import { checkJobRecord, checkVerdictUpdate, shareRecordError } from './record-checks.js';
 
 /**
  * The PostgreSQL ledger: several proxy instances (and the validator) share one database.
  *
  * The same interface and rules as the SQLite ledger (sqlite-ledger.ts), and the same group
- * commit: records queue here; while one batch commits the next accumulates, and when the
- * commit returns every share of that batch resolves and the next goes. A batch is one
+ * commit (group-commit-queue.ts): records queue here; while one batch commits the next
+ * accumulates, and when the commit returns every share of that batch resolves and the next goes. A batch is one
  * statement and one round trip (pg-ledger-writer.ts), so a commit costs about one WAL flush on
  * the server, whatever its size.
  *
@@ -65,24 +67,11 @@ export interface PgLedgerOptions {
   readonly maxQueuedShares?: number;
 }
 
-export interface PgLedgerStats {
-  /** Transactions committed. */
-  readonly commits: number;
-  readonly jobsCommitted: number;
-  readonly sharesCommitted: number;
-  readonly verdictsCommitted: number;
-  /** Upstream verdicts that arrived after close or failure, and were not recorded. */
-  readonly verdictsDropped: number;
+export interface PgLedgerStats extends GroupCommitStats {
   /** Shares refused because maxQueuedShares were already waiting. */
   readonly sharesRefused: number;
-  /** Records in the largest commit so far. */
-  readonly largestCommit: number;
   /** Time from sending each batch to its commit returning, summed. */
   readonly commitSeconds: number;
-  /** Records waiting for the next commit. */
-  readonly queuedRecords: number;
-  /** Records in the commit under way. */
-  readonly committingRecords: number;
   /** Commit attempts that failed and were tried again. */
   readonly commitRetries: number;
   /** Connections made again after one was lost. */
@@ -97,15 +86,15 @@ export interface PgLedger extends Ledger {
   stats(): PgLedgerStats;
 }
 
-const DEFAULTS = {
+type Settings = Required<Omit<PgLedgerOptions, 'schema'>>;
+
+const DEFAULTS: Settings = {
   maxBatchRecords: 5000,
   commitTimeoutMs: 60_000,
   attemptTimeoutMs: 15_000,
   connectTimeoutMs: 10_000,
   maxQueuedShares: 250_000,
-} as const;
-
-type Settings = Required<Omit<PgLedgerOptions, 'schema'>>;
+};
 
 /**
  * Opens the PostgreSQL ledger a URL names (`postgres://USER:PASSWORD@HOST:PORT/DB?schema=NAME`),
@@ -114,18 +103,7 @@ type Settings = Required<Omit<PgLedgerOptions, 'schema'>>;
  * that holds something else or a newer ledger, a server that would not keep commits durable.
  */
 export async function openPgLedger(url: string, options: PgLedgerOptions = {}): Promise<PgLedger> {
-  const settings: Settings = {
-    maxBatchRecords: options.maxBatchRecords ?? DEFAULTS.maxBatchRecords,
-    commitTimeoutMs: options.commitTimeoutMs ?? DEFAULTS.commitTimeoutMs,
-    attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULTS.attemptTimeoutMs,
-    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-    maxQueuedShares: options.maxQueuedShares ?? DEFAULTS.maxQueuedShares,
-  };
-  for (const [name, value] of Object.entries(settings)) {
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new RangeError(`options.${name} must be a positive integer, got ${String(value)}`);
-    }
-  }
+  const settings = withDefaults(options, DEFAULTS);
   const location = parsePgUrl(url, options.schema);
   const writer = new PgWriter(location, settings);
   const reader = new PgReader(location, settings.connectTimeoutMs);
@@ -145,20 +123,9 @@ export async function openPgLedger(url: string, options: PgLedgerOptions = {}): 
   }
 }
 
-type State = 'open' | 'closing' | 'closed' | 'failed';
-
 class PgLedgerImpl implements PgLedger {
   readonly where: string;
-  private state: State = 'open';
-  /** Why the ledger failed; every later call reports it. */
-  private failure: LedgerError | null = null;
-  /** Batches not yet sent; the last one takes new records until it is full. */
-  private queue: PgBatch[] = [];
-  private committing: PgBatch | null = null;
-  private dispatchScheduled = false;
-  private closed: Promise<void> | null = null;
-  /** After a failure: resolves once the connections are gone. */
-  private connectionsGone: Promise<void> = Promise.resolve();
+  private readonly commits: GroupCommitQueue<PgBatch>;
   /** Ends waits for id blocks when the ledger fails. */
   private readonly abort = new AbortController();
   /** The newest job id handed out: a share may name only an id up to it. */
@@ -167,16 +134,7 @@ class PgLedgerImpl implements PgLedger {
   private lastShareId = 0;
   /** Shares queued or committing, for maxQueuedShares. */
   private sharesWaiting = 0;
-  private counters = {
-    commits: 0,
-    jobsCommitted: 0,
-    sharesCommitted: 0,
-    verdictsCommitted: 0,
-    verdictsDropped: 0,
-    sharesRefused: 0,
-    largestCommit: 0,
-    commitSeconds: 0,
-  };
+  private sharesRefused = 0;
 
   constructor(
     location: PgLocation,
@@ -187,10 +145,36 @@ class PgLedgerImpl implements PgLedger {
     private readonly settings: Settings,
   ) {
     this.where = location.where;
+    this.commits = new GroupCommitQueue(settings, {
+      name: `the PostgreSQL ledger ${this.where}`,
+      newBatch: () => new PgBatch(),
+      commit: (batch) => this.commit(batch),
+      timeoutAdvice: () => {
+        const last = this.writer.lastError;
+        return (
+          (last === null ? '' : ` (the last attempt failed: ${describeError(last)})`) +
+          '; check that PostgreSQL is up and reachable, then restart the process'
+        );
+      },
+      commitFailure: (error) => ({ code: sqlState(error), detail: describeError(error) }),
+      commitAdvice: ADVICE,
+      otherCommitAdvice: "restart the process; if it happens again, check the PostgreSQL server's log",
+      queryFailure: describeError,
+      closeFailure: describeError,
+      release: async () => {
+        await this.writer.close();
+        await this.reader.close();
+      },
+      abandon: () => {
+        this.abort.abort();
+        this.writer.stop();
+        return this.reader.close();
+      },
+    });
   }
 
   recordJob(job: JobRecord): LedgerJobId {
-    const refusal = this.refusal();
+    const refusal = this.commits.refusal();
     if (refusal !== null) throw refusal;
     checkJobRecord(job);
     const id = this.jobIds.take();
@@ -201,21 +185,16 @@ class PgLedgerImpl implements PgLedger {
           `(${describeError(this.jobIds.lastError)}); check that PostgreSQL is reachable. This job is not recorded`,
       );
     }
-    this.batchForNewRecord().addJob(id, job);
+    this.commits.batchForNewRecord().addJob(id, job);
     this.lastJobId = Math.max(this.lastJobId, id);
     return id;
   }
 
   recordShare(share: ShareRecord): Promise<LedgerShareId> {
-    const refusal = this.refusal();
+    const refusal = this.commits.refusal() ?? shareRecordError(share, this.lastJobId);
     if (refusal !== null) return Promise.reject(refusal);
-    try {
-      checkShareRecord(share, this.lastJobId);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
     if (this.sharesWaiting >= this.settings.maxQueuedShares) {
-      this.counters.sharesRefused++;
+      this.sharesRefused++;
       return Promise.reject(
         new LedgerError(
           'LEDGER_COMMIT_FAILED',
@@ -224,222 +203,69 @@ class PgLedgerImpl implements PgLedger {
         ),
       );
     }
-    const batch = this.batchForNewRecord();
+    const batch = this.commits.batchForNewRecord();
     const index = batch.addShare(share);
     this.sharesWaiting++;
     return batch.committed.then(() => batch.shareIds[index]!);
   }
 
-  /**
-   * After close or failure the update is dropped (and counted in stats): an upstream answers
-   * whenever it answers, and the share it concerns was already settled one way or the other.
-   */
   recordUpstreamVerdict(update: UpstreamVerdictUpdate): void {
-    if (this.refusal() !== null) {
-      this.counters.verdictsDropped++;
-      return;
-    }
+    if (!this.commits.takesVerdict()) return;
     checkVerdictUpdate(update, this.lastShareId);
-    this.batchForNewRecord().addVerdict(update);
+    this.commits.batchForNewRecord().addVerdict(update);
   }
 
   flush(): Promise<void> {
-    if (this.failure !== null) return Promise.reject(this.failure);
-    const last = this.queue.at(-1) ?? this.committing;
-    return last === null ? Promise.resolve() : last.committed;
+    return this.commits.flush();
   }
 
   minerTotals(window: TimeWindow): Promise<MinerTotals[]> {
-    return this.query('minerTotals', window, () => this.reader.minerTotals(window));
+    return this.commits.query('minerTotals', window, () => this.reader.minerTotals(window));
   }
 
   upstreamTotals(window: TimeWindow): Promise<UpstreamTotals[]> {
-    return this.query('upstreamTotals', window, () => this.reader.upstreamTotals(window));
+    return this.commits.query('upstreamTotals', window, () => this.reader.upstreamTotals(window));
   }
 
   shares(window: TimeWindow): Promise<StoredShare[]> {
-    return this.query('shares', window, () => this.reader.shares(window));
+    return this.commits.query('shares', window, () => this.reader.shares(window));
   }
 
   job(id: LedgerJobId): Promise<StoredJob | undefined> {
-    return this.query('job', null, () => this.reader.job(id));
+    return this.commits.query('job', null, () => this.reader.job(id));
   }
 
   /** Flushes, then closes the connections. Rejects if the ledger failed (before or during close). */
   close(): Promise<void> {
-    this.closed ??= this.shutdown();
-    return this.closed;
+    return this.commits.close();
   }
 
   stats(): PgLedgerStats {
-    let queuedRecords = 0;
-    for (const batch of this.queue) queuedRecords += batch.size;
     const { retries, reconnects, landedOnRetry } = this.writer.stats;
     return {
-      ...this.counters,
-      queuedRecords,
-      committingRecords: this.committing?.size ?? 0,
+      ...this.commits.stats(),
+      sharesRefused: this.sharesRefused,
       commitRetries: retries,
       reconnects,
       landedOnRetry,
     };
   }
 
-  private async shutdown(): Promise<void> {
-    if (this.state === 'open') this.state = 'closing';
-    try {
-      await this.flush();
-      await this.writer.close();
-      await this.reader.close();
-    } catch (error) {
-      this.fail(
-        error instanceof LedgerError
-          ? error
-          : new LedgerError(
-              'LEDGER_FAILED',
-              `closing the PostgreSQL ledger ${this.where} failed: ${describeError(error)}`,
-              {
-                cause: error,
-              },
-            ),
-      );
-    }
-    if (this.failure !== null) {
-      await this.connectionsGone;
-      throw this.failure;
-    }
-    this.state = 'closed';
-  }
-
-  /** Why a new record or query cannot be taken, or null if it can. */
-  private refusal(): LedgerError | null {
-    if (this.failure !== null) return this.failure;
-    if (this.state !== 'open') {
-      return new LedgerError(
-        'LEDGER_CLOSED',
-        `the PostgreSQL ledger ${this.where} is closed; nothing more is recorded`,
-      );
-    }
-    return null;
-  }
-
-  private batchForNewRecord(): PgBatch {
-    let batch = this.queue.at(-1);
-    if (batch === undefined || batch.size >= this.settings.maxBatchRecords) {
-      batch = new PgBatch();
-      this.queue.push(batch);
-    }
-    if (this.committing === null && !this.dispatchScheduled) {
-      // Wait out this turn of the event loop so a burst of records shares one commit.
-      this.dispatchScheduled = true;
-      setImmediate(() => {
-        this.dispatchScheduled = false;
-        this.dispatch();
-      });
-    }
-    return batch;
-  }
-
-  private dispatch(): void {
-    if (this.committing !== null || this.failure !== null) return;
-    const batch = this.queue.shift();
-    if (batch === undefined) return;
-    this.committing = batch;
-    const timeout = setTimeout(() => {
-      const last = this.writer.lastError;
-      this.fail(
-        new LedgerError(
-          'LEDGER_COMMIT_FAILED',
-          `a commit to the PostgreSQL ledger ${this.where} took longer than ${this.settings.commitTimeoutMs} ms` +
-            (last === null ? '' : ` (the last attempt failed: ${describeError(last)})`) +
-            '; check that PostgreSQL is up and reachable, then restart the process. These records are not recorded',
-        ),
-      );
-    }, this.settings.commitTimeoutMs);
+  /**
+   * Numbers the batch's shares (in the order they were taken), then commits it. Commit time
+   * counts from here: drawing ids, retries and reconnections included.
+   */
+  private async commit(batch: PgBatch): Promise<number> {
     const started = performance.now();
-    this.commit(batch).then(
-      () => {
-        clearTimeout(timeout);
-        if (this.committing !== batch) return;
-        this.committing = null;
-        const c = this.counters;
-        c.commits++;
-        c.jobsCommitted += batch.jobs;
-        c.sharesCommitted += batch.shares;
-        c.verdictsCommitted += batch.verdictUpdates;
-        c.largestCommit = Math.max(c.largestCommit, batch.size);
-        c.commitSeconds += (performance.now() - started) / 1000;
-        this.sharesWaiting -= batch.shares;
-        batch.resolve();
-        // Whatever queued during this commit goes now, as one batch.
-        this.dispatch();
-      },
-      (error: unknown) => {
-        clearTimeout(timeout);
-        this.fail(this.commitError(error, batch.size));
-      },
-    );
-  }
-
-  /** Numbers the batch's shares (in the order they were taken), then commits it. */
-  private async commit(batch: PgBatch): Promise<void> {
-    const ids = new Array<number>(batch.shares);
+    const ids = new Array<number>(batch.shareCount);
     for (let i = 0; i < ids.length; i++) {
       ids[i] = this.shareIds.take() ?? (await this.shareIds.takeWhenReady(this.abort.signal));
     }
     batch.shareIds = ids;
     if (ids.length > 0) this.lastShareId = ids.at(-1)!;
     await this.writer.commit(batch);
-  }
-
-  /**
-   * Stops the ledger: the batch being committed and every queued one reject (nothing is left
-   * hanging), the connections close, and every later call rejects with the reason.
-   */
-  private fail(error: LedgerError): void {
-    if (this.failure !== null || this.state === 'closed') return;
-    this.failure =
-      error.code === 'LEDGER_FAILED'
-        ? error
-        : new LedgerError('LEDGER_FAILED', `the PostgreSQL ledger ${this.where} stopped: ${error.message}`, {
-            cause: error,
-          });
-    this.state = 'failed';
-    const committing = this.committing;
-    const queued = this.queue;
-    this.committing = null;
-    this.queue = [];
-    committing?.reject(error);
-    for (const batch of queued) batch.reject(this.failure);
-    this.abort.abort();
-    this.writer.stop();
-    this.connectionsGone = this.reader.close();
-  }
-
-  private commitError(error: unknown, records: number): LedgerError {
-    if (error instanceof LedgerError) return error;
-    const code = sqlState(error);
-    return new LedgerError(
-      'LEDGER_COMMIT_FAILED',
-      `a commit of ${records} records to the PostgreSQL ledger ${this.where} failed (${describeError(error)}); ` +
-        `${advice(code)}. These records are not recorded, and the ledger accepts nothing more`,
-      { cause: error },
-    );
-  }
-
-  private async query<T>(kind: string, window: TimeWindow | null, run: () => Promise<T>): Promise<T> {
-    const refusal = this.refusal();
-    if (refusal !== null) throw refusal;
-    if (window !== null) checkWindow(window);
-    try {
-      return await run();
-    } catch (error) {
-      throw new LedgerError(
-        'LEDGER_QUERY_FAILED',
-        `a ${kind} query on the PostgreSQL ledger ${this.where} failed (${describeError(error)})`,
-        { cause: error },
-      );
-    }
+    this.sharesWaiting -= batch.shareCount;
+    return (performance.now() - started) / 1000;
   }
 }
 
@@ -467,11 +293,6 @@ const ADVICE: readonly (readonly [codePrefix: string, advice: string])[] = [
     "this role may no longer write the ledger's tables: grant it back (GRANT ALL ON ALL TABLES IN SCHEMA …), then restart the process",
   ],
 ];
-
-function advice(code: string | undefined): string {
-  const known = code === undefined ? undefined : ADVICE.find(([prefix]) => code.startsWith(prefix));
-  return known?.[1] ?? "restart the process; if it happens again, check the PostgreSQL server's log";
-}
 
 /** Advice for a failed open, by SQLSTATE or transport error code. */
 const OPEN_ADVICE: Readonly<Record<string, string>> = {

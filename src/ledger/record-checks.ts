@@ -49,6 +49,16 @@ export function checkShareRecord(share: ShareRecord, lastJobId: number): void {
   if (share.hash !== null) checkBytes('share.hash', share.hash, 32);
 }
 
+/** checkShareRecord's refusal as a value (null if none), for recordShare, which rejects with it. */
+export function shareRecordError(share: ShareRecord, lastJobId: number): Error | null {
+  try {
+    checkShareRecord(share, lastJobId);
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
 /** `lastShareId` is the newest share id this ledger handed out. */
 export function checkVerdictUpdate(update: UpstreamVerdictUpdate, lastShareId: number): void {
   if (!Number.isInteger(update.shareId) || update.shareId < 1 || update.shareId > lastShareId) {

@@ -1,4 +1,5 @@
 import type { MinerTotals, StoredJob, StoredShare, TimeWindow, UpstreamTotals } from './ledger.js';
+import type { JobRow as TableJobRow, ShareRow as TableShareRow } from './ledger-rows.js';
 import type { ShareColumns } from './sqlite-ledger-batch.js';
 
 /**
@@ -7,47 +8,11 @@ import type { ShareColumns } from './sqlite-ledger-batch.js';
  * cross as transferred columns (sqlite-ledger-batch.ts).
  */
 
-/** A `jobs` row, columns in table order. */
-export type JobRow = readonly [
-  id: number,
-  receivedAt: number,
-  upstream: string,
-  upstreamSession: string,
-  upstreamJobId: string,
-  proxyJobId: string,
-  prevhash: Uint8Array,
-  coinb1: Uint8Array,
-  coinb2: Uint8Array,
-  /** The branch's 32-byte hashes, concatenated. */
-  merkleBranch: Uint8Array,
-  version: number,
-  nbits: number,
-  ntime: number,
-  cleanJobs: 0 | 1,
-  extranonce1: Uint8Array,
-  extranonce2Size: number,
-];
+/** A `jobs` row as bound to SQL (ledger-rows.ts): flags are 0 or 1. */
+export type JobRow = Readonly<TableJobRow<0 | 1>>;
 
-/** A `shares` row as inserted, columns in table order (upstream_error starts null; updates set it). */
-export type ShareRow = readonly [
-  id: number,
-  time: number,
-  miner: string,
-  worker: string,
-  upstream: string,
-  upstreamSession: string,
-  jobId: number | null,
-  extranonce2: Uint8Array,
-  ntime: number,
-  nonce: number,
-  versionBits: number | null,
-  assignedDifficulty: number,
-  shareDifficulty: number | null,
-  hash: Uint8Array | null,
-  verdict: string,
-  upstreamVerdict: string,
-  isBlock: 0 | 1,
-];
+/** A `shares` row as inserted (ledger-rows.ts): the difficulty a REAL, flags 0 or 1. */
+export type ShareRow = Readonly<TableShareRow<number, 0 | 1>>;
 
 /** An upstream verdict update, in the order the UPDATE binds it. */
 export type VerdictRow = readonly [upstreamVerdict: string, upstreamError: string | null, shareId: number];

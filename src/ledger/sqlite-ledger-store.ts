@@ -1,15 +1,6 @@
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type {
-  LocalVerdict,
-  MinerTotals,
-  StoredJob,
-  StoredShare,
-  TimeWindow,
-  UpstreamTotals,
-  UpstreamVerdict,
-  WorkTotals,
-} from './ledger.js';
+import type { MinerTotals, StoredJob, StoredShare, TimeWindow, UpstreamTotals } from './ledger.js';
 import { forEachShareRow } from './sqlite-ledger-batch.js';
 import { migrate } from './sqlite-ledger-schema.js';
 import {
@@ -23,57 +14,35 @@ import {
   type ShareRow,
   type VerdictRow,
 } from './sqlite-ledger-protocol.js';
-import { LOCAL_VERDICTS, UPSTREAM_VERDICTS } from './verdicts.js';
+import {
+  JOB_COLUMNS,
+  SHARE_COLUMNS,
+  STORED_SHARE_COLUMNS,
+  storedJob,
+  storedShare,
+  type StoredShareRow,
+} from './ledger-rows.js';
+import {
+  minerTotals,
+  totalsColumns,
+  upstreamTotals,
+  type MinerTotalsRow,
+  type UpstreamTotalsRow,
+} from './window-totals.js';
 
 /**
  * The SQLite side of the ledger, synchronous: one connection (and, for the writer, its lock),
  * used by a database thread (sqlite-ledger-worker.ts), never by the main thread.
  */
 
-/** The columns a share is inserted with, in ShareRow order. */
-const SHARE_INSERT_COLUMNS =
-  'id, time, miner, worker, upstream, upstream_session, job_id, extranonce2, ntime, nonce, version_bits, ' +
-  'assigned_difficulty, share_difficulty, hash, verdict, upstream_verdict, is_block';
-/** The columns a share is read back with, in StoredShareRow order. */
-const SHARE_COLUMNS =
-  'id, time, miner, worker, upstream, upstream_session, job_id, extranonce2, ntime, nonce, version_bits, ' +
-  'assigned_difficulty, share_difficulty, hash, verdict, upstream_verdict, upstream_error, is_block';
-const JOB_COLUMNS =
-  'id, received_at, upstream, upstream_session, upstream_job_id, proxy_job_id, prevhash, coinb1, coinb2, ' +
-  'merkle_branch, version, nbits, ntime, clean_jobs, extranonce1, extranonce2_size';
-
 /** WAL pages (4 KiB) after which the writer checkpoints by itself: 256 MiB. */
 const FALLBACK_CHECKPOINT_PAGES = 65_536;
 
-/** One SELECT computes every total of a group; the verdict counts are columns, not rows. */
-const TOTALS_COLUMNS = [
-  `total(CASE WHEN verdict = 'accepted' THEN assigned_difficulty END)`,
-  ...LOCAL_VERDICTS.map((v) => `sum(verdict = '${v}')`),
-  ...UPSTREAM_VERDICTS.map((v) => `sum(upstream_verdict = '${v}')`),
-].join(', ');
-
-type TotalsTail = [credited: number, ...counts: number[]];
-/** A `shares` row as read back: the inserted columns plus upstream_error, verdicts typed. */
-type StoredShareRow = [
-  id: number,
-  time: number,
-  miner: string,
-  worker: string,
-  upstream: string,
-  upstreamSession: string,
-  jobId: number | null,
-  extranonce2: Uint8Array,
-  ntime: number,
-  nonce: number,
-  versionBits: number | null,
-  assignedDifficulty: number,
-  shareDifficulty: number | null,
-  hash: Uint8Array | null,
-  verdict: LocalVerdict,
-  upstreamVerdict: UpstreamVerdict,
-  upstreamError: string | null,
-  isBlock: 0 | 1,
-];
+/** One SELECT computes every total of a group. */
+const TOTALS_COLUMNS = totalsColumns({
+  credited: `total(CASE WHEN verdict = 'accepted' THEN assigned_difficulty END)`,
+  count: (column, verdict) => `sum(${column} = '${verdict}')`,
+});
 
 interface FileIdentity {
   readonly dev: number;
@@ -100,7 +69,7 @@ export class SqliteLedgerStore {
   ) {
     this.insertJob = db.prepare<[JobRow]>(`INSERT INTO jobs (${JOB_COLUMNS}) VALUES (${placeholders(16)})`);
     this.insertShare = db.prepare<[ShareRow]>(
-      `INSERT INTO shares (${SHARE_INSERT_COLUMNS}) VALUES (${placeholders(17)})`,
+      `INSERT INTO shares (${SHARE_COLUMNS}) VALUES (${placeholders(17)})`,
     );
     this.updateVerdict = db.prepare<[VerdictRow]>(
       'UPDATE shares SET upstream_verdict = ?, upstream_error = ? WHERE id = ?',
@@ -112,20 +81,20 @@ export class SqliteLedgerStore {
       for (const verdict of batch.verdicts) this.updateVerdict.run(verdict);
     });
     this.selectMinerTotals = db
-      .prepare<[number, number], [string, string, ...TotalsTail]>(
+      .prepare<[number, number], MinerTotalsRow>(
         `SELECT miner, worker, ${TOTALS_COLUMNS} FROM shares WHERE time >= ? AND time < ?
          GROUP BY miner, worker ORDER BY miner, worker`,
       )
       .raw();
     this.selectUpstreamTotals = db
-      .prepare<[number, number], [string, ...TotalsTail]>(
+      .prepare<[number, number], UpstreamTotalsRow>(
         `SELECT upstream, ${TOTALS_COLUMNS} FROM shares WHERE time >= ? AND time < ?
          GROUP BY upstream ORDER BY upstream`,
       )
       .raw();
     this.selectShares = db
       .prepare<[number, number], StoredShareRow>(
-        `SELECT ${SHARE_COLUMNS} FROM shares WHERE time >= ? AND time < ? ORDER BY id`,
+        `SELECT ${STORED_SHARE_COLUMNS} FROM shares WHERE time >= ? AND time < ? ORDER BY id`,
       )
       .raw();
     this.selectJob = db.prepare<[number], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).raw();
@@ -229,67 +198,20 @@ export class SqliteLedgerStore {
   }
 
   private minerTotals(window: TimeWindow): MinerTotals[] {
-    return this.selectMinerTotals.all(window.from, window.to).map(([miner, worker, ...tail]) => ({
-      miner,
-      worker,
-      ...workTotals(tail, window),
-    }));
+    return minerTotals(this.selectMinerTotals.all(window.from, window.to), window);
   }
 
   private upstreamTotals(window: TimeWindow): UpstreamTotals[] {
-    return this.selectUpstreamTotals.all(window.from, window.to).map(([upstream, ...tail]) => ({
-      upstream,
-      ...workTotals(tail, window),
-    }));
+    return upstreamTotals(this.selectUpstreamTotals.all(window.from, window.to), window);
   }
 
   private shares(window: TimeWindow): StoredShare[] {
-    return this.selectShares.all(window.from, window.to).map((r) => ({
-      id: r[0],
-      time: r[1],
-      miner: r[2],
-      worker: r[3],
-      upstream: r[4],
-      upstreamSession: r[5],
-      jobId: r[6],
-      extranonce2: bytes(r[7]),
-      ntime: r[8],
-      nonce: r[9],
-      versionBits: r[10],
-      assignedDifficulty: r[11],
-      shareDifficulty: r[12],
-      hash: r[13] === null ? null : bytes(r[13]),
-      verdict: r[14],
-      upstreamVerdict: r[15],
-      upstreamError: r[16],
-      isBlock: r[17] === 1,
-    }));
+    return this.selectShares.all(window.from, window.to).map(storedShare);
   }
 
   private job(id: number): StoredJob | undefined {
-    const r = this.selectJob.get(id);
-    if (r === undefined) return undefined;
-    const branch = r[9];
-    return {
-      id: r[0],
-      receivedAt: r[1],
-      upstream: r[2],
-      upstreamSession: r[3],
-      upstreamJobId: r[4],
-      proxyJobId: r[5],
-      prevhash: bytes(r[6]),
-      coinb1: bytes(r[7]),
-      coinb2: bytes(r[8]),
-      merkleBranch: Array.from({ length: branch.length / 32 }, (_, i) =>
-        bytes(branch.subarray(i * 32, i * 32 + 32)),
-      ),
-      version: r[10],
-      nbits: r[11],
-      ntime: r[12],
-      cleanJobs: r[13] === 1,
-      extranonce1: bytes(r[14]),
-      extranonce2Size: r[15],
-    };
+    const row = this.selectJob.get(id);
+    return row === undefined ? undefined : storedJob(row);
   }
 
   /**
@@ -332,32 +254,8 @@ function takeLock(path: string): Database.Database {
   }
 }
 
-function workTotals([credited, ...counts]: TotalsTail, window: TimeWindow): WorkTotals {
-  const sharesByVerdict: Partial<Record<LocalVerdict, number>> = {};
-  const sharesByUpstreamVerdict: Partial<Record<UpstreamVerdict, number>> = {};
-  LOCAL_VERDICTS.forEach((verdict, i) => {
-    const count = counts[i] ?? 0;
-    if (count > 0) sharesByVerdict[verdict] = count;
-  });
-  UPSTREAM_VERDICTS.forEach((verdict, i) => {
-    const count = counts[LOCAL_VERDICTS.length + i] ?? 0;
-    if (count > 0) sharesByUpstreamVerdict[verdict] = count;
-  });
-  return {
-    creditedDifficulty: credited,
-    hashrate: (credited * 2 ** 32) / ((window.to - window.from) / 1000),
-    sharesByVerdict,
-    sharesByUpstreamVerdict,
-  };
-}
-
 function placeholders(count: number): string {
   return Array.from({ length: count }, () => '?').join(', ');
-}
-
-/** A plain Uint8Array with a buffer of its own, as callers of the ledger get bytes back. */
-function bytes(blob: Uint8Array): Uint8Array {
-  return new Uint8Array(blob);
 }
 
 function identify(path: string): FileIdentity | undefined {

@@ -220,6 +220,8 @@ const WORKER_MODULES = [
   'sqlite-ledger-store',
   'sqlite-ledger-schema',
   'sqlite-ledger-protocol',
+  'ledger-rows',
+  'window-totals',
   'verdicts',
 ];
 

@@ -1,4 +1,5 @@
 import { resolve as resolvePath } from 'node:path';
+import { Batch, GroupCommitQueue, type GroupCommitStats } from './group-commit-queue.js';
 import type {
   JobRecord,
   Ledger,
@@ -12,8 +13,10 @@ import type {
   UpstreamTotals,
   UpstreamVerdictUpdate,
 } from './ledger.js';
-import { LedgerError } from './ledger-error.js';
-import { checkJobRecord, checkShareRecord, checkVerdictUpdate, checkWindow } from './record-checks.js';
+import type { LedgerError } from './ledger-error.js';
+import { joinBranch } from './ledger-rows.js';
+import { withDefaults } from './ledger-options.js';
+import { checkJobRecord, checkVerdictUpdate, shareRecordError } from './record-checks.js';
 import {
   FILE_REPLACED,
   ThreadFailure,
@@ -30,9 +33,9 @@ import { DatabaseThread } from './sqlite-ledger-thread.js';
  *
  * The database lives on a worker thread (sqlite-ledger-worker.ts): better-sqlite3 is
  * synchronous and a durable commit waits for an fsync, which on the main thread would stall
- * every miner. Records queue here; while the thread commits one batch the next accumulates,
- * and when the thread reports the commit every share of that batch resolves and the next
- * batch goes (group commit: latency about one commit, throughput growing with the batch).
+ * every miner. Records queue here and go to the thread in batches (group commit,
+ * group-commit-queue.ts): while the thread commits one batch the next accumulates, and when
+ * the thread reports the commit every share of that batch resolves and the next batch goes.
  * A second thread answers queries and checkpoints the WAL, so neither a long aggregate nor
  * the database file's fsync delays a commit.
  *
@@ -53,22 +56,9 @@ export interface SqliteLedgerOptions {
   readonly checkpointIntervalMs?: number;
 }
 
-export interface SqliteLedgerStats {
-  /** Transactions committed. */
-  readonly commits: number;
-  readonly jobsCommitted: number;
-  readonly sharesCommitted: number;
-  readonly verdictsCommitted: number;
-  /** Upstream verdicts that arrived after close or failure, and were not recorded. */
-  readonly verdictsDropped: number;
-  /** Records in the largest commit so far. */
-  readonly largestCommit: number;
+export interface SqliteLedgerStats extends GroupCommitStats {
   /** Time the database thread spent in commits (including fsync), summed. */
   readonly commitSeconds: number;
-  /** Records waiting for the next commit. */
-  readonly queuedRecords: number;
-  /** Records in the commit under way. */
-  readonly committingRecords: number;
 }
 
 export interface SqliteLedger extends Ledger {
@@ -77,12 +67,12 @@ export interface SqliteLedger extends Ledger {
   stats(): SqliteLedgerStats;
 }
 
-const DEFAULTS = {
+const DEFAULTS: Required<SqliteLedgerOptions> = {
   maxBatchRecords: 5000,
   commitTimeoutMs: 60_000,
   busyTimeoutMs: 5000,
   checkpointIntervalMs: 1000,
-} as const;
+};
 
 /**
  * Opens (creating if absent) the SQLite ledger at `path`. Rejects with a LedgerError:
@@ -93,17 +83,7 @@ export async function openSqliteLedger(
   path: string,
   options: SqliteLedgerOptions = {},
 ): Promise<SqliteLedger> {
-  const settings: Required<SqliteLedgerOptions> = {
-    maxBatchRecords: options.maxBatchRecords ?? DEFAULTS.maxBatchRecords,
-    commitTimeoutMs: options.commitTimeoutMs ?? DEFAULTS.commitTimeoutMs,
-    busyTimeoutMs: options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs,
-    checkpointIntervalMs: options.checkpointIntervalMs ?? DEFAULTS.checkpointIntervalMs,
-  };
-  for (const [name, value] of Object.entries(settings)) {
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new RangeError(`options.${name} must be a positive integer, got ${String(value)}`);
-    }
-  }
+  const settings = withDefaults(options, DEFAULTS);
   const absolute = resolvePath(path);
   const { thread, ready } = await DatabaseThread.start({
     role: 'writer',
@@ -121,52 +101,28 @@ export async function openSqliteLedger(
   return ledger;
 }
 
-/** Records committed together, and the one promise their callers wait on. */
-class Batch {
+/** Records committed together: jobs and verdicts as rows, shares as columns (sqlite-ledger-batch.ts). */
+class SqliteBatch extends Batch {
   readonly jobs: JobRow[] = [];
   readonly shares = new ShareColumnsBuilder();
   readonly verdicts: VerdictRow[] = [];
-  readonly committed: Promise<void>;
-  resolve!: () => void;
-  reject!: (error: Error) => void;
 
-  constructor() {
-    this.committed = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    // A batch of jobs or verdicts alone may have nobody waiting; its failure is reported elsewhere.
-    this.committed.catch(() => undefined);
+  get jobCount(): number {
+    return this.jobs.length;
   }
 
-  get size(): number {
-    return this.jobs.length + this.shares.size + this.verdicts.length;
+  get shareCount(): number {
+    return this.shares.size;
+  }
+
+  get verdictCount(): number {
+    return this.verdicts.length;
   }
 }
 
-type State = 'open' | 'closing' | 'closed' | 'failed';
-
 class SqliteLedgerImpl implements SqliteLedger {
-  private state: State = 'open';
-  /** Why the ledger failed; every later call reports it. */
-  private failure: LedgerError | null = null;
-  /** Batches not yet sent; the last one takes new records until it is full. */
-  private queue: Batch[] = [];
-  private committing: Batch | null = null;
-  private dispatchScheduled = false;
+  private readonly commits: GroupCommitQueue<SqliteBatch>;
   private reader: Promise<DatabaseThread> | null = null;
-  private closed: Promise<void> | null = null;
-  /** After a failure: resolves once both threads have stopped. */
-  private threadsGone: Promise<void> = Promise.resolve();
-  private counters = {
-    commits: 0,
-    jobsCommitted: 0,
-    sharesCommitted: 0,
-    verdictsCommitted: 0,
-    verdictsDropped: 0,
-    largestCommit: 0,
-    commitSeconds: 0,
-  };
 
   constructor(
     readonly path: string,
@@ -175,70 +131,55 @@ class SqliteLedgerImpl implements SqliteLedger {
     private lastShareId: number,
     private readonly settings: Required<SqliteLedgerOptions>,
   ) {
+    this.commits = new GroupCommitQueue(settings, {
+      name: `the SQLite ledger ${path}`,
+      newBatch: () => new SqliteBatch(),
+      commit: (batch) => this.commit(batch),
+      timeoutAdvice: () => '; the disk may be hung: check it (dmesg), then restart the process',
+      commitFailure: (error) => {
+        const code = error instanceof ThreadFailure ? error.code : 'ERR_UNKNOWN';
+        return { code, detail: `${code}: ${error instanceof Error ? error.message : String(error)}` };
+      },
+      commitAdvice: ADVICE,
+      otherCommitAdvice: 'restart the process; if it happens again, check the disk and the ledger file',
+      queryFailure: (error) => (error instanceof ThreadFailure ? `${error.code}: ${error.message}` : null),
+      closeFailure: (error) => String(error),
+      release: () => this.release(),
+      abandon: (failure) => this.abandon(failure),
+    });
     writer.onDeath = (error) => {
-      this.fail(error);
+      this.commits.fail(error);
     };
   }
 
   recordJob(job: JobRecord): LedgerJobId {
-    const refusal = this.refusal();
+    const refusal = this.commits.refusal();
     if (refusal !== null) throw refusal;
     checkJobRecord(job);
     const id = this.lastJobId + 1;
-    this.batchForNewRecord().jobs.push([
-      id,
-      job.receivedAt,
-      job.upstream,
-      job.upstreamSession,
-      job.upstreamJobId,
-      job.proxyJobId,
-      copy(job.prevhash),
-      copy(job.coinb1),
-      copy(job.coinb2),
-      concat(job.merkleBranch),
-      job.version,
-      job.nbits,
-      job.ntime,
-      job.cleanJobs ? 1 : 0,
-      copy(job.extranonce1),
-      job.extranonce2Size,
-    ]);
+    this.commits.batchForNewRecord().jobs.push(jobRow(id, job));
     this.lastJobId = id;
     return id;
   }
 
   recordShare(share: ShareRecord): Promise<LedgerShareId> {
-    const refusal = this.refusal();
+    const refusal = this.commits.refusal() ?? shareRecordError(share, this.lastJobId);
     if (refusal !== null) return Promise.reject(refusal);
-    try {
-      checkShareRecord(share, this.lastJobId);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
     const id = this.lastShareId + 1;
-    const batch = this.batchForNewRecord();
+    const batch = this.commits.batchForNewRecord();
     batch.shares.add(id, share);
     this.lastShareId = id;
     return batch.committed.then(() => id);
   }
 
-  /**
-   * After close or failure the update is dropped (and counted in stats): an upstream answers
-   * whenever it answers, and the share it concerns was already settled one way or the other.
-   */
   recordUpstreamVerdict(update: UpstreamVerdictUpdate): void {
-    if (this.refusal() !== null) {
-      this.counters.verdictsDropped++;
-      return;
-    }
+    if (!this.commits.takesVerdict()) return;
     checkVerdictUpdate(update, this.lastShareId);
-    this.batchForNewRecord().verdicts.push([update.verdict, update.error, update.shareId]);
+    this.commits.batchForNewRecord().verdicts.push([update.verdict, update.error, update.shareId]);
   }
 
   flush(): Promise<void> {
-    if (this.failure !== null) return Promise.reject(this.failure);
-    const last = this.queue.at(-1) ?? this.committing;
-    return last === null ? Promise.resolve() : last.committed;
+    return this.commits.flush();
   }
 
   minerTotals(window: TimeWindow): Promise<MinerTotals[]> {
@@ -259,170 +200,49 @@ class SqliteLedgerImpl implements SqliteLedger {
 
   /** Flushes, then stops both threads. Rejects if the ledger failed (before or during close). */
   close(): Promise<void> {
-    this.closed ??= this.shutdown();
-    return this.closed;
+    return this.commits.close();
   }
 
   stats(): SqliteLedgerStats {
-    let queuedRecords = 0;
-    for (const batch of this.queue) queuedRecords += batch.size;
-    return { ...this.counters, queuedRecords, committingRecords: this.committing?.size ?? 0 };
+    return this.commits.stats();
   }
 
-  private async shutdown(): Promise<void> {
-    if (this.state === 'open') this.state = 'closing';
-    try {
-      await this.flush();
-      const reader = this.reader;
-      this.reader = null;
-      await (await reader?.catch(() => null))?.close();
-      await this.writer.close();
-    } catch (error) {
-      this.fail(
-        error instanceof LedgerError
-          ? error
-          : new LedgerError(
-              'LEDGER_FAILED',
-              `closing the SQLite ledger ${this.path} failed: ${String(error)}`,
-              {
-                cause: error,
-              },
-            ),
-      );
-    }
-    if (this.failure !== null) {
-      await this.threadsGone;
-      throw this.failure;
-    }
-    this.state = 'closed';
-  }
-
-  /** Why a new record or query cannot be taken, or null if it can. */
-  private refusal(): LedgerError | null {
-    if (this.failure !== null) return this.failure;
-    if (this.state !== 'open') {
-      return new LedgerError(
-        'LEDGER_CLOSED',
-        `the SQLite ledger ${this.path} is closed; nothing more is recorded`,
-      );
-    }
-    return null;
-  }
-
-  private batchForNewRecord(): Batch {
-    let batch = this.queue.at(-1);
-    if (batch === undefined || batch.size >= this.settings.maxBatchRecords) {
-      batch = new Batch();
-      this.queue.push(batch);
-    }
-    if (this.committing === null && !this.dispatchScheduled) {
-      // Wait out this turn of the event loop so a burst of records shares one commit.
-      this.dispatchScheduled = true;
-      setImmediate(() => {
-        this.dispatchScheduled = false;
-        this.dispatch();
-      });
-    }
-    return batch;
-  }
-
-  private dispatch(): void {
-    if (this.committing !== null || this.failure !== null) return;
-    const batch = this.queue.shift();
-    if (batch === undefined) return;
-    this.committing = batch;
-    const timeout = setTimeout(() => {
-      this.fail(
-        new LedgerError(
-          'LEDGER_COMMIT_FAILED',
-          `a commit to the SQLite ledger ${this.path} took longer than ${this.settings.commitTimeoutMs} ms; ` +
-            'the disk may be hung: check it (dmesg), then restart the process. These records are not recorded',
-        ),
-      );
-    }, this.settings.commitTimeoutMs);
+  /** The database thread's own time in the commit (including fsync) is what stats count. */
+  private async commit(batch: SqliteBatch): Promise<number> {
     const { jobs, verdicts } = batch;
     const { columns: shares, transfer } = batch.shares.finish();
-    this.writer.request({ type: 'commit', batch: { jobs, shares, verdicts } }, transfer).then(
-      ({ seconds }) => {
-        clearTimeout(timeout);
-        if (this.committing !== batch) return;
-        this.committing = null;
-        const c = this.counters;
-        c.commits++;
-        c.jobsCommitted += jobs.length;
-        c.sharesCommitted += shares.count;
-        c.verdictsCommitted += verdicts.length;
-        c.largestCommit = Math.max(c.largestCommit, batch.size);
-        c.commitSeconds += seconds;
-        batch.resolve();
-        // Whatever queued during this commit goes now, as one batch.
-        this.dispatch();
-      },
-      (error: unknown) => {
-        clearTimeout(timeout);
-        this.fail(this.commitError(error, batch.size));
-      },
+    const { seconds } = await this.writer.request(
+      { type: 'commit', batch: { jobs, shares, verdicts } },
+      transfer,
     );
+    return seconds;
   }
 
-  /**
-   * Stops the ledger: the batch being committed and every queued one reject (nothing is left
-   * hanging), both threads stop, and every later call rejects with the reason.
-   */
-  private fail(error: LedgerError): void {
-    if (this.failure !== null || this.state === 'closed') return;
-    this.failure =
-      error.code === 'LEDGER_FAILED'
-        ? error
-        : new LedgerError('LEDGER_FAILED', `the SQLite ledger ${this.path} stopped: ${error.message}`, {
-            cause: error,
-          });
-    this.state = 'failed';
-    const committing = this.committing;
-    const queued = this.queue;
-    this.committing = null;
-    this.queue = [];
-    committing?.reject(error);
-    for (const batch of queued) batch.reject(this.failure);
-    const failure = this.failure;
-    this.threadsGone = Promise.all([
+  private async release(): Promise<void> {
+    const reader = this.reader;
+    this.reader = null;
+    await (await reader?.catch(() => null))?.close();
+    await this.writer.close();
+  }
+
+  private async abandon(failure: LedgerError): Promise<void> {
+    const reader = this.reader;
+    this.reader = null;
+    await Promise.all([
       this.writer.terminate(failure),
-      this.reader?.then(
-        (reader) => reader.terminate(failure),
+      reader?.then(
+        (thread) => thread.terminate(failure),
         () => undefined,
       ),
-    ]).then(() => undefined);
-    this.reader = null;
+    ]);
   }
 
-  private commitError(error: unknown, records: number): LedgerError {
-    if (error instanceof LedgerError) return error;
-    const code = error instanceof ThreadFailure ? error.code : 'ERR_UNKNOWN';
-    const message = error instanceof Error ? error.message : String(error);
-    return new LedgerError(
-      'LEDGER_COMMIT_FAILED',
-      `a commit of ${records} records to the SQLite ledger ${this.path} failed (${code}: ${message}); ` +
-        `${advice(code)}. These records are not recorded, and the ledger accepts nothing more`,
-      { cause: error },
-    );
-  }
-
-  private async query<K extends Query['kind']>(query: Query & { kind: K }): Promise<QueryResults[K]> {
-    const refusal = this.refusal();
-    if (refusal !== null) throw refusal;
-    if ('window' in query) checkWindow(query.window);
-    const reader = await this.startReader();
-    try {
+  private query<K extends Query['kind']>(query: Query & { kind: K }): Promise<QueryResults[K]> {
+    return this.commits.query(query.kind, 'window' in query ? query.window : null, async () => {
+      const reader = await this.startReader();
       const { value } = await reader.request({ type: 'query', query });
       return value as QueryResults[K];
-    } catch (error) {
-      if (!(error instanceof ThreadFailure)) throw error;
-      throw new LedgerError(
-        'LEDGER_QUERY_FAILED',
-        `a ${query.kind} query on the SQLite ledger ${this.path} failed (${error.code}: ${error.message})`,
-        { cause: error },
-      );
-    }
+    });
   }
 
   /**
@@ -471,20 +291,29 @@ const ADVICE: readonly (readonly [codePrefix: string, advice: string])[] = [
   ],
 ];
 
-function advice(code: string): string {
-  const known = ADVICE.find(([prefix]) => code.startsWith(prefix));
-  return known?.[1] ?? 'restart the process; if it happens again, check the disk and the ledger file';
+/** A job as the database thread binds it, holding its own copies of the caller's bytes. */
+function jobRow(id: LedgerJobId, job: JobRecord): JobRow {
+  return [
+    id,
+    job.receivedAt,
+    job.upstream,
+    job.upstreamSession,
+    job.upstreamJobId,
+    job.proxyJobId,
+    copy(job.prevhash),
+    copy(job.coinb1),
+    copy(job.coinb2),
+    joinBranch(job.merkleBranch),
+    job.version,
+    job.nbits,
+    job.ntime,
+    job.cleanJobs ? 1 : 0,
+    copy(job.extranonce1),
+    job.extranonce2Size,
+  ];
 }
 
 /** A copy with a buffer of its own: the caller may reuse its array before the batch is sent. */
 function copy(bytes: Uint8Array): Uint8Array {
   return Uint8Array.prototype.slice.call(bytes);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.length * 32);
-  parts.forEach((part, i) => {
-    out.set(part, i * 32);
-  });
-  return out;
 }

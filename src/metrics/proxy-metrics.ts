@@ -1,9 +1,39 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The label value that stands for every miner or worker past the cap. */
+export const OTHER_LABEL = '_other';
+/** Longest label value kept from miner input (an SS58 hotkey plus a worker suffix fits). */
+export const MAX_LABEL_CHARS = 96;
+
+/** How many distinct miner and worker label values credited work is broken down by. */
+export interface CreditLabelCaps {
+  readonly maxMiners: number;
+  readonly maxWorkers: number;
+}
+
+export const DEFAULT_CREDIT_LABEL_CAPS: CreditLabelCaps = { maxMiners: 1000, maxWorkers: 1000 };
+
 /**
- * The proxy's Prometheus metrics. Label values come only from configuration (upstream names,
- * roles) and from fixed sets (verdicts, reasons), never from miner input, so cardinality is
- * bounded by what the operator configured.
+ * Label values taken from miner input, first come first kept: once `cap` distinct values are
+ * in use, every new one is reported as `_other`, so a farm of any size cannot grow the series.
+ */
+export class BoundedLabelValues {
+  private readonly kept = new Set<string>();
+
+  valueFor(raw: string, cap: number): string {
+    // Usernames are as long as a line allows; a label value need not be.
+    const value = raw.length > MAX_LABEL_CHARS ? raw.slice(0, MAX_LABEL_CHARS) : raw;
+    if (this.kept.has(value)) return value;
+    if (this.kept.size >= cap) return OTHER_LABEL;
+    this.kept.add(value);
+    return value;
+  }
+}
+
+/**
+ * The proxy's Prometheus metrics. Label values come from configuration (upstream names, roles)
+ * and fixed sets (verdicts, reasons); the per-miner and per-worker credited work counters are
+ * the only ones labelled by miner input, and those are capped (`BoundedLabelValues`).
  */
 export class ProxyMetrics {
   readonly registry: Registry;
@@ -12,6 +42,10 @@ export class ProxyMetrics {
   readonly disconnectsTotal: Counter<'reason'>;
   readonly shares: Counter<'verdict'>;
   readonly creditedDifficulty: Counter;
+  readonly minerCreditedDifficulty: Counter<'miner'>;
+  readonly workerCreditedDifficulty: Counter<'worker'>;
+  private readonly minerLabels = new BoundedLabelValues();
+  private readonly workerLabels = new BoundedLabelValues();
   readonly blocksFound: Counter<'upstream'>;
   readonly upstreamUp: Gauge<'upstream'>;
   readonly upstreamSessions: Gauge<'upstream'>;
@@ -57,6 +91,18 @@ export class ProxyMetrics {
     this.creditedDifficulty = new Counter({
       name: 'hashrelay_credited_difficulty_total',
       help: 'Sum of the assigned difficulty of accepted shares.',
+      registers,
+    });
+    this.minerCreditedDifficulty = new Counter({
+      name: 'hashrelay_miner_credited_difficulty_total',
+      help: 'Credited difficulty by miner identity (account, or admitted hotkey); past the cap, miner="_other".',
+      labelNames: ['miner'],
+      registers,
+    });
+    this.workerCreditedDifficulty = new Counter({
+      name: 'hashrelay_worker_credited_difficulty_total',
+      help: 'Credited difficulty by worker (full username); past the cap, worker="_other".',
+      labelNames: ['worker'],
       registers,
     });
     this.blocksFound = new Counter({
@@ -137,5 +183,15 @@ export class ProxyMetrics {
       labelNames: ['kind'],
       registers,
     });
+  }
+
+  /** Counts an accepted share's difficulty in total, per miner and per worker (capped labels). */
+  credit(miner: string, worker: string, difficulty: number, caps = DEFAULT_CREDIT_LABEL_CAPS): void {
+    this.creditedDifficulty.inc(difficulty);
+    this.minerCreditedDifficulty.inc({ miner: this.minerLabels.valueFor(miner, caps.maxMiners) }, difficulty);
+    this.workerCreditedDifficulty.inc(
+      { worker: this.workerLabels.valueFor(worker, caps.maxWorkers) },
+      difficulty,
+    );
   }
 }

@@ -1,0 +1,287 @@
+import type { TimeWindow } from './ledger.js';
+import { LedgerError } from './ledger-error.js';
+import { checkWindow } from './record-checks.js';
+
+/**
+ * The group commit both ledger backends put in front of their database: records queue in
+ * batches; while one batch commits the next accumulates, and when the commit returns every
+ * share of that batch resolves and the next batch goes (latency about one commit, throughput
+ * growing with the batch). A commit that fails or outlives its timeout stops the ledger: the
+ * batch under way and every queued one reject, so nobody is left waiting, and every later call
+ * reports why. How a batch holds its records and how it is committed is the backend's.
+ */
+
+/** The records of one commit, held as the backend commits them, and the promise their callers wait on. */
+export abstract class Batch {
+  readonly committed: Promise<void>;
+  resolve!: () => void;
+  reject!: (error: Error) => void;
+
+  constructor() {
+    this.committed = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // A batch of jobs or verdicts alone may have nobody waiting; its failure is reported elsewhere.
+    this.committed.catch(() => undefined);
+  }
+
+  abstract get jobCount(): number;
+  abstract get shareCount(): number;
+  abstract get verdictCount(): number;
+
+  get size(): number {
+    return this.jobCount + this.shareCount + this.verdictCount;
+  }
+}
+
+export interface GroupCommitSettings {
+  /** Most records (jobs + shares + verdict updates) in one commit. */
+  readonly maxBatchRecords: number;
+  /** A commit not done this long after it was sent fails the ledger. */
+  readonly commitTimeoutMs: number;
+}
+
+/** What the queue needs of a backend. */
+export interface GroupCommitBackend<B extends Batch> {
+  /** The ledger as messages name it, e.g. `the SQLite ledger /var/lib/hashrelay/ledger.sqlite`. */
+  readonly name: string;
+  newBatch(): B;
+  /** Commits one batch, whole; resolves with the seconds to count as commit time. */
+  commit(batch: B): Promise<number>;
+  /** What follows "took longer than N ms" when a commit times out: what may be wrong, what to do. */
+  timeoutAdvice(): string;
+  /** A failed commit's error code (if it has one) and its text, for the ledger's error. */
+  commitFailure(error: unknown): { readonly code: string | undefined; readonly detail: string };
+  /** What an operator should do about a failed commit, by error code prefix, first match wins. */
+  readonly commitAdvice: readonly (readonly [codePrefix: string, advice: string])[];
+  /** The advice for a failed commit whose code matches none of `commitAdvice`. */
+  readonly otherCommitAdvice: string;
+  /** A failed query's text for LEDGER_QUERY_FAILED, or null to pass its error on as it is. */
+  queryFailure(error: unknown): string | null;
+  /** The text of an error `release` threw, for the ledger's error. */
+  closeFailure(error: unknown): string;
+  /** Releases the database after close's final flush (connections, threads, locks). */
+  release(): Promise<void>;
+  /** Stops the database at once after a failure; resolves once it is all gone. */
+  abandon(failure: LedgerError): Promise<void>;
+}
+
+/** The stats every backend keeps. */
+export interface GroupCommitStats {
+  /** Transactions committed. */
+  readonly commits: number;
+  readonly jobsCommitted: number;
+  readonly sharesCommitted: number;
+  readonly verdictsCommitted: number;
+  /** Upstream verdicts that arrived after close or failure, and were not recorded. */
+  readonly verdictsDropped: number;
+  /** Records in the largest commit so far. */
+  readonly largestCommit: number;
+  /** Commit time (as the backend counts it), summed. */
+  readonly commitSeconds: number;
+  /** Records waiting for the next commit. */
+  readonly queuedRecords: number;
+  /** Records in the commit under way. */
+  readonly committingRecords: number;
+}
+
+type State = 'open' | 'closing' | 'closed' | 'failed';
+
+export class GroupCommitQueue<B extends Batch> {
+  private state: State = 'open';
+  /** Why the ledger failed; every later call reports it. */
+  private failure: LedgerError | null = null;
+  /** Batches not yet sent; the last one takes new records until it is full. */
+  private queue: B[] = [];
+  private committing: B | null = null;
+  private dispatchScheduled = false;
+  private closed: Promise<void> | null = null;
+  /** After a failure: resolves once the backend's database is let go. */
+  private abandoned: Promise<void> = Promise.resolve();
+  private counters = {
+    commits: 0,
+    jobsCommitted: 0,
+    sharesCommitted: 0,
+    verdictsCommitted: 0,
+    verdictsDropped: 0,
+    largestCommit: 0,
+    commitSeconds: 0,
+  };
+
+  constructor(
+    private readonly settings: GroupCommitSettings,
+    private readonly backend: GroupCommitBackend<B>,
+  ) {}
+
+  /** Why a new record or query cannot be taken, or null if it can. */
+  refusal(): LedgerError | null {
+    if (this.failure !== null) return this.failure;
+    if (this.state !== 'open') {
+      return new LedgerError('LEDGER_CLOSED', `${this.backend.name} is closed; nothing more is recorded`);
+    }
+    return null;
+  }
+
+  /**
+   * Whether an upstream verdict update can still be queued. After close or failure it is
+   * dropped (and counted in stats): an upstream answers whenever it answers, and the share it
+   * concerns was already settled one way or the other.
+   */
+  takesVerdict(): boolean {
+    if (this.refusal() === null) return true;
+    this.counters.verdictsDropped++;
+    return false;
+  }
+
+  /** The batch a new record goes in; call only when `refusal()` is null. */
+  batchForNewRecord(): B {
+    let batch = this.queue.at(-1);
+    if (batch === undefined || batch.size >= this.settings.maxBatchRecords) {
+      batch = this.backend.newBatch();
+      this.queue.push(batch);
+    }
+    if (this.committing === null && !this.dispatchScheduled) {
+      // Wait out this turn of the event loop so a burst of records shares one commit.
+      this.dispatchScheduled = true;
+      setImmediate(() => {
+        this.dispatchScheduled = false;
+        this.dispatch();
+      });
+    }
+    return batch;
+  }
+
+  /** Resolves when everything queued so far is committed. */
+  flush(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const last = this.queue.at(-1) ?? this.committing;
+    return last === null ? Promise.resolve() : last.committed;
+  }
+
+  /**
+   * Runs a query unless the ledger is closed or failed, after checking its window (null for
+   * none); a failure the backend can explain becomes LEDGER_QUERY_FAILED.
+   */
+  async query<T>(kind: string, window: TimeWindow | null, run: () => Promise<T>): Promise<T> {
+    const refusal = this.refusal();
+    if (refusal !== null) throw refusal;
+    if (window !== null) checkWindow(window);
+    try {
+      return await run();
+    } catch (error) {
+      const detail = this.backend.queryFailure(error);
+      if (detail === null) throw error;
+      const message = `a ${kind} query on ${this.backend.name} failed (${detail})`;
+      throw new LedgerError('LEDGER_QUERY_FAILED', message, { cause: error });
+    }
+  }
+
+  /** Flushes, then releases the backend. Rejects if the ledger failed (before or during close). */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  stats(): GroupCommitStats {
+    let queuedRecords = 0;
+    for (const batch of this.queue) queuedRecords += batch.size;
+    return { ...this.counters, queuedRecords, committingRecords: this.committing?.size ?? 0 };
+  }
+
+  /**
+   * Stops the ledger: the batch being committed and every queued one reject (nothing is left
+   * hanging), the backend lets its database go, and every later call rejects with the reason.
+   */
+  fail(error: LedgerError): void {
+    if (this.failure !== null || this.state === 'closed') return;
+    const failure =
+      error.code === 'LEDGER_FAILED'
+        ? error
+        : new LedgerError('LEDGER_FAILED', `${this.backend.name} stopped: ${error.message}`, {
+            cause: error,
+          });
+    this.failure = failure;
+    this.state = 'failed';
+    const committing = this.committing;
+    const queued = this.queue;
+    this.committing = null;
+    this.queue = [];
+    committing?.reject(error);
+    for (const batch of queued) batch.reject(failure);
+    this.abandoned = this.backend.abandon(failure);
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state === 'open') this.state = 'closing';
+    try {
+      await this.flush();
+      await this.backend.release();
+    } catch (error) {
+      this.fail(
+        error instanceof LedgerError
+          ? error
+          : new LedgerError(
+              'LEDGER_FAILED',
+              `closing ${this.backend.name} failed: ${this.backend.closeFailure(error)}`,
+              { cause: error },
+            ),
+      );
+    }
+    if (this.failure !== null) {
+      await this.abandoned;
+      throw this.failure;
+    }
+    this.state = 'closed';
+  }
+
+  private dispatch(): void {
+    if (this.committing !== null || this.failure !== null) return;
+    const batch = this.queue.shift();
+    if (batch === undefined) return;
+    this.committing = batch;
+    const timeout = setTimeout(() => {
+      this.fail(
+        new LedgerError(
+          'LEDGER_COMMIT_FAILED',
+          `a commit to ${this.backend.name} took longer than ${this.settings.commitTimeoutMs} ms` +
+            `${this.backend.timeoutAdvice()}. These records are not recorded`,
+        ),
+      );
+    }, this.settings.commitTimeoutMs);
+    this.backend.commit(batch).then(
+      (seconds) => {
+        clearTimeout(timeout);
+        if (this.committing !== batch) return;
+        this.committing = null;
+        const c = this.counters;
+        c.commits++;
+        c.jobsCommitted += batch.jobCount;
+        c.sharesCommitted += batch.shareCount;
+        c.verdictsCommitted += batch.verdictCount;
+        c.largestCommit = Math.max(c.largestCommit, batch.size);
+        c.commitSeconds += seconds;
+        batch.resolve();
+        // Whatever queued during this commit goes now, as one batch.
+        this.dispatch();
+      },
+      (error: unknown) => {
+        clearTimeout(timeout);
+        this.fail(this.commitError(error, batch.size));
+      },
+    );
+  }
+
+  private commitError(error: unknown, records: number): LedgerError {
+    if (error instanceof LedgerError) return error;
+    const { code, detail } = this.backend.commitFailure(error);
+    const known =
+      code === undefined ? undefined : this.backend.commitAdvice.find(([p]) => code.startsWith(p));
+    return new LedgerError(
+      'LEDGER_COMMIT_FAILED',
+      `a commit of ${records} records to ${this.backend.name} failed (${detail}); ` +
+        `${known?.[1] ?? this.backend.otherCommitAdvice}. These records are not recorded, and the ledger accepts nothing more`,
+      { cause: error },
+    );
+  }
+}
