@@ -70,8 +70,10 @@ const SEED = 0x5eed_0004;
 /** "Far under TaoHASH": at most this fraction of its error. */
 const FAR_UNDER = 1 / 5;
 const TARGET_PP = 1;
-/** The proxy re-decides placements once a wall second (proxy.ts): the dwell cannot be shorter. */
-const PROXY_TICK_WALL_SECONDS = 1;
+/** The proxy's routing tick (proxy.ts): a sixteenth of the dwell, between 50 ms and 1 s of wall time. */
+function proxyTickWallSeconds(dwellWallSeconds: number): number {
+  return Math.min(1, Math.max(0.05, dwellWallSeconds / 16));
+}
 
 interface Case {
   readonly miners: number;
@@ -195,7 +197,7 @@ export async function runSplitAccuracyBench(argv: readonly string[] = process.ar
   console.log(
     `time compressed ×${k}: pool jobs every ${POOL_JOB_SECONDS} s, a new block (clean job) every ~${BLOCK_INTERVAL_SECONDS} s, vardiff target ${settings.shareSeconds} s ` +
       `(retarget ${VARDIFF_RETARGET_SECONDS} s), balancing window ${settings.balanceWindowSeconds} s, min dwell ${settings.minDwellSeconds} s ` +
-      `(the proxy decides once a wall second = every ${PROXY_TICK_WALL_SECONDS * k} s simulated), all simulated; ` +
+      `(the proxy re-decides every ${(proxyTickWallSeconds(settings.minDwellSeconds / k) * k).toFixed(2)} s simulated; faster miners dwell down to a quarter), all simulated; ` +
       `${simulated} s simulated per case (${(simulated / k).toFixed(0)} s wall), ${settings.parallel} cases at a time`,
   );
   console.log(
@@ -257,7 +259,8 @@ async function runCase(c: Case, settings: Settings): Promise<CaseResult> {
   const hashratesTHs = mixedHashrates(c.miners, random, LOW_TH, SPREAD);
   const hashrates = hashratesTHs.map((th) => th * 1e12 * HASH_SCALE);
   const { minDwellSeconds, balanceWindowSeconds } = settings;
-  const effectiveDwellSeconds = Math.max(minDwellSeconds, PROXY_TICK_WALL_SECONDS * k);
+  // The proxy ticks 16 times per dwell (proxyTickWallSeconds), so any dwell is honoured as given.
+  const effectiveDwellSeconds = minDwellSeconds;
 
   const poolOfPrevhash = new Map<string, number>();
   const pools = await Promise.all(
