@@ -60,7 +60,7 @@ const WINDOW_SECONDS = 600;
 const STEP_SECONDS = 60;
 const WARMUP_SECONDS = 600;
 /** The proxy's defaults for the scheduler's knobs (routing.minDwellSeconds, routing.windowSeconds). */
-const MIN_DWELL_SECONDS = 10;
+const MIN_DWELL_SECONDS = 5;
 const BALANCE_WINDOW_SECONDS = 600;
 /** ASIC hashrates in TH/s become hashes per simulated second at this scale, so a share costs 2–64 hashes. */
 const HASH_SCALE = 2 ** -44;
