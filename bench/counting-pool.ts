@@ -22,6 +22,7 @@ import {
   type MinerRequest,
 } from '../src/stratum/index.js';
 import type { Job } from '../src/work/job.js';
+import { SYNTHETIC_EXTRANONCE2_SIZE, syntheticJob } from './synthetic-job.js';
 import { toJobId } from '../src/work/types.js';
 
 export interface CountingPoolOptions {
@@ -43,17 +44,7 @@ export interface PoolSubmits {
   readonly stale: Uint8Array;
 }
 
-const EXTRANONCE2_SIZE = 8;
-// A real mainnet target: no share is ever a block.
-const NBITS = 0x17034219;
-const COINB1 = Buffer.from(
-  '01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff2503a08601',
-  'hex',
-);
-const COINB2 = Buffer.from(
-  '2f636f756e742f' + 'ffffffff01' + '00f2052a01000000' + '1976a914' + '00'.repeat(20) + '88ac' + '00000000',
-  'hex',
-);
+const EXTRANONCE2_SIZE = SYNTHETIC_EXTRANONCE2_SIZE;
 
 export class CountingPool {
   readonly port: number;
@@ -150,15 +141,8 @@ export class CountingPool {
     if (clean) this.valid.clear();
     this.valid.add(jobId);
     return {
+      ...syntheticJob({ serial: 0, tag: 'count', prevhash: this.prevhash, branches: 2, clean }),
       jobId,
-      prevhash: this.prevhash,
-      coinb1: COINB1,
-      coinb2: COINB2,
-      merkleBranch: [randomBytes(32), randomBytes(32)],
-      version: 0x20000000,
-      nbits: NBITS,
-      ntime: Math.floor(Date.now() / 1000),
-      cleanJobs: clean,
     };
   }
 

@@ -22,7 +22,7 @@ import {
   type MinerRequest,
 } from '../src/stratum/index.js';
 import type { Job } from '../src/work/job.js';
-import { toJobId } from '../src/work/types.js';
+import { SYNTHETIC_EXTRANONCE2_SIZE, syntheticJob } from './synthetic-job.js';
 
 export interface SinkPoolOptions {
   readonly host?: string;
@@ -47,20 +47,8 @@ export interface SinkSubmits {
   readonly extranonce2: readonly string[];
 }
 
-const EXTRANONCE2_SIZE = 8;
+const EXTRANONCE2_SIZE = SYNTHETIC_EXTRANONCE2_SIZE;
 const SUBSCRIPTION_ID = 'sink';
-// A real mainnet target: no share is ever a block, so a proxy in front never logs one.
-const NBITS = 0x17034219;
-// Coinbase halves of a realistic shape: version, one input up to the extranonce; then the
-// rest of the script, sequence, one output and the lock time.
-const COINB1 = Buffer.from(
-  '01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff2503a08601',
-  'hex',
-);
-const COINB2 = Buffer.from(
-  '2f73696e6b2f' + 'ffffffff01' + '00f2052a01000000' + '1976a914' + '00'.repeat(20) + '88ac' + '00000000',
-  'hex',
-);
 
 class SinkConnection {
   readonly framer = new LineFramer({ maxLineLength: 64 * 1024 });
@@ -171,17 +159,13 @@ export class SinkPool {
   }
 
   private makeJob(): Job {
-    return {
-      jobId: toJobId((this.nextJobSerial++).toString(16)),
+    return syntheticJob({
+      serial: this.nextJobSerial++,
+      tag: 'sink',
       prevhash: randomBytes(32),
-      coinb1: COINB1,
-      coinb2: COINB2,
-      merkleBranch: Array.from({ length: this.branches }, () => randomBytes(32)),
-      version: 0x20000000,
-      nbits: NBITS,
-      ntime: Math.floor(Date.now() / 1000),
-      cleanJobs: true,
-    };
+      branches: this.branches,
+      clean: true,
+    });
   }
 
   private onConnection(socket: Socket): void {
