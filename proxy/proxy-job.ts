@@ -4,6 +4,7 @@ import { concatBytes } from '../src/work/bytes.js';
 import type { Job } from '../src/work/job.js';
 import { difficultyToTarget, type Target } from '../src/work/target.js';
 import { toJobId, type JobId } from '../src/work/types.js';
+import type { ProofScope } from './proof-scopes.js';
 import type { SessionJob, UpstreamSession } from './upstream-session.js';
 
 /**
@@ -24,8 +25,8 @@ export interface ProxyJob {
   readonly notify: Buffer;
   readonly notifyClean: Buffer;
   readonly ledgerJobId: LedgerJobId;
-  /** Header hashes of shares seen on this job (duplicate detection on the upstream-visible tuple). */
-  readonly seen: Set<bigint>;
+  /** Proofs already judged on this job's prevhash, whatever job id they came under. */
+  readonly proofScope: ProofScope;
 }
 
 export type FoldResult =
@@ -63,6 +64,7 @@ export function makeProxyJob(
   id: string,
   fold: { minerJob: Job; pad: Uint8Array },
   ledgerJobId: LedgerJobId,
+  proofScope: ProofScope,
 ): ProxyJob {
   const notify = serializeNotify(fold.minerJob);
   return {
@@ -75,6 +77,6 @@ export function makeProxyJob(
     notify,
     notifyClean: fold.minerJob.cleanJobs ? notify : serializeNotify({ ...fold.minerJob, cleanJobs: true }),
     ledgerJobId,
-    seen: new Set(),
+    proofScope,
   };
 }

@@ -18,6 +18,7 @@ import {
   type SubmitReply,
 } from './miner-connection.js';
 import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
+import { ProofScopes } from './proof-scopes.js';
 import { judgeShare } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
@@ -92,6 +93,8 @@ export class Proxy {
   private readonly ledger: Ledger;
   private readonly log: Logger;
   private readonly slots: ExtranonceSlots;
+  /** Duplicate detection by header hash, one scope per prevhash across every session. */
+  private readonly proofScopes: ProofScopes;
   private readonly servers: net.Server[] = [];
   /** Session id → the proxy jobs made from it, oldest first; and its current one. */
   private readonly sessionJobs = new Map<string, ProxyJob[]>();
@@ -118,6 +121,9 @@ export class Proxy {
     this.admission = options.admission;
     this.metrics = options.metrics ?? new ProxyMetrics();
     this.slots = new ExtranonceSlots(this.config.extranonce.slotBytes);
+    // Late shares on an abandoned prevhash are deduplicated as long as a retiring upstream
+    // still takes them, and at least a minute.
+    this.proofScopes = new ProofScopes(Math.max(60, this.config.upstream.retireSeconds) * 1000);
     const up = this.config.upstream;
     const limits = this.config.limits;
     this.host = {
@@ -579,7 +585,8 @@ export class Proxy {
       extranonce1: sessionJob.extranonce1,
       extranonce2Size: sessionJob.extranonce2Size,
     });
-    const proxyJob = makeProxyJob(session, sessionJob, id, fold, ledgerJobId);
+    const proofScope = this.proofScopes.forJob(session.id, job.prevhash, Date.now());
+    const proxyJob = makeProxyJob(session, sessionJob, id, fold, ledgerJobId, proofScope);
     let list = this.sessionJobs.get(session.id);
     if (list === undefined) {
       list = [];
@@ -599,6 +606,7 @@ export class Proxy {
 
   private onSessionClosed(link: UpstreamLink, session: UpstreamSession, reason: string): void {
     this.metrics.upstreamFailovers.inc({ upstream: link.name, reason: reasonKind(reason) });
+    this.proofScopes.sessionClosed(session.id, Date.now());
     const stranded = [...(this.placements.get(session.id) ?? [])];
     for (const miner of stranded) this.unplace(miner);
     this.placements.delete(session.id);
@@ -709,7 +717,10 @@ export class Proxy {
         { upstream: session.upstream, error: answer.error, job: job.id },
         'upstream rejected a share',
       );
-      if (job.sessionJob.generation === session.generation) link?.recordRejection();
+      // A pool calling a locally unique proof a duplicate keys duplicates its own way (or saw
+      // it from elsewhere): the miner's doing, not the pool's health.
+      if (job.sessionJob.generation === session.generation && !/duplicate/i.test(answer.error))
+        link?.recordRejection();
     }
     let shareId: number;
     try {

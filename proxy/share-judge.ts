@@ -27,8 +27,8 @@ export interface JudgeContext {
 /**
  * Judges one submit against the job as it was sent to this miner: unknown job, stale, form
  * (extranonce2 size, version bits, ntime), proof of work at the assigned difficulty, and
- * duplicates keyed on the header hash (which covers the upstream-visible tuple: session job,
- * full extranonce2, ntime, nonce, version). Stale shares are hashed too, so a share the pool
+ * duplicates keyed on the header hash across the job's whole prevhash epoch (the hash covers
+ * the upstream-visible tuple: session, job content, full extranonce2, ntime, nonce, version). Stale shares are hashed too, so a share the pool
  * may still take is forwarded, but they are never credited.
  */
 export function judgeShare(
@@ -61,19 +61,30 @@ export function judgeShare(
   const work = verdict.work;
   const forwardable = work.hashValue <= job.upstreamTarget || work.isBlock;
 
-  // The hash as a number: a cheap key, and unique per header.
-  const key = work.hashValue;
-  if (job.seen.has(key)) {
+  // The chain moved on from this prevhash everywhere: nothing on it can be credited, and its
+  // proofs are no longer remembered, so it is never forwarded either.
+  if (job.proofScope.dropped) {
     return {
-      verdict: 'duplicate',
-      code: SubmitErrorCode.duplicateShare,
-      message: 'duplicate share',
+      verdict: 'stale',
+      code: SubmitErrorCode.jobNotFound,
+      message: 'stale share: the block it builds on was replaced',
       work,
       upstreamExtranonce2,
       forward: false,
     };
   }
-  job.seen.add(key);
+  // The header hash is the proof: the same one under any job id (a re-sent job, a reconnected
+  // session, a reused slot) is a duplicate.
+  if (!job.proofScope.proofs.add(work.hash)) {
+    return {
+      verdict: 'duplicate',
+      code: SubmitErrorCode.duplicateShare,
+      message: 'duplicate share: this proof of work was already submitted',
+      work,
+      upstreamExtranonce2,
+      forward: false,
+    };
+  }
 
   if (job.sessionJob.generation < job.session.generation) {
     return {

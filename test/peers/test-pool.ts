@@ -55,6 +55,11 @@ export interface TestPoolOptions {
   /** Accepted ntime: job.ntime ≤ ntime ≤ job.ntime + this (ckpool's rule). */
   readonly ntimeWindowSeconds?: number;
   readonly authorize?: (username: string, password: string) => boolean;
+  /**
+   * Give every connection the same extranonce1, as a pool that resumes a session on reconnect
+   * does (default: a fresh one per connection).
+   */
+  readonly reuseExtranonce1?: boolean;
   /** Keep every line in and out per connection (default true); benchmarks may turn it off. */
   readonly sniff?: boolean;
   /** Structured events (`connection`, `share`, `job`), for debugging a failing test. */
@@ -230,11 +235,13 @@ export class TestPool {
   private jobSequence = 0;
   private nextConnectionId = 1;
   private nextExtranonce1: number;
+  private readonly reuseExtranonce1: boolean;
   private accepted = 0;
   private rejected = 0;
 
   private constructor(options: TestPoolOptions) {
     this.name = options.name ?? 'test-pool';
+    this.reuseExtranonce1 = options.reuseExtranonce1 ?? false;
     this.host = options.host ?? DEFAULTS.host;
     this.extranonce1Size = sizeOption(
       options.extranonce1Size ?? DEFAULTS.extranonce1Size,
@@ -324,6 +331,28 @@ export class TestPool {
   /** Issues a job to every ready connection; a clean job changes the prevhash and makes older jobs stale. */
   async newJob({ clean = false }: { clean?: boolean } = {}): Promise<PoolJob> {
     const poolJob = this.createJob(clean);
+    await this.broadcastJob(poolJob, this.ready());
+    return poolJob;
+  }
+
+  /**
+   * Sends the current job again, as pools do (periodic refreshes, after a reconnect or a
+   * set_difficulty): the same content under the same job id, or with `newId` under a new one;
+   * `clean` flags it clean without changing the prevhash. Shares on it are the same proofs.
+   */
+  async resendJob({
+    newId = false,
+    clean = false,
+  }: { newId?: boolean; clean?: boolean } = {}): Promise<PoolJob> {
+    const current = this.currentJob;
+    let jobId = current.job.jobId;
+    if (newId) {
+      this.jobSequence += 1;
+      jobId = toJobId(this.jobSequence.toString(16));
+    }
+    const poolJob: PoolJob = { ...current, job: { ...current.job, jobId, cleanJobs: clean } };
+    if (newId) this.jobs.push(poolJob);
+    this.emit('job', { pool: this.name, job: jobId, clean, epoch: this.epoch, resent: true });
     await this.broadcastJob(poolJob, this.ready());
     return poolJob;
   }
@@ -569,7 +598,7 @@ export class TestPool {
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
     const extranonce1 = Buffer.alloc(this.extranonce1Size);
-    const counter = this.nextExtranonce1++ >>> 0;
+    const counter = (this.reuseExtranonce1 ? this.nextExtranonce1 : this.nextExtranonce1++) >>> 0;
     // The counter's low bytes, right-aligned: unique for 2^(8·size) connections.
     for (let i = 0; i < Math.min(4, this.extranonce1Size); i++) {
       extranonce1[this.extranonce1Size - 1 - i] = (counter >>> (8 * i)) & 0xff;
