@@ -7,6 +7,7 @@ import { LedgerError } from '../src/ledger/ledger-error.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
 import { openPgLedger, type PgLedger, type PgLedgerOptions } from '../src/ledger/pg-ledger.js';
 import { exactDecimal, text } from '../src/ledger/pg-ledger-batch.js';
+import { SCHEMA_VERSION } from '../src/ledger/pg-ledger-schema.js';
 import { isRetryable, parsePgUrl, sqlState } from '../src/ledger/pg-ledger-connection.js';
 import { openSqliteLedger } from '../src/ledger/sqlite-ledger.js';
 import { LOCAL_VERDICTS, UPSTREAM_VERDICTS } from '../src/ledger/verdicts.js';
@@ -147,13 +148,14 @@ describe.skipIf(postgres === null)('PostgreSQL', () => {
         'meta_pkey',
         'share_ids',
         'shares',
+        'shares_credited_hash',
         'shares_miner_time',
         'shares_pkey',
         'shares_time',
         'shares_upstream_time',
       ]);
       expect(await sql(`SELECT application, schema_version FROM ${schema}.meta`)).toEqual([
-        { application: 'hashrelay-ledger', schema_version: 1 },
+        { application: 'hashrelay-ledger', schema_version: SCHEMA_VERSION },
       ]);
       const collations = await sql<{ column_name: string; collation_name: string | null }>(
         `SELECT column_name, collation_name FROM information_schema.columns
@@ -186,7 +188,9 @@ describe.skipIf(postgres === null)('PostgreSQL', () => {
       await (await open(newer)).close();
       await sql(`UPDATE ${newer}.meta SET schema_version = 99`);
       const tooNew = await ledgerError(openPgLedger(server().url, { schema: newer }), 'LEDGER_OPEN_FAILED');
-      expect(tooNew.message).toMatch(/schema version 99, newer than this hashrelay's 1/);
+      expect(tooNew.message).toMatch(
+        new RegExp(`schema version 99, newer than this hashrelay's ${SCHEMA_VERSION}`),
+      );
     });
 
     test('an empty schema made by the DBA is used as it is', async () => {

@@ -4,13 +4,21 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { LedgerError } from '../src/ledger/ledger-error.js';
+import { SCHEMA_VERSION } from '../src/ledger/sqlite-ledger-schema.js';
 import {
   openSqliteLedger,
   type SqliteLedger,
   type SqliteLedgerOptions,
 } from '../src/ledger/sqlite-ledger.js';
 import { describeLedgerContract, EVERYTHING, ledgerError } from './support/ledger-contract.js';
-import { ledgerDir, makeJob, makeShare, removeLedgerDirs, seededBytes } from './support/ledger-records.js';
+import {
+  ledgerDir,
+  makeJob,
+  makeShare,
+  proofHash,
+  removeLedgerDirs,
+  seededBytes,
+} from './support/ledger-records.js';
 
 /** What every backend promises (test/support/ledger-contract.ts), then what only SQLite does. */
 describeLedgerContract({
@@ -67,13 +75,18 @@ describe('SQLite ledger: the file', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.pragma('user_version', { simple: true })).toBe(1);
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(db.pragma('application_id', { simple: true })).toBe(0x68726c67);
       const indexes = db
         .prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'shares'")
         .pluck()
         .all();
-      expect(indexes.sort()).toEqual(['shares_miner_time', 'shares_time', 'shares_upstream_time']);
+      expect(indexes.sort()).toEqual([
+        'shares_credited_hash',
+        'shares_miner_time',
+        'shares_time',
+        'shares_upstream_time',
+      ]);
     } finally {
       db.close();
     }
@@ -201,6 +214,36 @@ describe('SQLite ledger: one writer per file', () => {
     await open(path);
   });
 
+  test('a ledger from before the credit-once rule: later copies of a credited proof become duplicates', async () => {
+    const path = join(ledgerDir(), 'old.sqlite');
+    const ledger = await open(path);
+    const jobId = ledger.recordJob(makeJob(1));
+    const ids = await Promise.all(
+      [0, 1, 2].map((n) =>
+        ledger.recordShare(makeShare(n, jobId, { hash: proofHash(7), verdict: 'accepted' })),
+      ),
+    );
+    await ledger.close();
+    // What version 1 allowed: the same proof credited three times (the index is the rule).
+    const db = new Database(path);
+    expect(db.prepare('SELECT verdict FROM shares ORDER BY id').pluck().all()).toEqual([
+      'accepted',
+      'duplicate',
+      'duplicate',
+    ]);
+    db.exec(
+      "DROP INDEX shares_credited_hash; UPDATE shares SET verdict = 'accepted'; PRAGMA user_version = 1",
+    );
+    db.close();
+    const migrated = await open(path);
+    const verdicts = (await migrated.shares(EVERYTHING)).map((share) => [share.id, share.verdict]);
+    expect(verdicts).toEqual([
+      [ids[0], 'accepted'],
+      [ids[1], 'duplicate'],
+      [ids[2], 'duplicate'],
+    ]);
+  });
+
   test('a file that is not a ledger, or from a newer hashrelay, is refused', async () => {
     const dir = ledgerDir();
     const foreign = new Database(join(dir, 'foreign.sqlite'));
@@ -215,7 +258,9 @@ describe('SQLite ledger: one writer per file', () => {
     db.pragma('user_version = 99');
     db.close();
     const tooNew = await ledgerError(openSqliteLedger(join(dir, 'newer.sqlite')), 'LEDGER_OPEN_FAILED');
-    expect(tooNew.message).toMatch(/schema version 99, newer than this hashrelay's 1/);
+    expect(tooNew.message).toMatch(
+      new RegExp(`schema version 99, newer than this hashrelay's ${SCHEMA_VERSION}`),
+    );
   });
 
   test('a missing directory is a clear open error', async () => {

@@ -78,6 +78,26 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
   CREATE INDEX shares_miner_time ON ${s}.shares (miner, time);
   CREATE INDEX shares_upstream_time ON ${s}.shares (upstream, time);
   `,
+  // A proof of work is credited once, as in sqlite-ledger-schema.ts. The trigger marks a copy
+  // a duplicate (rows of the same batch included: a row trigger sees the rows its statement
+  // inserted before it); the unique index settles two instances committing one proof at once.
+  (s) => `
+  UPDATE ${s}.shares SET verdict = 'duplicate'
+   WHERE verdict = 'accepted'
+     AND id NOT IN (SELECT min(id) FROM ${s}.shares WHERE verdict = 'accepted' GROUP BY hash);
+  CREATE UNIQUE INDEX shares_credited_hash ON ${s}.shares (hash) WHERE verdict = 'accepted';
+  CREATE FUNCTION ${s}.credit_once() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN
+    IF NEW.verdict = 'accepted' AND EXISTS (
+      SELECT 1 FROM ${s}.shares WHERE verdict = 'accepted' AND hash = NEW.hash AND id <> NEW.id
+    ) THEN
+      NEW.verdict := 'duplicate';
+    END IF;
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER shares_credit_once BEFORE INSERT ON ${s}.shares
+    FOR EACH ROW EXECUTE FUNCTION ${s}.credit_once();
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -60,6 +60,15 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX shares_miner_time ON shares (miner, time);
   CREATE INDEX shares_upstream_time ON shares (upstream, time);
   `,
+  `
+  -- A proof of work is credited once (the proxy keys duplicates on the header hash; this keeps
+  -- the rule in the ledger too, so a fault above it cannot pay twice). Copies credited by
+  -- versions before this rule existed are marked duplicates, the first one keeps the credit.
+  UPDATE shares SET verdict = 'duplicate'
+   WHERE verdict = 'accepted'
+     AND id NOT IN (SELECT min(id) FROM shares WHERE verdict = 'accepted' GROUP BY hash);
+  CREATE UNIQUE INDEX shares_credited_hash ON shares (hash) WHERE verdict = 'accepted';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -77,7 +77,17 @@ export class SqliteLedgerStore {
     // Jobs first, so that every share's job exists when its foreign key is checked.
     this.commitBatch = db.transaction((batch: CommitBatch) => {
       for (const job of batch.jobs) this.insertJob.run(job);
-      forEachShareRow(batch.shares, (share) => this.insertShare.run(share));
+      forEachShareRow(batch.shares, (share) => {
+        try {
+          this.insertShare.run(share);
+        } catch (error) {
+          // A proof already credited (schema: shares_credited_hash): keep the row, as a duplicate.
+          if (!isCreditedTwice(error)) throw error;
+          const copy = [...share] satisfies ShareRow;
+          copy[VERDICT] = 'duplicate';
+          this.insertShare.run(copy);
+        }
+      });
       for (const verdict of batch.verdicts) this.updateVerdict.run(verdict);
     });
     this.selectMinerTotals = db
@@ -269,4 +279,15 @@ function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefined): boo
 
 function replaced(path: string): never {
   throw new ThreadFailure(FILE_REPLACED, `${path} was removed or replaced while the ledger had it open`);
+}
+
+/** `verdict`'s place in a ShareRow (SHARE_COLUMNS order). */
+const VERDICT = 14;
+
+function isCreditedTwice(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' &&
+    error.message.includes('shares.hash')
+  );
 }

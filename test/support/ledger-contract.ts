@@ -10,7 +10,7 @@ import type {
 } from '../../src/ledger/ledger.js';
 import { LedgerError, type LedgerErrorCode } from '../../src/ledger/ledger-error.js';
 import { LOCAL_VERDICTS, UPSTREAM_VERDICTS } from '../../src/ledger/verdicts.js';
-import { makeJob, makeShare, seededBytes } from './ledger-records.js';
+import { makeJob, makeShare, proofHash, seededBytes } from './ledger-records.js';
 
 /**
  * What every ledger backend promises, as one suite each backend's test file runs
@@ -181,7 +181,8 @@ export function describeLedgerContract(backend: LedgerBackend): void {
         worker: string,
         upstream: string,
         overrides: Partial<ShareRecord>,
-      ) => makeShare(0, jobId, { time: base + ms, miner, worker, upstream, ...overrides });
+      ) =>
+        makeShare(0, jobId, { time: base + ms, miner, worker, upstream, hash: proofHash(ms), ...overrides });
       const shares = [
         at(999, 'alice', 'rig1', 'X', { verdict: 'accepted', assignedDifficulty: 1024 }), // before the window
         at(1000, 'alice', 'rig1', 'X', {
@@ -284,6 +285,32 @@ export function describeLedgerContract(backend: LedgerBackend): void {
       expect(await ledger.minerTotals({ from: base + 1001, to: base + 1999 })).toEqual([]);
       const [edge] = await ledger.upstreamTotals({ from: base + 5000, to: base + 6000 });
       expect(edge).toMatchObject({ upstream: 'X', creditedDifficulty: 1024, hashrate: 1024 * 2 ** 32 });
+    });
+
+    test('a proof is credited once: a copy is stored as a duplicate, in one batch or across batches', async () => {
+      const ledger = await open();
+      const jobId = ledger.recordJob(makeJob(1));
+      const proof = (n: number, hash: Uint8Array): ShareRecord =>
+        makeShare(n, jobId, { hash, verdict: 'accepted', upstreamVerdict: 'not-forwarded' });
+      // Same batch (queued in one tick), then a later batch, then a copy that was refused anyway.
+      await Promise.all([
+        ledger.recordShare(proof(0, proofHash(100))),
+        ledger.recordShare(proof(1, proofHash(100))),
+      ]);
+      await ledger.recordShare(proof(2, proofHash(100)));
+      await ledger.recordShare({ ...proof(3, proofHash(100)), verdict: 'low-difficulty' });
+      await ledger.recordShare(proof(4, proofHash(101)));
+      const stored = await ledger.shares(EVERYTHING);
+      expect(stored.map((share) => share.verdict)).toEqual([
+        'accepted',
+        'duplicate',
+        'duplicate',
+        'low-difficulty',
+        'accepted',
+      ]);
+      const totals = await ledger.minerTotals(EVERYTHING);
+      const credited = totals.reduce((sum, row) => sum + row.creditedDifficulty, 0);
+      expect(credited).toBe(stored[0]!.assignedDifficulty + stored[4]!.assignedDifficulty);
     });
 
     test('upstream verdict updates land with their error text; the last one for a share wins', async () => {

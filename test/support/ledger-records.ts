@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,10 +69,15 @@ export function makeShare(
     versionBits: n % 2 === 0 ? null : (n << 13) & 0x1fffe000,
     assignedDifficulty: 2 ** (n % 11),
     shareDifficulty: hashed ? 2 ** (n % 11) * 1.5 : null,
-    hash: hashed ? seededBytes(32, n + 11) : null,
+    hash: hashed ? proofHash(n) : null,
     verdict: hashed ? 'accepted' : 'stale',
     upstreamVerdict: hashed ? 'pending' : 'not-forwarded',
     isBlock: n % 1000 === 999,
     ...overrides,
   };
+}
+
+/** A distinct 32-byte hash per share number: the ledger credits a proof (a hash) once. */
+export function proofHash(n: number): Uint8Array {
+  return Uint8Array.from(createHash('sha256').update(`share-${n}`).digest());
 }
