@@ -8,7 +8,7 @@ import { ExitCode, type CommandResult } from './command.js';
 export const shareHelp = `Usage: hashrelay share check FILE
 
 Judges one share the way the proxy does, from a JSON file shaped like
-shared/vectors/block-100000.json:
+examples/share-block-100000.json:
 
   notify             the job as sent in mining.notify (job_id, prevhash, coinb1, coinb2,
                      merkle_branch, version, nbits, ntime, clean_jobs)

@@ -6,7 +6,7 @@ import { BIP320_VERSION_MASK } from '../src/work/version-rolling.js';
 import { toDifficulty, type Difficulty, type U32 } from '../src/work/types.js';
 
 /**
- * The operator's share file (the shape of shared/vectors/block-100000.json): a job as
+ * The operator's share file (the shape of examples/share-block-100000.json): a job as
  * notified, the extranonce in force, a submit, and optionally the negotiated version mask and
  * the assigned difficulty. Fields are validated by the same Stratum edge the proxy uses.
  */

@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { Job } from '../../src/work/job.js';
 import { toJobId } from '../../src/work/types.js';
 
-/** The project's shared known-answer data lives beside the repository, in ../shared/vectors. */
-export const VECTORS_DIR = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
+/** Known-answer data kept in the repository (test/vectors/README.md says where it came from). */
+export const VECTORS_DIR = fileURLToPath(new URL('../vectors/', import.meta.url));
 
 /** A share vector file; the shape is trusted because the project keeps these files. */
 export function readShareVector(name: string): ShareVectorFile {
