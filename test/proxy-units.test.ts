@@ -83,22 +83,49 @@ describe('extranonce fold', () => {
 });
 
 describe('extranonce slots', () => {
-  test('slots are unique, and a released slot is reused only once its jobs are stale', () => {
+  test('slots are unique; a released slot with no live claim is free at once, and reused first', () => {
     const slots = new ExtranonceSlots(1);
     const taken = new Set<string>();
-    for (let i = 0; i < 256; i++) taken.add(Buffer.from(slots.allocate(0)!).toString('hex'));
+    for (let i = 0; i < 256; i++) taken.add(Buffer.from(slots.allocate()!).toString('hex'));
     expect(taken.size).toBe(256);
-    expect(slots.allocate(Number.MAX_SAFE_INTEGER)).toBeUndefined();
-    slots.release(Uint8Array.from([7]), 1000);
-    // Jobs from before t=1000 are not yet all stale: the slot stays quarantined.
-    expect(slots.allocate(999)).toBeUndefined();
-    expect(slots.allocate(1001)).toEqual(Uint8Array.from([7]));
+    expect(slots.allocate()).toBeUndefined();
+    const session = { generation: 3, state: 'ready' };
+    // Claims only on stale generations (or none at all) do not hold the slot.
+    slots.release(Uint8Array.from([7]), [{ source: session, generation: 2 }]);
+    expect(slots.quarantined).toBe(0);
+    expect(slots.allocate()).toEqual(Uint8Array.from([7]));
+    slots.release(Uint8Array.from([9]), []);
+    expect(slots.allocate()).toEqual(Uint8Array.from([9]));
     expect(slots.used).toBe(256);
+  });
+
+  test('a slot claimed on live jobs is quarantined until every claimed session moves on or closes', () => {
+    const slots = new ExtranonceSlots(1);
+    for (let i = 0; i < 256; i++) slots.allocate();
+    const a = { generation: 5, state: 'ready' };
+    const b = { generation: 1, state: 'ready' };
+    slots.release(Uint8Array.from([7]), [
+      { source: a, generation: 5 },
+      { source: a, generation: 5 },
+      { source: b, generation: 1 },
+    ]);
+    expect(slots.quarantined).toBe(1);
+    expect(slots.allocate()).toBeUndefined();
+    a.generation = 6; // a clean job on a
+    expect(slots.allocate()).toBeUndefined();
+    b.state = 'closed';
+    expect(slots.allocate()).toEqual(Uint8Array.from([7]));
+    expect(slots.quarantined).toBe(0);
+    // Releasing a slot that is not in use changes nothing.
+    slots.release(Uint8Array.from([7]), []);
+    slots.release(Uint8Array.from([7]), []);
+    expect(slots.allocate()).toEqual(Uint8Array.from([7]));
+    expect(slots.allocate()).toBeUndefined();
   });
 
   test('slot sizes outside 1..4 bytes are refused', () => {
     expect(() => new ExtranonceSlots(0)).toThrow(/1 to 4/);
-    expect(new ExtranonceSlots(2).allocate(0)).toEqual(Uint8Array.from([0, 0]));
+    expect(new ExtranonceSlots(2).allocate()).toEqual(Uint8Array.from([0, 0]));
   });
 });
 
