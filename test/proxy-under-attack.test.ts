@@ -12,7 +12,11 @@ const scope = testScope({ difficulty: DIFFICULTY });
 const NO_ADDRESS_LIMITS = { maxConnectionsPerAddress: 0, maxUnauthenticatedPerAddress: 0 };
 
 /** A counter's value for one label set (0 when never incremented). */
-async function counterValue(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
+async function counterValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) return 0;
   const { values } = await metric.get();
