@@ -301,6 +301,9 @@ async function measureProxy(
           messagesPerSecond: Math.max(50, perConnection),
           messageBurst: Math.max(200, 4 * perConnection),
           handshakeSeconds: 120,
+          // Every load-generator connection comes from one address.
+          maxConnectionsPerAddress: 0,
+          maxUnauthenticatedPerAddress: 0,
         },
         drainSeconds: 5,
       },

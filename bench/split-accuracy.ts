@@ -292,7 +292,13 @@ async function runCase(c: Case, settings: Settings): Promise<CaseResult> {
       retargetSeconds: VARDIFF_RETARGET_SECONDS / k,
     },
     // The per-connection flood limit is a wall-clock rate: scaled with everything else.
-    limits: { messagesPerSecond: 50 * k, messageBurst: 200 * k },
+    // Every simulated miner connects from 127.0.0.1: no per-address limits.
+    limits: {
+      messagesPerSecond: 50 * k,
+      messageBurst: 200 * k,
+      maxConnectionsPerAddress: 0,
+      maxUnauthenticatedPerAddress: 0,
+    },
     routing: {
       mode: 'weighted',
       minDwellSeconds: minDwellSeconds / k,

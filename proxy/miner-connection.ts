@@ -19,7 +19,9 @@ import {
 import type { PreparedJob } from '../src/work/share-check.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { Vardiff, type VardiffOptions } from '../src/work/vardiff.js';
+import { isStale, type SlotClaim } from './extranonce-slots.js';
 import type { ProxyJob } from './proxy-job.js';
+import type { UpstreamSession } from './upstream-session.js';
 
 export type SubmitReply =
   { readonly ok: true } | { readonly ok: false; readonly code: number; readonly message: string };
@@ -71,6 +73,8 @@ export interface MinerHost {
   /** The miner is subscribed and authorized: give it work. */
   place(miner: MinerConnection): void;
   submit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply>;
+  /** The miner's unsent output changed (a write, or a drain). */
+  queued(miner: MinerConnection): void;
   /** Schedules a reply write; the host spreads bursts over event-loop turns. */
   deferReply(write: () => void): void;
   protocolError(kind: string): void;
@@ -112,6 +116,8 @@ export class MinerConnection {
   private handshakeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private placed = false;
+  /** Jobs with shares accepted or still being judged, and how many: they keep the slot claimed. */
+  private readonly shareClaims = new Map<ProxyJob, number>();
 
   constructor(id: number, socket: net.Socket, host: MinerHost) {
     this.id = id;
@@ -127,6 +133,9 @@ export class MinerConnection {
     socket.on('data', (chunk: Buffer) => {
       this.onData(chunk);
     });
+    socket.on('drain', () => {
+      if (this.isOpen) this.host.queued(this);
+    });
     socket.on('error', (error) => {
       this.close(`socket error: ${error.message}`);
     });
@@ -141,6 +150,11 @@ export class MinerConnection {
 
   get isOpen(): boolean {
     return this.closedReason === undefined;
+  }
+
+  /** Bytes written to this miner that the socket has not sent yet. */
+  get pendingWriteBytes(): number {
+    return this.socket.writableLength;
   }
 
   /** Sends a job (with set_difficulty / set_version_mask first when they changed). */
@@ -161,7 +175,7 @@ export class MinerConnection {
       this.difficultySent = difficulty;
       out += serializeRequest(null, 'mining.set_difficulty', [difficulty]);
     }
-    if (out !== '') this.socket.write(out);
+    if (out !== '') this.write(out);
     this.write(clean ? job.notifyClean : job.notify);
     this.jobs.set(job.id, { job, difficulty, prepared: undefined });
     // Keep enough jobs for late shares across a move, and no more.
@@ -169,6 +183,17 @@ export class MinerConnection {
       const oldest = this.jobs.keys().next().value;
       if (oldest !== undefined) this.jobs.delete(oldest);
     }
+  }
+
+  /**
+   * The job generations on which this miner has shares accepted or still being judged: while
+   * one is live, its slot must not go to a newcomer (who would find the same shares).
+   */
+  get slotClaims(): SlotClaim<UpstreamSession>[] {
+    return [...this.shareClaims.keys()].map((job) => ({
+      source: job.session,
+      generation: job.sessionJob.generation,
+    }));
   }
 
   /** The version mask this miner may roll on `job`'s session. */
@@ -197,6 +222,19 @@ export class MinerConnection {
     if (this.socket.writableLength > this.host.limits.maxPendingWriteBytes) {
       this.host.protocolError('slow-reader');
       this.close(`not reading: over ${this.host.limits.maxPendingWriteBytes} bytes queued`);
+      return;
+    }
+    this.host.queued(this);
+  }
+
+  private claimSlot(job: ProxyJob, change: 1 | -1): void {
+    const count = (this.shareClaims.get(job) ?? 0) + change;
+    if (count > 0) this.shareClaims.set(job, count);
+    else this.shareClaims.delete(job);
+    if (change > 0 && this.shareClaims.size > this.host.jobsKept * 2) {
+      // Claims on stale jobs no longer hold the slot.
+      for (const claimed of this.shareClaims.keys())
+        if (isStale(claimed.session, claimed.sessionJob.generation)) this.shareClaims.delete(claimed);
     }
   }
 
@@ -288,7 +326,7 @@ export class MinerConnection {
         this.replyError(
           request.id,
           JsonRpcErrorCode.methodNotFound,
-          `method ${request.method} is not supported`,
+          `method ${request.method.slice(0, 64)} is not supported`,
         );
         break;
     }
@@ -393,7 +431,11 @@ export class MinerConnection {
       this.countInvalid();
       return;
     }
+    // Counted before judging, so a miner that leaves mid-judgement leaves its slot claimed.
+    const job = this.jobs.get(request.jobId)?.job;
+    if (job !== undefined) this.claimSlot(job, 1);
     void this.host.submit(this, request).then((reply) => {
+      if (!reply.ok && job !== undefined) this.claimSlot(job, -1);
       this.host.deferReply(() => {
         if (reply.ok) this.reply(request.id, true);
         else this.replyError(request.id, reply.code, reply.message);

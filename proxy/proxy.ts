@@ -9,6 +9,7 @@ import { SubmitErrorCode } from '../src/stratum/errors.js';
 import type { SubmitRequest } from '../src/stratum/messages.js';
 import { toJobId } from '../src/work/types.js';
 import { BIP320_VERSION_MASK } from '../src/work/version-rolling.js';
+import { ConnectionsByAddress, LogThrottle, refuseConnection } from './connection-limits.js';
 import { ExtranonceSlots } from './extranonce-slots.js';
 import {
   identityOf,
@@ -18,6 +19,7 @@ import {
   type SubmitReply,
 } from './miner-connection.js';
 import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
+import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
 import { judgeShare } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
@@ -92,9 +94,12 @@ export class Proxy {
   private readonly config: ProxyConfig;
   private readonly ledger: Ledger;
   private readonly log: Logger;
-  private readonly slots: ExtranonceSlots;
+  private readonly slots: ExtranonceSlots<UpstreamSession>;
   /** Duplicate detection by header hash, one scope per prevhash across every session. */
   private readonly proofScopes: ProofScopes;
+  private readonly addresses: ConnectionsByAddress;
+  private readonly refusalLog = new LogThrottle(10_000);
+  private readonly output: OutputBudget<MinerConnection>;
   private readonly servers: net.Server[] = [];
   /** Session id → the proxy jobs made from it, oldest first; and its current one. */
   private readonly sessionJobs = new Map<string, ProxyJob[]>();
@@ -126,6 +131,12 @@ export class Proxy {
     this.proofScopes = new ProofScopes(Math.max(60, this.config.upstream.retireSeconds) * 1000);
     const up = this.config.upstream;
     const limits = this.config.limits;
+    this.addresses = new ConnectionsByAddress(limits);
+    this.output = new OutputBudget(limits.maxTotalPendingWriteBytes);
+    this.metrics.sample({
+      pendingWriteBytes: () => this.pendingWriteBytes,
+      extranonceSlots: () => ({ inUse: this.slots.used, quarantined: this.slots.quarantined }),
+    });
     this.host = {
       log: this.log,
       limits,
@@ -133,13 +144,17 @@ export class Proxy {
       minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
       jobsKept: up.jobsKept,
       versionMaskOffer: () => this.preferredLink()?.readySessions()[0]?.versionMask ?? BIP320_VERSION_MASK,
-      allocateSlot: () => this.slots.allocate(this.oldestCleanJobTime()),
+      allocateSlot: () => this.slots.allocate(),
       authorize: (username, password, connectionId) =>
         this.admission?.authorize(username, password, connectionId) ?? Promise.resolve({ ok: true }),
       place: (miner) => {
+        this.addresses.authenticated(miner.id);
         this.place(miner);
       },
       submit: (miner, request) => this.track(this.onSubmit(miner, request)),
+      queued: (miner) => {
+        this.output.update(miner);
+      },
       deferReply: (write) => {
         this.replies.push(write);
       },
@@ -159,6 +174,13 @@ export class Proxy {
         weight: upstream.weight,
       })),
     );
+  }
+
+  /** Unsent bytes queued to all miners. */
+  get pendingWriteBytes(): number {
+    let total = 0;
+    for (const miner of this.miners) total += miner.pendingWriteBytes;
+    return total;
   }
 
   /** The upstreams in priority order (failover) or as the router weighs them. */
@@ -386,7 +408,20 @@ export class Proxy {
       socket.destroy();
       return;
     }
-    const miner = new MinerConnection(this.nextConnectionId++, socket, this.host);
+    const id = this.nextConnectionId++;
+    const refusal = this.addresses.open(id, socket.remoteAddress ?? '');
+    if (refusal !== undefined) {
+      this.metrics.connectionsRefused.inc({ reason: refusal.reason });
+      const refused = this.refusalLog.note(Date.now());
+      if (refused !== undefined)
+        this.log.warn(
+          { remote: socket.remoteAddress, reason: refusal.reason, refused, detail: refusal.message },
+          'miner connections refused (counted since the last such line)',
+        );
+      refuseConnection(socket, refusal.message);
+      return;
+    }
+    const miner = new MinerConnection(id, socket, this.host);
     this.miners.add(miner);
     this.metrics.connections.inc({ role: 'miner' });
     this.metrics.connectionsTotal.inc({ role: 'miner' });
@@ -395,29 +430,18 @@ export class Proxy {
   private onMinerClosed(miner: MinerConnection, reason: string): void {
     if (!this.miners.delete(miner)) return;
     this.admission?.release(miner.id);
+    this.addresses.closed(miner.id);
+    this.output.forget(miner);
     this.waiting.delete(miner);
     this.scheduler?.removeMiner(String(miner.id));
     this.metrics.connections.dec({ role: 'miner' });
     this.metrics.disconnectsTotal.inc({ reason: reasonKind(reason) });
     this.unplace(miner);
-    if (miner.slot !== undefined) this.slots.release(miner.slot, Date.now());
+    if (miner.slot !== undefined) this.slots.release(miner.slot, miner.slotClaims);
   }
 
   private preferredLink(): UpstreamLink | undefined {
     return this.links.find((link) => link.healthy);
-  }
-
-  /** Slots released before every session's last clean job can no longer collide. */
-  private oldestCleanJobTime(): number {
-    let oldest = Date.now();
-    for (const link of this.links) {
-      for (const session of link.sessions) {
-        const jobs = this.sessionJobs.get(session.id);
-        const firstCurrent = jobs?.find((job) => job.sessionJob.generation === session.generation);
-        oldest = Math.min(oldest, firstCurrent?.sessionJob.receivedAt ?? 0);
-      }
-    }
-    return oldest;
   }
 
   /** The session a miner should work on now: failover order, or the weighted scheduler's pick. */

@@ -5,7 +5,9 @@ import { concatBytes } from '../src/work/bytes.js';
 import { checkShare, prepareJob } from '../src/work/share-check.js';
 import { toDifficulty, toJobId } from '../src/work/types.js';
 import { Vardiff } from '../src/work/vardiff.js';
+import { addressKey, ConnectionsByAddress } from '../proxy/connection-limits.js';
 import { ExtranonceSlots } from '../proxy/extranonce-slots.js';
+import { OutputBudget } from '../proxy/output-budget.js';
 import { foldJob } from '../proxy/proxy-job.js';
 import type { SessionJob } from '../proxy/upstream-session.js';
 import { buildOracleJob, oracleHeader } from './support/oracle.js';
@@ -83,22 +85,49 @@ describe('extranonce fold', () => {
 });
 
 describe('extranonce slots', () => {
-  test('slots are unique, and a released slot is reused only once its jobs are stale', () => {
+  test('slots are unique; a released slot with no live claim is free at once, and reused first', () => {
     const slots = new ExtranonceSlots(1);
     const taken = new Set<string>();
-    for (let i = 0; i < 256; i++) taken.add(Buffer.from(slots.allocate(0)!).toString('hex'));
+    for (let i = 0; i < 256; i++) taken.add(Buffer.from(slots.allocate()!).toString('hex'));
     expect(taken.size).toBe(256);
-    expect(slots.allocate(Number.MAX_SAFE_INTEGER)).toBeUndefined();
-    slots.release(Uint8Array.from([7]), 1000);
-    // Jobs from before t=1000 are not yet all stale: the slot stays quarantined.
-    expect(slots.allocate(999)).toBeUndefined();
-    expect(slots.allocate(1001)).toEqual(Uint8Array.from([7]));
+    expect(slots.allocate()).toBeUndefined();
+    const session = { generation: 3, state: 'ready' };
+    // Claims only on stale generations (or none at all) do not hold the slot.
+    slots.release(Uint8Array.from([7]), [{ source: session, generation: 2 }]);
+    expect(slots.quarantined).toBe(0);
+    expect(slots.allocate()).toEqual(Uint8Array.from([7]));
+    slots.release(Uint8Array.from([9]), []);
+    expect(slots.allocate()).toEqual(Uint8Array.from([9]));
     expect(slots.used).toBe(256);
+  });
+
+  test('a slot claimed on live jobs is quarantined until every claimed session moves on or closes', () => {
+    const slots = new ExtranonceSlots(1);
+    for (let i = 0; i < 256; i++) slots.allocate();
+    const a = { generation: 5, state: 'ready' };
+    const b = { generation: 1, state: 'ready' };
+    slots.release(Uint8Array.from([7]), [
+      { source: a, generation: 5 },
+      { source: a, generation: 5 },
+      { source: b, generation: 1 },
+    ]);
+    expect(slots.quarantined).toBe(1);
+    expect(slots.allocate()).toBeUndefined();
+    a.generation = 6; // a clean job on a
+    expect(slots.allocate()).toBeUndefined();
+    b.state = 'closed';
+    expect(slots.allocate()).toEqual(Uint8Array.from([7]));
+    expect(slots.quarantined).toBe(0);
+    // Releasing a slot that is not in use changes nothing.
+    slots.release(Uint8Array.from([7]), []);
+    slots.release(Uint8Array.from([7]), []);
+    expect(slots.allocate()).toEqual(Uint8Array.from([7]));
+    expect(slots.allocate()).toBeUndefined();
   });
 
   test('slot sizes outside 1..4 bytes are refused', () => {
     expect(() => new ExtranonceSlots(0)).toThrow(/1 to 4/);
-    expect(new ExtranonceSlots(2).allocate(0)).toEqual(Uint8Array.from([0, 0]));
+    expect(new ExtranonceSlots(2).allocate()).toEqual(Uint8Array.from([0, 0]));
   });
 });
 
@@ -191,5 +220,60 @@ describe('configuration', () => {
       upstreams: ['stratum+tcp://a@h:1', 'stratum+tcp://b@h:1'],
     });
     expect(upstreamNames(config.upstreams)).toEqual(['h:1', 'h:1#2']);
+  });
+});
+
+describe('connection limits', () => {
+  test('addresses count per host: IPv4 as is, IPv4-mapped as IPv4, IPv6 per /64', () => {
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1:2::ffff')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0db8::1%eth0')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+  });
+
+  test('an address over its limits is refused; authorizing frees an unauthenticated place', () => {
+    const limits = new ConnectionsByAddress({ maxConnectionsPerAddress: 3, maxUnauthenticatedPerAddress: 2 });
+    expect(limits.open(1, '198.51.100.1')).toBeUndefined();
+    expect(limits.open(2, '198.51.100.1')).toBeUndefined();
+    expect(limits.open(3, '198.51.100.1')?.reason).toBe('unauthenticated_per_address');
+    expect(limits.open(4, '198.51.100.2')).toBeUndefined(); // another address is not affected
+    limits.authenticated(1);
+    expect(limits.open(5, '198.51.100.1')).toBeUndefined();
+    expect(limits.open(6, '198.51.100.1')?.reason).toBe('total_per_address');
+    limits.closed(2);
+    limits.closed(2); // closing twice changes nothing
+    expect(limits.open(7, '198.51.100.1')).toBeUndefined();
+    expect(limits.open(8, '198.51.100.1')?.reason).toBe('total_per_address');
+    const off = new ConnectionsByAddress({ maxConnectionsPerAddress: 0, maxUnauthenticatedPerAddress: 0 });
+    for (let id = 0; id < 100; id++) expect(off.open(id, '198.51.100.1')).toBeUndefined();
+  });
+
+  test('over the output budget, the largest queues are closed until the total fits; drained ones never', () => {
+    const closed: string[] = [];
+    const connection = (name: string, pendingWriteBytes: number) => ({
+      name,
+      pendingWriteBytes,
+      close() {
+        closed.push(name);
+      },
+    });
+    const budget = new OutputBudget<ReturnType<typeof connection>>(100);
+    const honest = connection('honest', 0);
+    const slow = connection('slow', 30);
+    const stuck = connection('stuck', 60);
+    const worse = connection('worse', 80);
+    for (const c of [honest, slow, stuck]) budget.update(c);
+    expect(budget.bytes).toBe(90);
+    // 'slow' flushed part of its queue without a drain event: the recount sees it before closing.
+    slow.pendingWriteBytes = 5;
+    budget.update(worse);
+    expect(closed).toEqual(['worse']);
+    expect(budget.bytes).toBe(65);
+    honest.pendingWriteBytes = 50;
+    budget.update(honest);
+    expect(closed).toEqual(['worse', 'stuck']);
+    expect(budget.bytes).toBe(55);
   });
 });

@@ -131,6 +131,23 @@ export const proxyConfigSchema = z
           .int()
           .positive()
           .default(1024 * 1024),
+        /**
+         * Unsent bytes queued to all miners together; past it, the connections that have gone
+         * longest without draining are closed first until the total is under it again.
+         */
+        maxTotalPendingWriteBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024 * 1024),
+        /**
+         * Open connections from one address (IPv6: one /64); 0 turns the limit off. Generous,
+         * since a farm of many ASICs behind one NAT address is normal. Behind HAProxy every miner
+         * has HAProxy's address: set 0 here and limit per source address in HAProxy.
+         */
+        maxConnectionsPerAddress: z.number().int().min(0).default(1000),
+        /** Connections from one address that have not finished subscribe and authorize; 0 = off. */
+        maxUnauthenticatedPerAddress: z.number().int().min(0).default(64),
       })
       .strict()
       .default({
@@ -142,6 +159,9 @@ export const proxyConfigSchema = z
         messageBurst: 200,
         maxInvalidMessages: 20,
         maxPendingWriteBytes: 1024 * 1024,
+        maxTotalPendingWriteBytes: 64 * 1024 * 1024,
+        maxConnectionsPerAddress: 1000,
+        maxUnauthenticatedPerAddress: 64,
       }),
     upstream: z
       .object({

@@ -30,6 +30,13 @@ export class BoundedLabelValues {
   }
 }
 
+/** Live quantities read at scrape time (the proxy supplies them once it runs). */
+export interface ProxyLoad {
+  /** Unsent bytes queued to all miners. */
+  pendingWriteBytes(): number;
+  extranonceSlots(): { readonly inUse: number; readonly quarantined: number };
+}
+
 /**
  * The proxy's Prometheus metrics. Label values come from configuration (upstream names, roles)
  * and fixed sets (verdicts, reasons); the per-miner and per-worker credited work counters are
@@ -59,6 +66,10 @@ export class ProxyMetrics {
   readonly protocolErrors: Counter<'kind'>;
   readonly splitTarget: Gauge<'upstream'>;
   readonly splitRealised: Gauge<'upstream'>;
+  readonly connectionsRefused: Counter<'reason'>;
+  readonly pendingWriteBytes: Gauge;
+  readonly extranonceSlots: Gauge<'state'>;
+  private load: ProxyLoad | undefined;
 
   constructor(registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -183,6 +194,39 @@ export class ProxyMetrics {
       labelNames: ['kind'],
       registers,
     });
+    this.connectionsRefused = new Counter({
+      name: 'hashrelay_connections_refused_total',
+      help: 'Miner connections closed on arrival, by the limit they were over.',
+      labelNames: ['reason'],
+      registers,
+    });
+    const load = (): ProxyLoad | undefined => this.load;
+    this.pendingWriteBytes = new Gauge({
+      name: 'hashrelay_miner_pending_write_bytes',
+      help: 'Bytes queued to miners and not yet sent (limits.maxTotalPendingWriteBytes bounds it).',
+      registers,
+      collect() {
+        const source = load();
+        if (source !== undefined) this.set(source.pendingWriteBytes());
+      },
+    });
+    this.extranonceSlots = new Gauge({
+      name: 'hashrelay_extranonce_slots',
+      help: 'Extranonce slots held by connected miners (in_use) or kept from reuse while their work is live (quarantined).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const slots = load()?.extranonceSlots();
+        if (slots === undefined) return;
+        this.set({ state: 'in_use' }, slots.inUse);
+        this.set({ state: 'quarantined' }, slots.quarantined);
+      },
+    });
+  }
+
+  /** Where the live gauges read their values from at scrape time. */
+  sample(load: ProxyLoad): void {
+    this.load = load;
   }
 
   /** Counts an accepted share's difficulty in total, per miner and per worker (capped labels). */
