@@ -151,7 +151,12 @@ describe('validator: forged-signature authorize flood', () => {
       const credentials = signAuthorize(honest, validator.address, Math.floor(Date.now() / 1000), worker);
       return { username: credentials.username, password: credentials.password };
     };
-    const first = await scope.miner(port, { ...signed('rig1'), maxSharesPerSecond: 20, sniff: false });
+    const first = await scope.miner(port, {
+      ...signed('rig1'),
+      maxSharesPerSecond: 20,
+      handshakeTimeoutMs: 20_000,
+      sniff: false,
+    });
     await first.waitFor((m) => m.acceptedCount >= 3, 30_000, 'honest shares before the flood');
 
     const flood: Flood = { done: false, hangingUp: false, sockets: new Set() };
@@ -175,7 +180,12 @@ describe('validator: forged-signature authorize flood', () => {
         'every attacker connection closed by the validator twice',
       );
       // A new honest connection during the flood is admitted (its address has its own budget).
-      const second = await scope.miner(port, { ...signed('rig2'), maxSharesPerSecond: 20, sniff: false });
+      const second = await scope.miner(port, {
+        ...signed('rig2'),
+        maxSharesPerSecond: 20,
+        handshakeTimeoutMs: 20_000,
+        sniff: false,
+      });
       await second.waitFor((m) => m.acceptedCount >= 5, 30_000, 'shares from the miner admitted mid-flood');
       await first.waitFor(
         (m) => m.acceptedCount >= acceptedAtFlood + 10,
