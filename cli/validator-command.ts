@@ -29,7 +29,8 @@ hotkey's commitment, and each posting interval turns the verified work in the le
 weights (set_weights, or commit-reveal where the subnet requires it, surviving restarts).
 
   --config FILE          JSON: chain, netuid, hotkey { file | mnemonicEnv }, publicEndpoint,
-                         admission { windowSeconds, unsigned, unregistered, refreshBlocks },
+                         admission { windowSeconds, unsigned, unregistered, refreshBlocks,
+                           verifications { perAddressPerSecond, perAddressBurst, perSecond, burst } },
                          weights { stateDir, dryRun, intervalBlocks, versionKey },
                          proxy { listen, upstreams, ledger, metrics, vardiff, ... }
   --chain URL            subtensor endpoint, ws:// or wss://
@@ -158,6 +159,7 @@ export async function runValidatorCommand(
     windowSeconds: config.admission.windowSeconds,
     unsigned: config.admission.unsigned,
     unregistered: config.admission.unregistered,
+    verifications: config.admission.verifications,
   });
   let runtime;
   try {

@@ -41,6 +41,7 @@ export interface MinerLimits {
   readonly messagesPerSecond: number;
   readonly messageBurst: number;
   readonly maxInvalidMessages: number;
+  readonly maxFailedAuthorizes: number;
   readonly maxPendingWriteBytes: number;
 }
 
@@ -69,7 +70,12 @@ export interface MinerHost {
   versionMaskOffer(): U32;
   allocateSlot(): Uint8Array | undefined;
   /** Decides whether an authorize is admitted (the validator role checks signatures). */
-  authorize(username: string, password: string, connectionId: number): Promise<AdmissionVerdict>;
+  authorize(
+    username: string,
+    password: string,
+    connectionId: number,
+    remoteAddress: string,
+  ): Promise<AdmissionVerdict>;
   /** The miner is subscribed and authorized: give it work. */
   place(miner: MinerConnection): void;
   submit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply>;
@@ -90,6 +96,8 @@ const SUBSCRIPTION_ID = 'hashrelay';
 export class MinerConnection {
   readonly id: number;
   readonly remote: string;
+  /** The source IP alone (admission budgets by it). */
+  readonly remoteAddress: string;
   readonly log: Logger;
   /** Fixed for the connection's life (the extranonce fold). */
   slot: Uint8Array | undefined;
@@ -113,6 +121,7 @@ export class MinerConnection {
   private tokens: number;
   private tokensAt = Date.now();
   private invalidMessages = 0;
+  private failedAuthorizes = 0;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private placed = false;
@@ -123,7 +132,8 @@ export class MinerConnection {
     this.id = id;
     this.socket = socket;
     this.host = host;
-    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.remoteAddress = socket.remoteAddress ?? '?';
+    this.remote = `${this.remoteAddress}:${socket.remotePort ?? 0}`;
     this.log = host.log.child({ connection: id, remote: this.remote });
     this.framer = new LineFramer({ maxLineLength: host.limits.maxLineBytes });
     this.tokens = host.limits.messageBurst;
@@ -282,6 +292,16 @@ export class MinerConnection {
     }
   }
 
+  /** Each refused authorize may have cost a signature verification: a few close the connection. */
+  private countFailedAuthorize(): void {
+    this.failedAuthorizes += 1;
+    const limit = this.host.limits.maxFailedAuthorizes;
+    if (this.failedAuthorizes >= limit) {
+      this.host.protocolError('failed-authorizes');
+      this.close(`${limit} failed authorizes (limits.maxFailedAuthorizes)`);
+    }
+  }
+
   private takeToken(): boolean {
     const now = Date.now();
     const { messagesPerSecond, messageBurst } = this.host.limits;
@@ -392,10 +412,11 @@ export class MinerConnection {
   }
 
   private async onAuthorize(id: JsonRpcId, username: string, password: string): Promise<void> {
-    const verdict = await this.host.authorize(username, password, this.id);
+    const verdict = await this.host.authorize(username, password, this.id, this.remoteAddress);
     if (!this.isOpen) return;
     if (!verdict.ok) {
       this.replyError(id, SubmitErrorCode.unauthorizedWorker, verdict.message);
+      this.countFailedAuthorize();
       return;
     }
     this.authorized.set(username, verdict.identity ?? identityOf(username));

@@ -65,7 +65,13 @@ export interface ProxyState {
 
 /** Who may mine here, and as whom (the validator role verifies signed authorizes). */
 export interface Admission {
-  authorize(username: string, password: string, connectionId: number): Promise<AdmissionVerdict>;
+  /** `remoteAddress`: the connection's source IP (budgets are per address). */
+  authorize(
+    username: string,
+    password: string,
+    connectionId: number,
+    remoteAddress: string,
+  ): Promise<AdmissionVerdict>;
   /** The connection closed: what it held (e.g. live signatures) is free again. */
   release(connectionId: number): void;
 }
@@ -145,8 +151,9 @@ export class Proxy {
       jobsKept: up.jobsKept,
       versionMaskOffer: () => this.preferredLink()?.readySessions()[0]?.versionMask ?? BIP320_VERSION_MASK,
       allocateSlot: () => this.slots.allocate(),
-      authorize: (username, password, connectionId) =>
-        this.admission?.authorize(username, password, connectionId) ?? Promise.resolve({ ok: true }),
+      authorize: (username, password, connectionId, remoteAddress) =>
+        this.admission?.authorize(username, password, connectionId, remoteAddress) ??
+        Promise.resolve({ ok: true }),
       place: (miner) => {
         this.addresses.authenticated(miner.id);
         this.place(miner);
@@ -779,6 +786,7 @@ function reasonKind(reason: string): string {
     'not reading',
     'shutting down',
     'no connection',
+    'failed authorize',
   ];
   const hit = known.find((k) => reason.includes(k));
   return hit === undefined ? 'other' : hit.replace(/ /g, '_');

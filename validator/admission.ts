@@ -1,10 +1,15 @@
-import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
+import { cryptoWaitReady, decodeAddress, encodeAddress } from '@polkadot/util-crypto';
 import { Counter, Registry } from 'prom-client';
 import type { Logger } from '../src/log/logger.js';
-import { verifyAuthorize } from '../src/chain/authorize-proof.js';
+import {
+  claimSignatureVerifies,
+  parseAuthorizeClaim,
+  type AuthorizeClaim,
+} from '../src/chain/authorize-proof.js';
 import type { Hotkey } from '../src/chain/hotkey.js';
 import type { Admission } from '../proxy/proxy.js';
 import type { AdmissionVerdict } from '../proxy/miner-connection.js';
+import { VerificationBudget, type VerificationBudgetOptions } from './verification-budget.js';
 
 /**
  * Admission to a validator proxy (ARCHITECTURE.md, Trust): a farm proves the hotkey it mines
@@ -23,6 +28,11 @@ import type { AdmissionVerdict } from '../proxy/miner-connection.js';
  * is always refused whatever the policy: crediting it anywhere would hide a farm's
  * misconfiguration (wrong validator hotkey, skewed clock) behind silently worthless work, and
  * the refusal message tells its operator what to fix.
+ *
+ * Cost (issue 10): an sr25519 verification is the one expensive step, so every check that can
+ * refuse without it runs first (form, time window, SS58, registration when unregistered keys are
+ * refused, a signature live elsewhere), and verifications are budgeted per source address and
+ * in all: over budget is refused unverified, and the connection counts it as a failure.
  */
 
 export type AdmissionPolicy = 'reject' | 'forward';
@@ -42,6 +52,8 @@ export const ADMISSION_RESULTS = [
   'rejected_stale',
   'rejected_replay',
   'rejected_closed',
+  'rejected_over_budget',
+  'rejected_busy',
 ] as const;
 export type AdmissionResult = (typeof ADMISSION_RESULTS)[number];
 
@@ -62,6 +74,21 @@ export function admissionCounter(registry: Registry): Counter<'result'> {
   return counter;
 }
 
+/** Every value the `result` label of the verification counter takes. */
+export const VERIFICATION_RESULTS = ['valid', 'invalid'] as const;
+
+/** `hashrelay_validator_signature_verifications_total{result}` on `registry`. */
+export function verificationCounter(registry: Registry): Counter<'result'> {
+  const counter = new Counter({
+    name: 'hashrelay_validator_signature_verifications_total',
+    help: 'sr25519 verifications of signed authorizes (each costs main-thread time), by outcome.',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  for (const result of VERIFICATION_RESULTS) counter.inc({ result }, 0);
+  return counter;
+}
+
 export interface ValidatorAdmissionOptions {
   /** This validator's hotkey: signatures must be addressed to it. */
   readonly validatorHotkey: string;
@@ -77,12 +104,18 @@ export interface ValidatorAdmissionOptions {
   /** The decisions counter; otherwise one is made on `registry` (or on a private registry). */
   readonly counter?: Counter<'result'>;
   readonly registry?: Registry;
+  /** Signature verifications allowed per source address and in all (defaults: the validator config's). */
+  readonly verifications?: Partial<VerificationBudgetOptions>;
   /** Unix seconds; a parameter for tests. */
   readonly now?: () => number;
+  /** Milliseconds, monotonic, for the verification budget; a parameter for tests. */
+  readonly clock?: () => number;
 }
 
 export class ValidatorAdmission implements Admission {
   readonly counter: Counter<'result'>;
+  readonly verifications: Counter<'result'>;
+  private readonly budget: VerificationBudget;
   private readonly validatorHotkey: Hotkey;
   private readonly windowSeconds: number;
   private readonly unsignedPolicy: AdmissionPolicy;
@@ -105,7 +138,10 @@ export class ValidatorAdmission implements Admission {
     this.unregisteredPolicy = options.unregistered ?? 'reject';
     this.log = options.logger;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
-    this.counter = options.counter ?? admissionCounter(options.registry ?? new Registry());
+    const registry = options.registry ?? new Registry();
+    this.counter = options.counter ?? admissionCounter(registry);
+    this.verifications = verificationCounter(registry);
+    this.budget = new VerificationBudget(options.verifications, options.clock);
     this.updateRegistered(options.registered);
   }
 
@@ -121,7 +157,13 @@ export class ValidatorAdmission implements Admission {
     return this.liveSignatures.size;
   }
 
-  async authorize(username: string, password: string, connectionId: number): Promise<AdmissionVerdict> {
+  /** `remoteAddress`: the connection's source IP, for its verification budget. */
+  async authorize(
+    username: string,
+    password: string,
+    connectionId: number,
+    remoteAddress = 'unknown',
+  ): Promise<AdmissionVerdict> {
     let held = this.byConnection.get(connectionId);
     if (held === undefined) {
       held = new Set();
@@ -137,53 +179,98 @@ export class ValidatorAdmission implements Admission {
       }
       return this.refuse('rejected_unsigned', connectionId, clip(username), reason);
     }
-    const t = Number(fields.get('t'));
-    const now = this.now();
-    if (Number.isInteger(t) && Math.abs(now - t) > this.windowSeconds) {
-      return this.refuse(
-        'rejected_stale',
-        connectionId,
-        clip(username),
-        `authorize timestamp ${t} is ${Math.abs(now - t)} s from the validator's clock (${now}); ` +
-          `sign with a fresh timestamp and check the farm's clock (window ±${this.windowSeconds} s)`,
-      );
-    }
-    const check = await verifyAuthorize(username, password, this.validatorHotkey, now, this.windowSeconds);
+    await cryptoWaitReady();
     if (this.byConnection.get(connectionId) !== held) {
-      // The connection closed while the signature was being checked: claim nothing for it.
+      // The connection closed meanwhile (e.g. over its failed authorizes): verify nothing for it.
       return this.refuse('rejected_closed', connectionId, clip(username), 'connection closed');
     }
-    if (!check.ok) {
+    // From here to the claim nothing awaits: the checks below still hold when it is made.
+    const claim = this.cheapChecks(username, password, connectionId);
+    if (!('hotkey' in claim)) return claim.verdict;
+    const budget = this.budget.take(remoteAddress);
+    if (budget !== 'granted') {
+      const [result, message] =
+        budget === 'address-exhausted'
+          ? (['rejected_over_budget', 'too many authorize attempts from this address; retry later'] as const)
+          : ([
+              'rejected_busy',
+              'the validator is verifying too many authorizes now; retry in a few seconds',
+            ] as const);
+      return this.refuse(result, connectionId, clip(username), message, { remoteAddress });
+    }
+    const valid = claimSignatureVerifies(claim.claim, this.validatorHotkey);
+    this.verifications.inc({ result: valid ? 'valid' : 'invalid' });
+    if (!valid) {
       return this.refuse(
         'rejected_bad_signature',
         connectionId,
         clip(username),
-        `${check.reason} (it must be signed for validator ${this.validatorHotkey})`,
+        `signature does not verify for this hotkey and this validator (it must be signed for validator ${this.validatorHotkey})`,
+        { remoteAddress },
       );
     }
-    const owner = this.liveSignatures.get(check.signature);
-    if (owner !== undefined && owner !== connectionId) {
-      return this.refuse(
-        'rejected_replay',
-        connectionId,
-        clip(username),
-        'this signature is in use on another live connection; sign a fresh authorize for each connection',
-      );
-    }
-    const hotkey = toHotkey(check.hotkey, 'hotkey');
+    const { hotkey, claim: proven } = claim;
     if (!this.registered.has(hotkey)) {
-      const reason = `hotkey ${hotkey} is not registered on this subnet`;
-      if (this.unregisteredPolicy === 'reject') {
-        return this.refuse('rejected_unregistered', connectionId, hotkey, `${reason}; register it first`);
-      }
-      this.claim(check.signature, connectionId, held);
+      // Only the forward policy gets here: cheapChecks refused unregistered hotkeys otherwise.
+      this.claim(proven.signature, connectionId, held);
       return this.admit('forwarded_unregistered', connectionId, hotkey, {
         hotkey,
-        reason,
+        reason: `hotkey ${hotkey} is not registered on this subnet`,
       });
     }
-    this.claim(check.signature, connectionId, held);
-    return this.admit('accepted', connectionId, hotkey, { hotkey, worker: check.worker });
+    this.claim(proven.signature, connectionId, held);
+    return this.admit('accepted', connectionId, hotkey, { hotkey, worker: proven.worker });
+  }
+
+  /**
+   * Every refusal that needs no signature verification, cheapest first; otherwise the claim and
+   * its hotkey in the metagraph's form.
+   */
+  private cheapChecks(
+    username: string,
+    password: string,
+    connectionId: number,
+  ): { readonly claim: AuthorizeClaim; readonly hotkey: Hotkey } | { readonly verdict: AdmissionVerdict } {
+    const who = clip(username);
+    const parsed = parseAuthorizeClaim(username, password);
+    if (!parsed.ok) {
+      return { verdict: this.refuse('rejected_bad_signature', connectionId, who, parsed.reason) };
+    }
+    const { claim } = parsed;
+    const now = this.now();
+    const skew = Math.abs(now - claim.unixSeconds);
+    if (skew > this.windowSeconds) {
+      return {
+        verdict: this.refuse(
+          'rejected_stale',
+          connectionId,
+          who,
+          `authorize timestamp ${claim.unixSeconds} is ${skew} s from the validator's clock (${now}); ` +
+            `sign with a fresh timestamp and check the farm's clock (window ±${this.windowSeconds} s)`,
+        ),
+      };
+    }
+    const hotkey = asHotkey(claim.hotkey);
+    if (hotkey === undefined) {
+      const reason = `username '${claim.hotkey.slice(0, 64)}' is not an SS58 hotkey`;
+      return { verdict: this.refuse('rejected_bad_signature', connectionId, who, reason) };
+    }
+    if (this.unregisteredPolicy === 'reject' && !this.registered.has(hotkey)) {
+      const reason = `hotkey ${hotkey} is not registered on this subnet; register it first`;
+      return { verdict: this.refuse('rejected_unregistered', connectionId, hotkey, reason) };
+    }
+    const owner = this.liveSignatures.get(claim.signature);
+    if (owner !== undefined && owner !== connectionId) {
+      return {
+        verdict: this.refuse(
+          'rejected_replay',
+          connectionId,
+          who,
+          'this signature is in use on another live connection; sign a fresh authorize for each connection',
+        ),
+      };
+    }
+    return { claim, hotkey };
   }
 
   release(connectionId: number): void {
@@ -216,14 +303,17 @@ export class ValidatorAdmission implements Admission {
     connectionId: number,
     who: string,
     message: string,
+    fields: Record<string, unknown> = {},
   ): AdmissionVerdict {
     this.counter.inc({ result });
-    this.log.warn({ connection: connectionId, result, who, reason: message }, 'miner refused');
+    // Over-budget refusals come at the attacker's rate: the counter shows them, the log would drown.
+    const level = result === 'rejected_over_budget' || result === 'rejected_busy' ? 'debug' : 'warn';
+    this.log[level]({ connection: connectionId, result, who, reason: message, ...fields }, 'miner refused');
     return { ok: false, message };
   }
 }
 
-/** `key=value` pairs of a password, as verifyAuthorize reads them. */
+/** `key=value` pairs of a password, as parseAuthorizeClaim reads them. */
 function passwordFields(password: string): Map<string, string> {
   const fields = new Map<string, string>();
   for (const part of password.split(',')) {
@@ -247,6 +337,15 @@ function sanitise(name: string): string {
 /** Miner-supplied text bounded for a log line. */
 function clip(text: string): string {
   return text.length > 128 ? `${text.slice(0, 128)}…` : text;
+}
+
+/** `address` in the metagraph's form, or undefined when it is not an SS58 address. */
+function asHotkey(address: string): Hotkey | undefined {
+  try {
+    return encodeAddress(decodeAddress(address), 42) as Hotkey;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Any SS58 form → the generic-substrate (42) address the metagraph lists hotkeys in. */

@@ -125,6 +125,8 @@ export const proxyConfigSchema = z
         messageBurst: z.number().positive().default(200),
         /** Invalid messages tolerated per connection before it is closed. */
         maxInvalidMessages: z.number().int().positive().default(20),
+        /** Refused mining.authorize requests on one connection that close it (forged-signature floods). */
+        maxFailedAuthorizes: z.number().int().positive().default(3),
         /** Unsent bytes queued to one miner before it is judged too slow and closed. */
         maxPendingWriteBytes: z
           .number()
@@ -158,6 +160,7 @@ export const proxyConfigSchema = z
         messagesPerSecond: 50,
         messageBurst: 200,
         maxInvalidMessages: 20,
+        maxFailedAuthorizes: 3,
         maxPendingWriteBytes: 1024 * 1024,
         maxTotalPendingWriteBytes: 64 * 1024 * 1024,
         maxConnectionsPerAddress: 1000,

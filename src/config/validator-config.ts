@@ -10,6 +10,27 @@ import { ConfigError, parseProxyConfig, type ProxyConfig } from './proxy-config.
  */
 const policy = z.enum(['reject', 'forward']);
 
+/**
+ * sr25519 verifications of signed authorizes, each about 0.25 ms of the main thread (issue 10):
+ * per source address (an IPv6 /64 counts as one) a steady rate and a burst above it, and from
+ * all addresses together, which keeps the event loop for the miners already admitted.
+ */
+export const DEFAULT_VERIFICATION_BUDGET = {
+  perAddressPerSecond: 2,
+  perAddressBurst: 8,
+  perSecond: 500,
+  burst: 1000,
+} as const;
+const verifications = z
+  .object({
+    perAddressPerSecond: z.number().positive().default(DEFAULT_VERIFICATION_BUDGET.perAddressPerSecond),
+    perAddressBurst: z.number().positive().default(DEFAULT_VERIFICATION_BUDGET.perAddressBurst),
+    perSecond: z.number().positive().default(DEFAULT_VERIFICATION_BUDGET.perSecond),
+    burst: z.number().positive().default(DEFAULT_VERIFICATION_BUDGET.burst),
+  })
+  .strict()
+  .default(DEFAULT_VERIFICATION_BUDGET);
+
 export const validatorConfigSchema = z
   .object({
     chain: chainEndpoint,
@@ -40,9 +61,17 @@ export const validatorConfigSchema = z
         unregistered: policy.default('forward'),
         /** Re-read the registered hotkeys every this many blocks. */
         refreshBlocks: z.number().int().positive().default(10),
+        /** Signature verifications allowed; over budget is refused unverified ("retry later"). */
+        verifications,
       })
       .strict()
-      .default({ windowSeconds: 300, unsigned: 'reject', unregistered: 'forward', refreshBlocks: 10 }),
+      .default({
+        windowSeconds: 300,
+        unsigned: 'reject',
+        unregistered: 'forward',
+        refreshBlocks: 10,
+        verifications: DEFAULT_VERIFICATION_BUDGET,
+      }),
     weights: z
       .object({
         /** Pending commit-reveal commits (with their salts) survive restarts here. */
