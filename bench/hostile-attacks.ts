@@ -139,6 +139,8 @@ export class AuthorizeFlood extends Fleet {
   private sent = 0;
   private answers = 0;
   private admitted = 0;
+  /** Made up front and used in turn: the attack's own CPU stays small beside the proxy's. */
+  private readonly hotkeys = Array.from({ length: 4096 }, () => encodeAddress(randomBytes(32), 42));
 
   constructor(context: AttackContext, connections = 100, perSecond = 40) {
     super(context, connections, perSecond);
@@ -157,7 +159,7 @@ export class AuthorizeFlood extends Fleet {
     const now = Math.floor(Date.now() / 1000);
     let lines = '';
     for (let i = 0; i < count; i++) {
-      const hotkey = encodeAddress(randomBytes(32), 42);
+      const hotkey = this.hotkeys[this.sent % this.hotkeys.length]!;
       const password = `t=${now},sig=0x${randomBytes(64).toString('hex')}`;
       lines += `{"id":${this.sent++},"method":"mining.authorize","params":["${hotkey}","${password}"]}\n`;
     }
@@ -282,7 +284,7 @@ export class NeverReading extends Fleet {
   private readonly provocation: Buffer;
   private sent = 0;
 
-  constructor(context: AttackContext, connections = 1000, perSecond = 4, answerBytes = 12_000) {
+  constructor(context: AttackContext, connections = 1000, perSecond = 1, answerBytes = 12_000) {
     super(context, connections, perSecond);
     // The answer echoes the id: each request this size makes an answer this size.
     this.provocation = Buffer.from(

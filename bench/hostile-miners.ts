@@ -16,6 +16,7 @@
  * header hashes are reported beside it.
  *
  *   npm run bench -- hostile-miners [--quick] [--seconds N] [--rate R] [--phase NAME ...] [--disk]
+ *                                    [--never-reading-rate N]
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +58,8 @@ interface Settings {
   readonly rampSeconds: number;
   readonly rate: number;
   readonly phases: readonly string[] | undefined;
+  /** Requests per second each never-reading connection sends (each asks a ~12 KB answer). */
+  readonly neverReadingRate: number;
   /** Where the ledger lives: tmpfs by default, so the disk's flush latency is not what is measured. */
   readonly workRoot: string;
 }
@@ -70,7 +73,7 @@ interface Keys {
 
 interface Phase {
   readonly name: string;
-  readonly attack?: (context: AttackContext, pool: SinkPool) => Attack;
+  readonly attack?: (context: AttackContext, pool: SinkPool, settings: Settings) => Attack;
 }
 
 const PHASES: readonly Phase[] = [
@@ -78,7 +81,10 @@ const PHASES: readonly Phase[] = [
   { name: 'authorize-flood', attack: (context) => new AuthorizeFlood(context, 100, 40) },
   { name: 'subscribe-churn', attack: (context) => new SubscribeChurn(context, 50) },
   { name: 'junk-submits', attack: (context) => new JunkSubmits(context, 100, 45) },
-  { name: 'never-reading', attack: (context) => new NeverReading(context, 1000, 4, 12_000) },
+  {
+    name: 'never-reading',
+    attack: (context, _pool, settings) => new NeverReading(context, 1000, settings.neverReadingRate, 12_000),
+  },
   {
     name: 'resent-jobs',
     attack: (context, pool) =>
@@ -142,6 +148,7 @@ function parseSettings(argv: readonly string[]): Settings {
     rampSeconds: quick ? 2 : 4,
     rate: Number(value('--rate') ?? 10),
     phases: phases.length === 0 ? undefined : phases,
+    neverReadingRate: Number(value('--never-reading-rate') ?? 1),
     workRoot: argv.includes('--disk') || !existsSync('/dev/shm') ? tmpdir() : '/dev/shm',
   };
 }
@@ -303,7 +310,7 @@ async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: stri
       validatorHotkey: keys.validator.address,
       attacker: keys.attacker,
     };
-    attack = phase.attack?.(context, pool);
+    attack = phase.attack?.(context, pool, settings);
     attack?.start();
     if (attack !== undefined) await sleep(settings.rampSeconds * 1000);
     // The event-loop lag gauges restart at each scrape; a proxy too busy to answer is reported below.
