@@ -217,8 +217,11 @@ export class SubscribeChurn implements Attack {
       this.live.delete(client);
       if (client.closedByPeer) this.closedByProxy++;
       // A refused or failed dial comes back after a pause rather than spinning.
-      if (client.closedByPeer) setTimeout(() => this.cycle(), RECONNECT_MS);
-      else setImmediate(() => this.cycle());
+      const next = (): void => {
+        this.cycle();
+      };
+      if (client.closedByPeer) setTimeout(next, RECONNECT_MS);
+      else setImmediate(next);
     };
     client.request(1, 'mining.subscribe', ['hashrelay-bench-churn/0.1']);
   }
