@@ -47,6 +47,8 @@ export interface LoadGeneratorOptions {
   /** Hashes tried for one share before it is given up (counted in `unsolved`); default 65,536. */
   readonly maxHashesPerShare?: number;
   readonly userAgent?: string;
+  /** Dial from this local address (e.g. another 127.x.y.z: the endpoint sees a different miner host). */
+  readonly localAddress?: string;
 }
 
 export interface RunOptions {
@@ -310,6 +312,7 @@ export class LoadGenerator {
     const socket = dial({
       host: this.options.host,
       port: this.options.port,
+      localAddress: this.options.localAddress,
       onread: {
         buffer: readBuffer,
         callback: (bytes, buffer) => {

@@ -22,6 +22,11 @@ export interface ProxyProcessOptions {
   /** Run the proxy under `--cpu-prof` and write the profile here when it stops. */
   readonly cpuProfileDir?: string;
   readonly startTimeoutMs?: number;
+  /**
+   * Run this script with the same flags instead of `hashrelay proxy` (e.g. the engine in the
+   * validator role), with these extra environment variables.
+   */
+  readonly role?: { readonly script: string; readonly env?: Readonly<Record<string, string>> };
 }
 
 const LOG_TAIL_LINES = 20;
@@ -58,7 +63,7 @@ export class ProxyProcess {
   }
 
   static async start(options: ProxyProcessOptions): Promise<ProxyProcess> {
-    const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    const main = options.role?.script ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
     if (!existsSync(main))
       throw new Error(`${main} is missing: build first (npx tsc -p tsconfig.build.json)`);
     const configPath = join(options.workDir, 'proxy-config.json');
@@ -70,7 +75,7 @@ export class ProxyProcess {
       [
         ...nodeFlags,
         main,
-        'proxy',
+        ...(options.role === undefined ? ['proxy'] : []),
         '--listen',
         '127.0.0.1:0',
         '--upstream',
@@ -80,7 +85,10 @@ export class ProxyProcess {
         '--config',
         configPath,
       ],
-      { env: { ...process.env, HASHRELAY_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        env: { ...process.env, HASHRELAY_LOG_FORMAT: 'json', ...options.role?.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     guard(child);
     const exited = new Promise<number | null>((resolve) => {

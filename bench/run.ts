@@ -1,3 +1,4 @@
+import { runHostileMinersBench } from './hostile-miners.js';
 import { runLedgerCommitBench } from './ledger-commit.js';
 import { runProxyLoadBench } from './proxy-load.js';
 import { runShareVerifyBench } from './share-verify.js';
@@ -8,6 +9,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'ledger-commit': runLedgerCommitBench,
   'proxy-load': runProxyLoadBench,
   'split-accuracy': runSplitAccuracyBench,
+  'hostile-miners': () => runHostileMinersBench(),
 };
 
 const wanted = process.argv.slice(2);

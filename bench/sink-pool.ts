@@ -135,6 +135,17 @@ export class SinkPool {
     return at;
   }
 
+  /**
+   * Sends the current job again as a new notify, the same job id and content (clean_jobs
+   * false), as a pool that repeats itself does: a proxy must not let a share count twice.
+   */
+  resendJob(): void {
+    const line = serializeNotify({ ...this.job, cleanJobs: false });
+    for (const connection of this.connections) {
+      if (connection.subscribed) connection.socket.write(line);
+    }
+  }
+
   /** The submits received since the last call, and a fresh log for the next ones. */
   takeSubmits(): SinkSubmits {
     const log = this.submits;
