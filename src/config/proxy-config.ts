@@ -193,14 +193,18 @@ export const proxyConfigSchema = z
      * Distinct label values of hashrelay_miner_credited_difficulty_total{miner} and
      * hashrelay_worker_credited_difficulty_total{worker} (default 1000 each); the rest are
      * summed under "_other", so Prometheus series stay bounded however many miners connect.
+     * Slots go to credited work: a value uncredited for idleSeconds gives its slot (and its
+     * series) to the next newcomer, and a miner past its fair share of worker slots gives one
+     * to another miner's worker.
      */
     metricsLabels: z
       .object({
         maxMiners: z.number().int().min(0).default(1000),
         maxWorkers: z.number().int().min(0).default(1000),
+        idleSeconds: z.number().positive().default(600),
       })
       .strict()
-      .default({ maxMiners: 1000, maxWorkers: 1000 }),
+      .default({ maxMiners: 1000, maxWorkers: 1000, idleSeconds: 600 }),
     /** ckpool's rule: ntime may run this far past the job's. */
     ntimeMaxAheadSeconds: z.number().int().positive().default(7000),
     /** SIGTERM waits this long for in-flight shares before closing. */
