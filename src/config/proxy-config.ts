@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { jsonErrorWithoutExcerpt, redactCredentials } from '../log/redact.js';
 import {
   EndpointError,
   parseHostPort,
@@ -234,7 +235,7 @@ export function parseProxyConfig(
   if (!upstreamsFromAgent && (!Array.isArray(upstreams) || upstreams.length === 0))
     problems.push('  upstreams: at least one --upstream stratum+tcp://USER:PASS@HOST:PORT');
   if (!parsed.success || problems.length > 0)
-    throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+    throw new ConfigError(redactCredentials(`invalid configuration:\n${problems.join('\n')}`));
   const config = parsed.data;
   if (config.vardiff.minDifficulty > config.vardiff.maxDifficulty) {
     throw new ConfigError('invalid configuration:\n  vardiff: minDifficulty is above maxDifficulty');
@@ -253,7 +254,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new ConfigError(`config file ${path} is not valid JSON: ${jsonErrorWithoutExcerpt(error)}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`config file ${path} must hold a JSON object`);
