@@ -5,6 +5,8 @@ import type { Chain, Metagraph } from '../src/chain/chain.js';
 import { LedgerError } from '../src/ledger/ledger-error.js';
 import type { Ledger, TimeWindow } from '../src/ledger/ledger.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
+import { loggerOptions } from '../src/log/logger.js';
+import { redactCredentials } from '../src/log/redact.js';
 import {
   AUDIT_FAILURE_KINDS,
   auditWindow,
@@ -167,7 +169,7 @@ export async function runAuditCommand(
     stderr: `hashrelay audit: ${message}\n`,
   });
 
-  const logger = pino({ name: 'hashrelay', level: 'warn' }, pino.destination(2));
+  const logger = pino(loggerOptions('warn'), pino.destination(2));
   let chain: Chain | undefined;
   let metagraph: Metagraph | undefined;
   if (parsed.chain !== undefined) {
@@ -251,7 +253,7 @@ function jsonReport(args: AuditArgs, report: AuditReport, chainCheck: ChainCheck
   const weightsOf = (map: ReadonlyMap<number, number>) => [...map].map(([uid, value]) => ({ uid, value }));
   return {
     ok,
-    ledger: redact(args.ledger),
+    ledger: redactCredentials(args.ledger),
     window: {
       from: report.window.from,
       to: report.window.to,
@@ -309,7 +311,7 @@ function humanReport(
   const line = (text = ''): void => {
     out.push(text);
   };
-  line(`ledger   ${redact(args.ledger)}`);
+  line(`ledger   ${redactCredentials(args.ledger)}`);
   line(
     `window   ${iso(report.window.from)} → ${iso(report.window.to)}  [${report.window.from}, ${report.window.to}) ms`,
   );
@@ -409,11 +411,6 @@ function iso(ms: number): string {
 
 function num(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toPrecision(10);
-}
-
-/** A postgres URL's password stays off the terminal. */
-function redact(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
 }
 
 async function defaultConnect(endpoint: string, logger: Logger): Promise<Chain> {

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { inspect } from 'node:util';
+import { redactCredentials } from '../src/log/redact.js';
 import { auditHelp, runAuditCommand } from './audit-command.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { demoHelp, runDemoCommand } from './demo-command.js';
@@ -88,9 +90,16 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  if (result.stdout !== undefined) process.stdout.write(result.stdout);
-  if (result.stderr !== undefined) process.stderr.write(result.stderr);
+  // Last line of defence: whatever a command prints, no URL password or secret parameter.
+  if (result.stdout !== undefined) process.stdout.write(redactCredentials(result.stdout));
+  if (result.stderr !== undefined) process.stderr.write(redactCredentials(result.stderr));
   return result.code;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // A crash prints its stack as Node would, minus any credential the message carries.
+  process.stderr.write(`${redactCredentials(inspect(error))}\n`);
+  process.exitCode = ExitCode.failure;
+}

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type ProxyConfig } from '../src/config/proxy-config.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
+import { redactCredentials } from '../src/log/redact.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
 import { startAdminServer } from '../proxy/admin-server.js';
 import { Proxy, type ProxyOptions } from '../proxy/proxy.js';
@@ -50,7 +51,9 @@ export async function startProxyRuntime(
   try {
     ledger = await openLedger(config.ledger);
   } catch (error) {
-    throw new StartupError(`cannot open ledger ${config.ledger}: ${(error as Error).message}`);
+    throw new StartupError(
+      `cannot open ledger ${redactCredentials(config.ledger)}: ${(error as Error).message}`,
+    );
   }
   const metrics = extra.metrics ?? new ProxyMetrics();
   const proxy = new Proxy({ config, ledger, logger, ...extra, metrics });

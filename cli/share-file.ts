@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { describeValue } from '../src/stratum/describe-value.js';
 import { parseMinerMessage, parsePoolMessage } from '../src/stratum/parse.js';
 import { decodeHex, decodeU32Hex } from '../src/stratum/hex.js';
 import type { Job, ShareSubmission } from '../src/work/job.js';
@@ -87,7 +88,7 @@ export function decodeShareFile(parsed: unknown): ShareFile {
     extranonce2Size > 32
   ) {
     throw new ShareFileError(
-      `extranonce2_size: must be an integer from 1 to 32, got ${JSON.stringify(extranonce2Size)}`,
+      `extranonce2_size: must be an integer from 1 to 32, got ${describeValue(extranonce2Size)}`,
     );
   }
 
@@ -124,7 +125,7 @@ export function decodeShareFile(parsed: unknown): ShareFile {
     const difficulty = parsed.assigned_difficulty;
     if (typeof difficulty !== 'number' || !Number.isFinite(difficulty) || difficulty <= 0) {
       throw new ShareFileError(
-        `assigned_difficulty: must be a positive number, got ${JSON.stringify(difficulty)}`,
+        `assigned_difficulty: must be a positive number, got ${describeValue(difficulty)}`,
       );
     }
     assignedDifficulty = toDifficulty(difficulty);

@@ -3,6 +3,7 @@ import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { hexToU8a } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { jsonErrorWithoutExcerpt } from '../log/redact.js';
 
 /** An SS58 address of an sr25519 hotkey (format 42, as Bittensor uses). */
 export type Hotkey = string & { readonly __hotkey: unique symbol };
@@ -19,11 +20,18 @@ async function keyring(): Promise<Keyring> {
  * and `ss58Address`). The file's `privateKey` is in another scalar encoding and is not used.
  */
 export async function loadHotkeyFile(path: string): Promise<KeyringPair> {
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new HotkeyError(`cannot read hotkey file ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    // V8 quotes the input around the mistake: here, part of the secret phrase.
+    throw new HotkeyError(`hotkey file ${path} is not valid JSON: ${jsonErrorWithoutExcerpt(error)}`);
   }
   if (typeof parsed !== 'object' || parsed === null)
     throw new HotkeyError(`hotkey file ${path} is not a JSON object`);

@@ -1,3 +1,5 @@
+import { redactCredentials } from '../log/redact.js';
+
 /** Parsing of the address forms operators type: HOST:PORT and stratum+tcp://USER:PASS@HOST:PORT. */
 
 export interface HostPort {
@@ -36,27 +38,29 @@ export function parseHostPort(text: string): HostPort {
  * PASS may be percent-encoded; PASS may be omitted (pools commonly accept "x").
  */
 export function parseUpstreamUrl(text: string): UpstreamUrl {
+  // The URL is echoed in every error below: never with its password.
+  const shown = redactCredentials(text);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new EndpointError(`'${text}': expected stratum+tcp://USER:PASS@HOST:PORT`);
+    throw new EndpointError(`'${shown}': expected stratum+tcp://USER:PASS@HOST:PORT`);
   }
   const scheme = url.protocol.replace(/:$/, '');
   const tls = scheme === 'stratum+ssl' || scheme === 'stratum+tls';
   if (!tls && scheme !== 'stratum+tcp') {
     throw new EndpointError(
-      `'${text}': scheme must be stratum+tcp, stratum+ssl or stratum+tls, got '${scheme}'`,
+      `'${shown}': scheme must be stratum+tcp, stratum+ssl or stratum+tls, got '${scheme}'`,
     );
   }
-  if (url.hostname === '') throw new EndpointError(`'${text}': missing host`);
-  if (url.port === '') throw new EndpointError(`'${text}': missing port (pools have no default port)`);
+  if (url.hostname === '') throw new EndpointError(`'${shown}': missing host`);
+  if (url.port === '') throw new EndpointError(`'${shown}': missing port (pools have no default port)`);
   const username = decodeURIComponent(url.username);
-  if (username === '') throw new EndpointError(`'${text}': missing USER (the pool account or worker name)`);
+  if (username === '') throw new EndpointError(`'${shown}': missing USER (the pool account or worker name)`);
   return {
     tls,
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: parsePort(url.port, text),
+    port: parsePort(url.port, shown),
     username,
     password: url.password === '' ? 'x' : decodeURIComponent(url.password),
   };

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { jsonErrorWithoutExcerpt, redactCredentials } from '../log/redact.js';
 import {
   EndpointError,
   parseHostPort,
@@ -216,14 +217,18 @@ export const proxyConfigSchema = z
      * Distinct label values of hashrelay_miner_credited_difficulty_total{miner} and
      * hashrelay_worker_credited_difficulty_total{worker} (default 1000 each); the rest are
      * summed under "_other", so Prometheus series stay bounded however many miners connect.
+     * Slots go to credited work: a value uncredited for idleSeconds gives its slot (and its
+     * series) to the next newcomer, and a miner past its fair share of worker slots gives one
+     * to another miner's worker.
      */
     metricsLabels: z
       .object({
         maxMiners: z.number().int().min(0).default(1000),
         maxWorkers: z.number().int().min(0).default(1000),
+        idleSeconds: z.number().positive().default(600),
       })
       .strict()
-      .default({ maxMiners: 1000, maxWorkers: 1000 }),
+      .default({ maxMiners: 1000, maxWorkers: 1000, idleSeconds: 600 }),
     /** ckpool's rule: ntime may run this far past the job's. */
     ntimeMaxAheadSeconds: z.number().int().positive().default(7000),
     /** SIGTERM waits this long for in-flight shares before closing. */
@@ -253,7 +258,7 @@ export function parseProxyConfig(
   if (!upstreamsFromAgent && (!Array.isArray(upstreams) || upstreams.length === 0))
     problems.push('  upstreams: at least one --upstream stratum+tcp://USER:PASS@HOST:PORT');
   if (!parsed.success || problems.length > 0)
-    throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+    throw new ConfigError(redactCredentials(`invalid configuration:\n${problems.join('\n')}`));
   const config = parsed.data;
   if (config.vardiff.minDifficulty > config.vardiff.maxDifficulty) {
     throw new ConfigError('invalid configuration:\n  vardiff: minDifficulty is above maxDifficulty');
@@ -272,7 +277,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new ConfigError(`config file ${path} is not valid JSON: ${jsonErrorWithoutExcerpt(error)}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`config file ${path} must hold a JSON object`);

@@ -1,3 +1,4 @@
+import { redactCredentials } from '../log/redact.js';
 import type { Ledger } from './ledger.js';
 import { openPgLedger } from './pg-ledger.js';
 import { openSqliteLedger } from './sqlite-ledger.js';
@@ -15,7 +16,7 @@ export async function openLedger(url: string): Promise<Ledger> {
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPgLedger(url);
   throw new Error(
-    `unknown ledger '${url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@')}': expected sqlite:PATH or ` +
+    `unknown ledger '${redactCredentials(url)}': expected sqlite:PATH or ` +
       'postgres://USER:PASSWORD@HOST:PORT/DATABASE',
   );
 }

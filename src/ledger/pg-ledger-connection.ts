@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { redactCredentials } from '../log/redact.js';
 import { checkSchemaName } from './pg-ledger-schema.js';
 
 /**
@@ -27,7 +28,7 @@ export const DEFAULT_SCHEMA = 'hashrelay';
 export function parsePgUrl(url: string, schemaOverride?: string): PgLocation {
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new RangeError(
-      `a PostgreSQL ledger URL starts with postgres:// or postgresql://, got '${redact(url)}'`,
+      `a PostgreSQL ledger URL starts with postgres:// or postgresql://, got '${redactCredentials(url)}'`,
     );
   }
   const question = url.indexOf('?');
@@ -61,11 +62,6 @@ interface ConnectionParameters {
   readonly host?: string;
   readonly port?: number | string;
   readonly database?: string;
-}
-
-/** The URL with its password replaced, for an error message. */
-export function redact(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
 }
 
 const INT8 = 20;

@@ -5,28 +5,101 @@ export const OTHER_LABEL = '_other';
 /** Longest label value kept from miner input (an SS58 hotkey plus a worker suffix fits). */
 export const MAX_LABEL_CHARS = 96;
 
-/** How many distinct miner and worker label values credited work is broken down by. */
+/**
+ * How many distinct miner and worker label values credited work is broken down by, and how long
+ * a value may go uncredited before its slot can go to another.
+ */
 export interface CreditLabelCaps {
   readonly maxMiners: number;
   readonly maxWorkers: number;
+  readonly idleSeconds: number;
 }
 
-export const DEFAULT_CREDIT_LABEL_CAPS: CreditLabelCaps = { maxMiners: 1000, maxWorkers: 1000 };
+export const DEFAULT_CREDIT_LABEL_CAPS: CreditLabelCaps = {
+  maxMiners: 1000,
+  maxWorkers: 1000,
+  idleSeconds: 600,
+};
+
+interface Slot {
+  readonly owner: string;
+  lastCreditMs: number;
+}
 
 /**
- * Label values taken from miner input, first come first kept: once `cap` distinct values are
- * in use, every new one is reported as `_other`, so a farm of any size cannot grow the series.
+ * Label values taken from miner input, each holding one of `cap` slots while its work is
+ * credited. A newcomer past the cap takes the slot of the value credited least recently once
+ * that one is idle (`idleSeconds`), or, sooner, a slot of the owner (miner) holding more than
+ * its fair share (cap / owners) while the newcomer's owner holds less; otherwise it is `_other`.
+ * So names credited once cannot keep later workers out, and one miner working any number of
+ * names holds no more than its share when others need slots.
  */
 export class BoundedLabelValues {
-  private readonly kept = new Set<string>();
+  /** In order of last credit: the first is the least recently credited. */
+  private readonly slots = new Map<string, Slot>();
+  /** Each owner's values, also in order of last credit. */
+  private readonly byOwner = new Map<string, Map<string, Slot>>();
 
-  valueFor(raw: string, cap: number): string {
+  /** `onEvict` hears every value that gives up its slot, to drop its series. */
+  constructor(private readonly onEvict: (value: string) => void = () => undefined) {}
+
+  valueFor(
+    raw: string,
+    cap: number,
+    options: { owner?: string; idleSeconds?: number; nowMs?: number } = {},
+  ): string {
     // Usernames are as long as a line allows; a label value need not be.
     const value = raw.length > MAX_LABEL_CHARS ? raw.slice(0, MAX_LABEL_CHARS) : raw;
-    if (this.kept.has(value)) return value;
-    if (this.kept.size >= cap) return OTHER_LABEL;
-    this.kept.add(value);
+    const nowMs = options.nowMs ?? Date.now();
+    const held = this.slots.get(value);
+    if (held !== undefined) {
+      held.lastCreditMs = nowMs;
+      this.touch(this.slots, value, held);
+      this.touch(this.byOwner.get(held.owner)!, value, held);
+      return value;
+    }
+    if (cap <= 0) return OTHER_LABEL;
+    const owner = options.owner ?? value;
+    if (this.slots.size >= cap && !this.freeSlotFor(owner, cap, nowMs, options.idleSeconds ?? Infinity))
+      return OTHER_LABEL;
+    const slot: Slot = { owner, lastCreditMs: nowMs };
+    this.slots.set(value, slot);
+    let owned = this.byOwner.get(owner);
+    if (owned === undefined) this.byOwner.set(owner, (owned = new Map<string, Slot>()));
+    owned.set(value, slot);
     return value;
+  }
+
+  /** Frees one slot for a newcomer of `owner` if the rules allow; says whether it did. */
+  private freeSlotFor(owner: string, cap: number, nowMs: number, idleSeconds: number): boolean {
+    const [oldest, oldestSlot] = this.slots.entries().next().value!;
+    if (nowMs - oldestSlot.lastCreditMs >= idleSeconds * 1000) {
+      this.evict(oldest, oldestSlot);
+      return true;
+    }
+    const ownHeld = this.byOwner.get(owner)?.size ?? 0;
+    const fairShare = Math.floor(cap / (this.byOwner.size + (ownHeld === 0 ? 1 : 0)));
+    if (ownHeld >= fairShare) return false;
+    let largest: Map<string, Slot> | undefined;
+    for (const owned of this.byOwner.values()) if (owned.size > (largest?.size ?? 0)) largest = owned;
+    if (largest === undefined || largest.size <= fairShare) return false;
+    const [value, slot] = largest.entries().next().value!;
+    this.evict(value, slot);
+    return true;
+  }
+
+  private evict(value: string, slot: Slot): void {
+    this.slots.delete(value);
+    const owned = this.byOwner.get(slot.owner)!;
+    owned.delete(value);
+    if (owned.size === 0) this.byOwner.delete(slot.owner);
+    this.onEvict(value);
+  }
+
+  /** Moves `value` to the end of `order` (most recently credited). */
+  private touch(order: Map<string, Slot>, value: string, slot: Slot): void {
+    order.delete(value);
+    order.set(value, slot);
   }
 }
 
@@ -40,7 +113,8 @@ export interface ProxyLoad {
 /**
  * The proxy's Prometheus metrics. Label values come from configuration (upstream names, roles)
  * and fixed sets (verdicts, reasons); the per-miner and per-worker credited work counters are
- * the only ones labelled by miner input, and those are capped (`BoundedLabelValues`).
+ * the only ones labelled by miner input, and those are capped (`BoundedLabelValues`): a
+ * value's series lasts while its work is credited, and is removed when its slot goes to another.
  */
 export class ProxyMetrics {
   readonly registry: Registry;
@@ -51,8 +125,8 @@ export class ProxyMetrics {
   readonly creditedDifficulty: Counter;
   readonly minerCreditedDifficulty: Counter<'miner'>;
   readonly workerCreditedDifficulty: Counter<'worker'>;
-  private readonly minerLabels = new BoundedLabelValues();
-  private readonly workerLabels = new BoundedLabelValues();
+  private readonly minerLabels: BoundedLabelValues;
+  private readonly workerLabels: BoundedLabelValues;
   readonly blocksFound: Counter<'upstream'>;
   readonly upstreamUp: Gauge<'upstream'>;
   readonly upstreamSessions: Gauge<'upstream'>;
@@ -115,6 +189,14 @@ export class ProxyMetrics {
       help: 'Credited difficulty by worker (full username); past the cap, worker="_other".',
       labelNames: ['worker'],
       registers,
+    });
+    // An evicted value's series is removed, not folded into _other: the series just ends, so
+    // sum(rate()) stays right, where moving its total into _other would spike _other's rate.
+    this.minerLabels = new BoundedLabelValues((miner) => {
+      this.minerCreditedDifficulty.remove({ miner });
+    });
+    this.workerLabels = new BoundedLabelValues((worker) => {
+      this.workerCreditedDifficulty.remove({ worker });
     });
     this.blocksFound = new Counter({
       name: 'hashrelay_blocks_found_total',
@@ -230,11 +312,21 @@ export class ProxyMetrics {
   }
 
   /** Counts an accepted share's difficulty in total, per miner and per worker (capped labels). */
-  credit(miner: string, worker: string, difficulty: number, caps = DEFAULT_CREDIT_LABEL_CAPS): void {
+  credit(
+    miner: string,
+    worker: string,
+    difficulty: number,
+    caps = DEFAULT_CREDIT_LABEL_CAPS,
+    nowMs = Date.now(),
+  ): void {
+    const idleSeconds = caps.idleSeconds;
     this.creditedDifficulty.inc(difficulty);
-    this.minerCreditedDifficulty.inc({ miner: this.minerLabels.valueFor(miner, caps.maxMiners) }, difficulty);
+    this.minerCreditedDifficulty.inc(
+      { miner: this.minerLabels.valueFor(miner, caps.maxMiners, { idleSeconds, nowMs }) },
+      difficulty,
+    );
     this.workerCreditedDifficulty.inc(
-      { worker: this.workerLabels.valueFor(worker, caps.maxWorkers) },
+      { worker: this.workerLabels.valueFor(worker, caps.maxWorkers, { owner: miner, idleSeconds, nowMs }) },
       difficulty,
     );
   }
