@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { LedgerError } from '../src/ledger/ledger-error.js';
+import { SCHEMA_VERSION } from '../src/ledger/sqlite-ledger-schema.js';
 import {
   openSqliteLedger,
   type SqliteLedger,
@@ -67,7 +68,7 @@ describe('SQLite ledger: the file', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.pragma('user_version', { simple: true })).toBe(1);
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(db.pragma('application_id', { simple: true })).toBe(0x68726c67);
       const indexes = db
         .prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'shares'")
@@ -215,7 +216,7 @@ describe('SQLite ledger: one writer per file', () => {
     db.pragma('user_version = 99');
     db.close();
     const tooNew = await ledgerError(openSqliteLedger(join(dir, 'newer.sqlite')), 'LEDGER_OPEN_FAILED');
-    expect(tooNew.message).toMatch(/schema version 99, newer than this hashrelay's 1/);
+    expect(tooNew.message).toContain(`schema version 99, newer than this hashrelay's ${SCHEMA_VERSION};`);
   });
 
   test('a missing directory is a clear open error', async () => {
