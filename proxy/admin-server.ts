@@ -96,7 +96,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<htt
     if (path === '/readyz') {
       const answer = options.ready();
       const { ready, reason } =
-        typeof answer === 'boolean' ? { ready: answer, reason: answer ? 'ready' : 'no upstream is up' } : answer;
+        typeof answer === 'boolean'
+          ? { ready: answer, reason: answer ? 'ready' : 'no upstream is up' }
+          : answer;
       response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${reason}\n`);
       return;
     }

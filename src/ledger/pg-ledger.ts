@@ -21,12 +21,7 @@ import { describeError, parsePgUrl, sqlState, type PgLocation } from './pg-ledge
 import { IdBlocks } from './pg-ledger-ids.js';
 import { PgReader } from './pg-ledger-reader.js';
 import { PgWriter } from './pg-ledger-writer.js';
-import {
-  checkJobRecord,
-  checkRejectSummary,
-  checkVerdictUpdate,
-  shareRecordError,
-} from './record-checks.js';
+import { checkJobRecord, checkRejectSummary, checkVerdictUpdate, shareRecordError } from './record-checks.js';
 
 /**
  * The PostgreSQL ledger: several proxy instances (and the validator) share one database.

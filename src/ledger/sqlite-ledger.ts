@@ -18,12 +18,7 @@ import type {
 import type { LedgerError } from './ledger-error.js';
 import { joinBranch, rejectSummaryRow, type RejectSummaryRow } from './ledger-rows.js';
 import { withDefaults } from './ledger-options.js';
-import {
-  checkJobRecord,
-  checkRejectSummary,
-  checkVerdictUpdate,
-  shareRecordError,
-} from './record-checks.js';
+import { checkJobRecord, checkRejectSummary, checkVerdictUpdate, shareRecordError } from './record-checks.js';
 import {
   FILE_REPLACED,
   ThreadFailure,
