@@ -12,8 +12,8 @@ import { checkWindow } from './record-checks.js';
  *
  * A backend with `recovery` may call a failure transient (a full disk): then the ledger is
  * impaired instead of stopped. The waiting shares reject, new shares are refused at once, and
- * jobs, verdicts and summaries are carried into a batch that is retried (or, with nothing to
- * commit, a probe written) every retry interval; the first commit that lands makes it healthy.
+ * jobs, verdicts and summaries are carried into a batch kept for later. Every retry interval a
+ * probe asks the backend whether the cause has passed; when it has, the carried batch goes.
  */
 
 /** The records of one commit, held as the backend commits them, and the promise their callers wait on. */
@@ -281,10 +281,9 @@ export class GroupCommitQueue<B extends Batch> {
     this.state = 'closed';
   }
 
-  /** Sends the next batch; while impaired only the retry timer sends (`retrying`). */
-  private dispatch(retrying = false): void {
-    if (this.committing !== null || this.failure !== null || this.probing) return;
-    if (this.impaired !== null && !retrying) return;
+  /** Sends the next batch; while impaired nothing is sent until a probe succeeds. */
+  private dispatch(): void {
+    if (this.committing !== null || this.failure !== null || this.probing || this.impaired !== null) return;
     const batch = this.queue.shift();
     if (batch === undefined) return;
     this.committing = batch;
@@ -358,13 +357,12 @@ export class GroupCommitQueue<B extends Batch> {
     this.retryTimer.unref();
   }
 
-  /** While impaired: the carried batch is the test of the disk; with nothing carried, a probe. */
+  /**
+   * While impaired: the probe first (the cause must be gone, not only a small write possible:
+   * a failed commit leaves room for a few), then the carried batch and the rest.
+   */
   private retry(): void {
     if (this.impaired === null || this.failure !== null || this.state !== 'open') return;
-    if (this.queue.length > 0) {
-      this.dispatch(true);
-      return;
-    }
     this.probing = true;
     this.backend.recovery!.probe().then(
       () => {
