@@ -146,6 +146,10 @@ describe.skipIf(postgres === null)('PostgreSQL', () => {
         'jobs_pkey',
         'meta',
         'meta_pkey',
+        'reject_summaries',
+        'reject_summaries_id_seq',
+        'reject_summaries_pkey',
+        'reject_summaries_start',
         'share_ids',
         'shares',
         'shares_miner_time',
@@ -154,7 +158,7 @@ describe.skipIf(postgres === null)('PostgreSQL', () => {
         'shares_upstream_time',
       ]);
       expect(await sql(`SELECT application, schema_version FROM ${schema}.meta`)).toEqual([
-        { application: 'hashrelay-ledger', schema_version: 1 },
+        { application: 'hashrelay-ledger', schema_version: SCHEMA_VERSION },
       ]);
       const collations = await sql<{ column_name: string; collation_name: string | null }>(
         `SELECT column_name, collation_name FROM information_schema.columns

@@ -202,6 +202,32 @@ describe('SQLite ledger: one writer per file', () => {
     await open(path);
   });
 
+  test('a schema-1 ledger (before reject summaries) is migrated in place, its rows kept', async () => {
+    const path = freshPath();
+    const first = await open(path);
+    const jobId = first.recordJob(makeJob(1));
+    const id = await first.recordShare(makeShare(1, jobId));
+    await first.close();
+    // Back to what schema 1 wrote: no reject_summaries table.
+    const db = new Database(path);
+    db.exec('DROP TABLE reject_summaries');
+    db.pragma('user_version = 1');
+    db.close();
+    const again = await open(path);
+    expect((await again.shares(EVERYTHING)).map((share) => share.id)).toEqual([id]);
+    again.recordRejectSummary({
+      from: 1,
+      to: 2,
+      miner: 'm',
+      worker: 'w',
+      upstream: 'u',
+      verdict: 'stale',
+      shares: 3,
+    });
+    await again.flush();
+    expect(await again.rejectSummaries(EVERYTHING)).toHaveLength(1);
+  });
+
   test('a file that is not a ledger, or from a newer hashrelay, is refused', async () => {
     const dir = ledgerDir();
     const foreign = new Database(join(dir, 'foreign.sqlite'));
