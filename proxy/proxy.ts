@@ -585,7 +585,6 @@ export class Proxy {
       session.close(fold.problem);
       return undefined;
     }
-    const { job } = sessionJob;
     let ledgerJobId: number;
     try {
       ledgerJobId = this.recordJob(session, sessionJob, id);

@@ -133,14 +133,14 @@ export function rejectSummaryRow(s: RejectSummary): RejectSummaryRow {
 
 export function storedRejectSummary(r: RejectSummaryRow): RejectSummary {
   return {
-    from: Number(r[0]),
-    to: Number(r[1]),
+    from: r[0],
+    to: r[1],
     miner: r[2],
     worker: r[3],
     upstream: r[4],
     // The schema's CHECK holds the verdict to a rejected LocalVerdict.
     verdict: r[5] as RejectSummary['verdict'],
-    shares: Number(r[6]),
+    shares: r[6],
   };
 }
 
