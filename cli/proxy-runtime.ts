@@ -69,7 +69,7 @@ export async function startProxyRuntime(
         host: config.metrics.host,
         port: config.metrics.port,
         registry: metrics.registry,
-        ready: () => proxy.links.some((link) => link.healthy),
+        ready: () => proxy.readiness(),
         logger,
         token,
         api: {

@@ -15,8 +15,8 @@ export interface AdminServerOptions {
   readonly host: string;
   readonly port: number;
   readonly registry: Registry;
-  /** Ready to take miners: at least one upstream is up. */
-  readonly ready: () => boolean;
+  /** Ready to take miners (the ledger records, an upstream is up), or why not. */
+  readonly ready: () => boolean | { readonly ready: boolean; readonly reason: string };
   readonly logger: Logger;
   readonly api?: AdminApi;
   /** Bearer token for /api/*; without one the API answers 403 and says how to set it. */
@@ -24,7 +24,7 @@ export interface AdminServerOptions {
 }
 
 /**
- * /metrics (Prometheus text), /healthz (the process runs), /readyz (an upstream is up), and
+ * /metrics (Prometheus text), /healthz (the process runs), /readyz (ready for miners), and
  * with a bearer token: GET /api/state, POST /api/drain. Listens where it is told (the CLI
  * defaults it to loopback).
  */
@@ -94,10 +94,12 @@ export async function startAdminServer(options: AdminServerOptions): Promise<htt
       return;
     }
     if (path === '/readyz') {
-      const ready = options.ready();
-      response
-        .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-        .end(ready ? 'ready\n' : 'no upstream is up\n');
+      const answer = options.ready();
+      const { ready, reason } =
+        typeof answer === 'boolean'
+          ? { ready: answer, reason: answer ? 'ready' : 'no upstream is up' }
+          : answer;
+      response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${reason}\n`);
       return;
     }
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

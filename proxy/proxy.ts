@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
 import type { Ledger, ShareRecord } from '../src/ledger/ledger.js';
@@ -19,9 +20,12 @@ import {
   type SubmitReply,
 } from './miner-connection.js';
 import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
+import { LedgerWatch } from './ledger-watch.js';
 import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
-import { judgeShare } from './share-judge.js';
+import { RejectBudget, type RejectScreening } from './reject-budget.js';
+import { RejectTally } from './reject-tally.js';
+import { judgeShare, type Judgement } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
 import { UpstreamLink } from './upstream-link.js';
@@ -124,6 +128,10 @@ export class Proxy {
   private draining = false;
   private readonly host: MinerHost;
   private readonly admission: Admission | undefined;
+  readonly ledgerWatch: LedgerWatch;
+  /** Rejects past their connection's recording budget, written as summary rows. */
+  private readonly rejectTally: RejectTally;
+  private readonly rejectBudgets = new WeakMap<MinerConnection, RejectBudget>();
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
@@ -135,6 +143,8 @@ export class Proxy {
     // Late shares on an abandoned prevhash are deduplicated as long as a retiring upstream
     // still takes them, and at least a minute.
     this.proofScopes = new ProofScopes(Math.max(60, this.config.upstream.retireSeconds) * 1000);
+    this.ledgerWatch = new LedgerWatch(this.ledger, this.metrics, this.log);
+    this.rejectTally = new RejectTally(this.ledger, this.config.limits.rejectBudget.summarySeconds * 1000);
     const up = this.config.upstream;
     const limits = this.config.limits;
     this.addresses = new ConnectionsByAddress(limits);
@@ -305,6 +315,8 @@ export class Proxy {
   /** Connects upstreams and opens the listeners; resolves when every listener is bound. */
   async start(): Promise<{ host: string; port: number }[]> {
     this.started = true;
+    this.ledgerWatch.start();
+    this.rejectTally.start();
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
@@ -359,7 +371,11 @@ export class Proxy {
     const closed = Promise.all(this.servers.map((server) => new Promise((resolve) => server.close(resolve))));
     const deadline = new Promise((resolve) => setTimeout(resolve, this.config.drainSeconds * 1000).unref());
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-    await this.ledger.flush();
+    this.rejectTally.stop();
+    this.ledgerWatch.stop();
+    await this.ledger.flush().catch((error: unknown) => {
+      this.log.error({ error: (error as Error).message }, 'ledger could not flush while draining');
+    });
     for (const miner of [...this.miners]) miner.close('proxy shutting down');
     for (const link of this.links) link.stop();
     for (const [link, timer] of this.retiring) {
@@ -368,6 +384,14 @@ export class Proxy {
     }
     await closed;
     this.log.info('drained');
+  }
+
+  /** Ready for miners (/readyz): the ledger records and an upstream is up; else why not. */
+  readiness(): { readonly ready: boolean; readonly reason: string } {
+    const health = this.ledgerWatch.health();
+    if (health.state !== 'ok') return { ready: false, reason: `ledger cannot record: ${health.reason}` };
+    if (!this.links.some((link) => link.healthy)) return { ready: false, reason: 'no upstream is up' };
+    return { ready: true, reason: 'ready' };
   }
 
   /** The admin API's view: each upstream's health, miners, and split target vs realised. */
@@ -598,8 +622,29 @@ export class Proxy {
       session.close(fold.problem);
       return undefined;
     }
+    let ledgerJobId: number;
+    try {
+      ledgerJobId = this.recordJob(session, sessionJob, id);
+    } catch (error) {
+      // The ledger stopped: no share on this job could be credited, so it is not offered.
+      this.ledgerWatch.jobNotRecorded(error);
+      return undefined;
+    }
+    const proofScope = this.proofScopes.forJob(session.id, sessionJob.job.prevhash, Date.now());
+    const proxyJob = makeProxyJob(session, sessionJob, id, fold, ledgerJobId, proofScope);
+    let list = this.sessionJobs.get(session.id);
+    if (list === undefined) {
+      list = [];
+      this.sessionJobs.set(session.id, list);
+    }
+    list.push(proxyJob);
+    while (list.length > this.config.upstream.jobsKept) list.shift();
+    return proxyJob;
+  }
+
+  private recordJob(session: UpstreamSession, sessionJob: SessionJob, id: string): number {
     const { job } = sessionJob;
-    const ledgerJobId = this.ledger.recordJob({
+    return this.ledger.recordJob({
       receivedAt: sessionJob.receivedAt,
       upstream: session.upstream,
       upstreamSession: session.id,
@@ -616,16 +661,6 @@ export class Proxy {
       extranonce1: sessionJob.extranonce1,
       extranonce2Size: sessionJob.extranonce2Size,
     });
-    const proofScope = this.proofScopes.forJob(session.id, job.prevhash, Date.now());
-    const proxyJob = makeProxyJob(session, sessionJob, id, fold, ledgerJobId, proofScope);
-    let list = this.sessionJobs.get(session.id);
-    if (list === undefined) {
-      list = [];
-      this.sessionJobs.set(session.id, list);
-    }
-    list.push(proxyJob);
-    while (list.length > this.config.upstream.jobsKept) list.shift();
-    return proxyJob;
   }
 
   private onVersionMask(session: UpstreamSession): void {
@@ -679,6 +714,15 @@ export class Proxy {
       upstreamVerdict: forward ? 'pending' : 'not-forwarded',
       isBlock: work?.isBlock ?? false,
     };
+    const screening = this.screen(miner, judgement, time);
+    if (!screening.record && judgement.verdict !== 'accepted') {
+      // Past the connection's budget: counted, not recorded, and answered without a commit.
+      const { miner: identity, worker, upstream } = record;
+      this.rejectTally.count({ miner: identity, worker, upstream, verdict: judgement.verdict });
+      this.metrics.rejectsSummarised.inc({ verdict: judgement.verdict });
+      this.metrics.shares.inc({ verdict: judgement.verdict });
+      return this.answerReject(miner, judgement, screening);
+    }
     const recorded = this.ledger.recordShare(record);
 
     // Forward at once: the pool's clock is running; the miner's answer waits for the ledger.
@@ -697,11 +741,7 @@ export class Proxy {
     try {
       await recorded;
     } catch (error) {
-      this.metrics.ledgerFailures.inc();
-      this.log.error(
-        { error: (error as Error).message },
-        'ledger could not record a share: answering the miner with an error',
-      );
+      this.ledgerWatch.shareNotRecorded(error);
       return {
         ok: false,
         code: SubmitErrorCode.other,
@@ -709,13 +749,42 @@ export class Proxy {
       };
     }
     this.metrics.shareRecordLatency.observe((performance.now() - received) / 1000);
-    if (judgement.verdict !== 'accepted')
-      return { ok: false, code: judgement.code, message: judgement.message };
+    if (judgement.verdict !== 'accepted') return this.answerReject(miner, judgement, screening);
     this.metrics.credit(record.miner, request.worker, entry!.difficulty, this.config.metricsLabels);
     if (session !== undefined)
       this.scheduler?.recordWork(String(miner.id), session.upstream, entry!.difficulty, Date.now());
     miner.recordCredit(entry!.difficulty);
     return { ok: true };
+  }
+
+  /** The connection's reject budget's word on this submit (forwarded shares are always recorded). */
+  private screen(miner: MinerConnection, judgement: Judgement, now: number): RejectScreening {
+    let budget = this.rejectBudgets.get(miner);
+    if (budget === undefined) {
+      budget = new RejectBudget(this.config.limits.rejectBudget, now);
+      this.rejectBudgets.set(miner, budget);
+    }
+    return budget.screen(judgement.verdict, judgement.forward, now);
+  }
+
+  /** A rejected submit's answer: late for a throttled connection; one over its budget is closed. */
+  private async answerReject(
+    miner: MinerConnection,
+    judgement: Judgement,
+    screening: RejectScreening,
+  ): Promise<SubmitReply> {
+    const reply = { ok: false, code: judgement.code, message: judgement.message } as const;
+    if (screening.disconnect !== undefined) {
+      miner.log.warn(
+        { identity: miner.identity, ...this.rejectBudgets.get(miner)?.standing() },
+        'closing a miner whose submits are mostly invalid',
+      );
+      miner.close(screening.disconnect);
+    } else if (screening.delayMs > 0) {
+      this.metrics.submitsThrottled.inc();
+      await delay(screening.delayMs);
+    }
+    return reply;
   }
 
   private async forward(
@@ -772,6 +841,7 @@ export { identityOf };
 /** A bounded label for a free-text reason. */
 function reasonKind(reason: string): string {
   const known = [
+    'rejects',
     'silent',
     'rejected',
     'reconnect',

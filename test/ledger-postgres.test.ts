@@ -146,6 +146,10 @@ describe.skipIf(postgres === null)('PostgreSQL', () => {
         'jobs_pkey',
         'meta',
         'meta_pkey',
+        'reject_summaries',
+        'reject_summaries_id_seq',
+        'reject_summaries_pkey',
+        'reject_summaries_start',
         'share_ids',
         'shares',
         'shares_credited_hash',
@@ -188,9 +192,7 @@ describe.skipIf(postgres === null)('PostgreSQL', () => {
       await (await open(newer)).close();
       await sql(`UPDATE ${newer}.meta SET schema_version = 99`);
       const tooNew = await ledgerError(openPgLedger(server().url, { schema: newer }), 'LEDGER_OPEN_FAILED');
-      expect(tooNew.message).toMatch(
-        new RegExp(`schema version 99, newer than this hashrelay's ${SCHEMA_VERSION}`),
-      );
+      expect(tooNew.message).toContain(`schema version 99, newer than this hashrelay's ${SCHEMA_VERSION};`);
     });
 
     test('an empty schema made by the DBA is used as it is', async () => {

@@ -65,6 +65,47 @@ const ledgerUrl = z
     'expected sqlite:PATH (e.g. sqlite:./hashrelay.sqlite) or postgres://USER:PASSWORD@HOST:PORT/DATABASE[?schema=NAME]',
   );
 
+/**
+ * What a connection whose submits are mostly invalid may cost. Stale shares are left out of the
+ * invalid fraction (a burst of them after a new block is normal) but do spend the recording budget.
+ */
+const REJECT_BUDGET_DEFAULTS = {
+  windowSeconds: 60,
+  minRejects: 50,
+  maxInvalidRatio: 0.9,
+  throttleMs: 1000,
+  disconnectRejects: 200,
+  recordedRejectsPerHour: 100,
+  summarySeconds: 60,
+};
+
+const rejectBudget = z
+  .object({
+    /** Invalid and total submits are counted per connection over about this long (decayed). */
+    windowSeconds: z.number().positive().default(REJECT_BUDGET_DEFAULTS.windowSeconds),
+    /** Past this many invalid submits in the window, with the fraction over maxInvalidRatio, answers slow down. */
+    minRejects: z.number().positive().default(REJECT_BUDGET_DEFAULTS.minRejects),
+    /** The invalid fraction of a connection's submits (stale left out) above which it is throttled, then closed. */
+    maxInvalidRatio: z.number().min(0).max(1).default(REJECT_BUDGET_DEFAULTS.maxInvalidRatio),
+    /** A throttled connection's rejected submits are answered this much later. */
+    throttleMs: z.number().int().min(0).default(REJECT_BUDGET_DEFAULTS.throttleMs),
+    /** Past this many invalid submits in the window (fraction still over the limit) the connection is closed. */
+    disconnectRejects: z.number().positive().default(REJECT_BUDGET_DEFAULTS.disconnectRejects),
+    /**
+     * Rejected shares recorded one by one per connection (a bucket refilled at this rate per
+     * hour); past it they are counted in the ledger's reject_summaries. Accepted shares, and
+     * shares forwarded upstream, are always recorded one by one.
+     */
+    recordedRejectsPerHour: z.number().int().min(0).default(REJECT_BUDGET_DEFAULTS.recordedRejectsPerHour),
+    /** How often counted rejects are written as summary rows. */
+    summarySeconds: z.number().positive().default(REJECT_BUDGET_DEFAULTS.summarySeconds),
+  })
+  .strict()
+  .refine((budget) => budget.disconnectRejects >= budget.minRejects, {
+    message: 'disconnectRejects must be at least minRejects',
+  })
+  .default(REJECT_BUDGET_DEFAULTS);
+
 export const proxyConfigSchema = z
   .object({
     listen: z.array(listener).min(1, 'at least one --listen HOST:PORT'),
@@ -151,6 +192,7 @@ export const proxyConfigSchema = z
         maxConnectionsPerAddress: z.number().int().min(0).default(1000),
         /** Connections from one address that have not finished subscribe and authorize; 0 = off. */
         maxUnauthenticatedPerAddress: z.number().int().min(0).default(64),
+        rejectBudget,
       })
       .strict()
       .default({
@@ -166,6 +208,7 @@ export const proxyConfigSchema = z
         maxTotalPendingWriteBytes: 64 * 1024 * 1024,
         maxConnectionsPerAddress: 1000,
         maxUnauthenticatedPerAddress: 64,
+        rejectBudget: REJECT_BUDGET_DEFAULTS,
       }),
     upstream: z
       .object({

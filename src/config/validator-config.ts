@@ -57,8 +57,13 @@ export const validatorConfigSchema = z
         windowSeconds: z.number().int().positive().default(300),
         /** Miners with no signature: refused, or forwarded and credited to a marked identity that earns nothing. */
         unsigned: policy.default('reject'),
-        /** Signed, but the hotkey is not registered on the subnet. */
-        unregistered: policy.default('forward'),
+        /**
+         * Signed, but the hotkey is not registered on the subnet. Refused by default: such keys
+         * cost nothing to make, and forwarding them lets anyone write to this ledger and mine on
+         * this validator's pool accounts. `forward` credits them to their hotkey (earning no
+         * weight), each connection still under `proxy.limits.rejectBudget`.
+         */
+        unregistered: policy.default('reject'),
         /** Re-read the registered hotkeys every this many blocks. */
         refreshBlocks: z.number().int().positive().default(10),
         /** Signature verifications allowed; over budget is refused unverified ("retry later"). */
@@ -68,7 +73,7 @@ export const validatorConfigSchema = z
       .default({
         windowSeconds: 300,
         unsigned: 'reject',
-        unregistered: 'forward',
+        unregistered: 'reject',
         refreshBlocks: 10,
         verifications: DEFAULT_VERIFICATION_BUDGET,
       }),

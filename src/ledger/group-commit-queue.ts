@@ -1,4 +1,4 @@
-import type { TimeWindow } from './ledger.js';
+import type { LedgerHealth, TimeWindow } from './ledger.js';
 import { LedgerError } from './ledger-error.js';
 import { checkWindow } from './record-checks.js';
 
@@ -9,6 +9,11 @@ import { checkWindow } from './record-checks.js';
  * growing with the batch). A commit that fails or outlives its timeout stops the ledger: the
  * batch under way and every queued one reject, so nobody is left waiting, and every later call
  * reports why. How a batch holds its records and how it is committed is the backend's.
+ *
+ * A backend with `recovery` may call a failure transient (a full disk): then the ledger is
+ * impaired instead of stopped. The waiting shares reject, new shares are refused at once, and
+ * jobs, verdicts and summaries are carried into a batch kept for later. Every retry interval a
+ * probe asks the backend whether the cause has passed; when it has, the carried batch goes.
  */
 
 /** The records of one commit, held as the backend commits them, and the promise their callers wait on. */
@@ -29,10 +34,23 @@ export abstract class Batch {
   abstract get jobCount(): number;
   abstract get shareCount(): number;
   abstract get verdictCount(): number;
+  abstract get summaryCount(): number;
 
   get size(): number {
-    return this.jobCount + this.shareCount + this.verdictCount;
+    return this.jobCount + this.shareCount + this.verdictCount + this.summaryCount;
   }
+}
+
+/** How a backend rides out a failure that may pass by itself. */
+export interface GroupCommitRecovery<B extends Batch> {
+  /** What to do about a failed commit's error if it may pass by itself (a full disk), else null. */
+  transientAdvice(error: unknown): string | null;
+  /** Moves what a failed batch must not lose (jobs, verdicts, summaries; not its shares) into `into`. */
+  carryOver(from: B, into: B): void;
+  /** A small durable write that fails (transiently) while the cause lasts. */
+  probe(): Promise<void>;
+  /** How long to wait between tries while impaired. */
+  readonly retryIntervalMs: number;
 }
 
 export interface GroupCommitSettings {
@@ -65,6 +83,8 @@ export interface GroupCommitBackend<B extends Batch> {
   release(): Promise<void>;
   /** Stops the database at once after a failure; resolves once it is all gone. */
   abandon(failure: LedgerError): Promise<void>;
+  /** Without it every failed commit stops the ledger. */
+  readonly recovery?: GroupCommitRecovery<B>;
 }
 
 /** The stats every backend keeps. */
@@ -74,6 +94,9 @@ export interface GroupCommitStats {
   readonly jobsCommitted: number;
   readonly sharesCommitted: number;
   readonly verdictsCommitted: number;
+  readonly summariesCommitted: number;
+  /** Commits (or probes) that failed with a transient error and were tried again. */
+  readonly transientFailures: number;
   /** Upstream verdicts that arrived after close or failure, and were not recorded. */
   readonly verdictsDropped: number;
   /** Records in the largest commit so far. */
@@ -92,6 +115,10 @@ export class GroupCommitQueue<B extends Batch> {
   private state: State = 'open';
   /** Why the ledger failed; every later call reports it. */
   private failure: LedgerError | null = null;
+  /** Why commits fail for now, and since when; null when they land. */
+  private impaired: { readonly error: LedgerError; readonly since: number } | null = null;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private probing = false;
   /** Batches not yet sent; the last one takes new records until it is full. */
   private queue: B[] = [];
   private committing: B | null = null;
@@ -104,6 +131,8 @@ export class GroupCommitQueue<B extends Batch> {
     jobsCommitted: 0,
     sharesCommitted: 0,
     verdictsCommitted: 0,
+    summariesCommitted: 0,
+    transientFailures: 0,
     verdictsDropped: 0,
     largestCommit: 0,
     commitSeconds: 0,
@@ -121,6 +150,19 @@ export class GroupCommitQueue<B extends Batch> {
       return new LedgerError('LEDGER_CLOSED', `${this.backend.name} is closed; nothing more is recorded`);
     }
     return null;
+  }
+
+  /** Why a new share cannot be taken: `refusal()`, or the transient failure while impaired. */
+  shareRefusal(): LedgerError | null {
+    return this.refusal() ?? this.impaired?.error ?? null;
+  }
+
+  health(): LedgerHealth {
+    if (this.failure !== null) return { state: 'stopped', reason: this.failure.message };
+    if (this.state !== 'open') return { state: 'stopped', reason: `${this.backend.name} is closed` };
+    if (this.impaired !== null)
+      return { state: 'impaired', reason: this.impaired.error.message, since: this.impaired.since };
+    return { state: 'ok' };
   }
 
   /**
@@ -152,9 +194,10 @@ export class GroupCommitQueue<B extends Batch> {
     return batch;
   }
 
-  /** Resolves when everything queued so far is committed. */
+  /** Resolves when everything queued so far is committed; rejects at once while impaired. */
   flush(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.impaired !== null) return Promise.reject(this.impaired.error);
     const last = this.queue.at(-1) ?? this.committing;
     return last === null ? Promise.resolve() : last.committed;
   }
@@ -203,6 +246,8 @@ export class GroupCommitQueue<B extends Batch> {
           });
     this.failure = failure;
     this.state = 'failed';
+    this.impaired = null;
+    clearTimeout(this.retryTimer);
     const committing = this.committing;
     const queued = this.queue;
     this.committing = null;
@@ -214,6 +259,7 @@ export class GroupCommitQueue<B extends Batch> {
 
   private async shutdown(): Promise<void> {
     if (this.state === 'open') this.state = 'closing';
+    clearTimeout(this.retryTimer);
     try {
       await this.flush();
       await this.backend.release();
@@ -235,8 +281,9 @@ export class GroupCommitQueue<B extends Batch> {
     this.state = 'closed';
   }
 
+  /** Sends the next batch; while impaired nothing is sent until a probe succeeds. */
   private dispatch(): void {
-    if (this.committing !== null || this.failure !== null) return;
+    if (this.committing !== null || this.failure !== null || this.probing || this.impaired !== null) return;
     const batch = this.queue.shift();
     if (batch === undefined) return;
     this.committing = batch;
@@ -259,15 +306,81 @@ export class GroupCommitQueue<B extends Batch> {
         c.jobsCommitted += batch.jobCount;
         c.sharesCommitted += batch.shareCount;
         c.verdictsCommitted += batch.verdictCount;
+        c.summariesCommitted += batch.summaryCount;
         c.largestCommit = Math.max(c.largestCommit, batch.size);
         c.commitSeconds += seconds;
+        this.impaired = null;
         batch.resolve();
         // Whatever queued during this commit goes now, as one batch.
         this.dispatch();
       },
       (error: unknown) => {
         clearTimeout(timeout);
-        this.fail(this.commitError(error, batch.size));
+        if (this.committing !== batch) return;
+        const advice = this.state === 'open' ? this.backend.recovery?.transientAdvice(error) : null;
+        if (advice === null || advice === undefined) this.fail(this.commitError(error, batch.size));
+        else this.impair(batch, error, advice);
+      },
+    );
+  }
+
+  /**
+   * A transient failure: the batch under way and every queued one reject (their shares are not
+   * recorded), what must not be lost moves into one batch kept for the retry, and the retry
+   * timer starts.
+   */
+  private impair(failed: B, error: unknown, advice: string): void {
+    const recovery = this.backend.recovery!;
+    const { detail } = this.backend.commitFailure(error);
+    const reason = new LedgerError(
+      'LEDGER_COMMIT_FAILED',
+      `a commit to ${this.backend.name} failed (${detail}); ${advice}. ` +
+        `Shares are refused until a commit lands again (retried every ${recovery.retryIntervalMs} ms)`,
+      { cause: error },
+    );
+    this.counters.transientFailures++;
+    this.committing = null;
+    const carried = this.backend.newBatch();
+    const dropped = [failed, ...this.queue];
+    for (const batch of dropped) recovery.carryOver(batch, carried);
+    this.queue = carried.size > 0 ? [carried] : [];
+    for (const batch of dropped) batch.reject(reason);
+    this.impaired = { error: reason, since: this.impaired?.since ?? Date.now() };
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retry();
+    }, this.backend.recovery!.retryIntervalMs);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * While impaired: the probe first (the cause must be gone, not only a small write possible:
+   * a failed commit leaves room for a few), then the carried batch and the rest.
+   */
+  private retry(): void {
+    if (this.impaired === null || this.failure !== null || this.state !== 'open') return;
+    this.probing = true;
+    this.backend.recovery!.probe().then(
+      () => {
+        this.probing = false;
+        if (this.failure !== null) return;
+        this.impaired = null;
+        this.dispatch();
+      },
+      (error: unknown) => {
+        this.probing = false;
+        if (this.failure !== null || this.state !== 'open') return;
+        const advice = this.backend.recovery!.transientAdvice(error);
+        if (advice === null) {
+          this.fail(this.commitError(error, 0));
+          return;
+        }
+        this.counters.transientFailures++;
+        this.scheduleRetry();
       },
     );
   }

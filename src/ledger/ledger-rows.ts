@@ -1,4 +1,4 @@
-import type { LocalVerdict, StoredJob, StoredShare, UpstreamVerdict } from './ledger.js';
+import type { LocalVerdict, RejectSummary, StoredJob, StoredShare, UpstreamVerdict } from './ledger.js';
 
 /**
  * The ledger's two tables as rows, one order of columns for both backends: the column lists,
@@ -110,6 +110,37 @@ export function storedJob(r: Readonly<JobRow>): StoredJob {
     cleanJobs: Boolean(r[13]),
     extranonce1: bytes(r[14]),
     extranonce2Size: r[15],
+  };
+}
+
+/** The `reject_summaries` columns, in RejectSummaryRow order. */
+export const REJECT_SUMMARY_COLUMNS = 'period_start, period_end, miner, worker, upstream, verdict, shares';
+
+/** A `reject_summaries` row (its own id is the database's). */
+export type RejectSummaryRow = [
+  from: number,
+  to: number,
+  miner: string,
+  worker: string,
+  upstream: string,
+  verdict: string,
+  shares: number,
+];
+
+export function rejectSummaryRow(s: RejectSummary): RejectSummaryRow {
+  return [s.from, s.to, s.miner, s.worker, s.upstream, s.verdict, s.shares];
+}
+
+export function storedRejectSummary(r: RejectSummaryRow): RejectSummary {
+  return {
+    from: r[0],
+    to: r[1],
+    miner: r[2],
+    worker: r[3],
+    upstream: r[4],
+    // The schema's CHECK holds the verdict to a rejected LocalVerdict.
+    verdict: r[5] as RejectSummary['verdict'],
+    shares: r[6],
   };
 }
 

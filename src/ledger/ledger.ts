@@ -110,6 +110,34 @@ export interface UpstreamTotals extends WorkTotals {
   readonly upstream: string;
 }
 
+/**
+ * Rejected shares counted instead of recorded one by one: what a connection sends past its
+ * budget of individually recorded rejects (the proxy's `limits.rejectBudget`), one row per
+ * miner, worker, upstream and verdict per interval, so junk is kept as evidence without
+ * letting one miner grow the ledger without bound.
+ */
+export interface RejectSummary {
+  /** The interval the shares arrived in, [from, to) milliseconds since the epoch. */
+  readonly from: number;
+  readonly to: number;
+  readonly miner: string;
+  readonly worker: string;
+  readonly upstream: string;
+  readonly verdict: Exclude<LocalVerdict, 'accepted'>;
+  /** Shares counted (at least 1). */
+  readonly shares: number;
+}
+
+/**
+ * Whether the ledger can record now. `impaired`: commits fail for a reason that may pass (a
+ * full disk); shares are refused at once, jobs are kept, and the ledger retries by itself.
+ * `stopped`: failed for good, or closed; only a restart helps.
+ */
+export type LedgerHealth =
+  | { readonly state: 'ok' }
+  | { readonly state: 'impaired'; readonly reason: string; readonly since: number }
+  | { readonly state: 'stopped'; readonly reason: string };
+
 export interface StoredShare extends ShareRecord {
   readonly id: LedgerShareId;
   readonly upstreamError: string | null;
@@ -132,8 +160,12 @@ export interface Ledger {
   recordShare(share: ShareRecord): Promise<LedgerShareId>;
   /** Queues an upstream verdict for a share already recorded (committed with a later batch). */
   recordUpstreamVerdict(update: UpstreamVerdictUpdate): void;
+  /** Queues a summary of rejected shares not recorded one by one (committed with a later batch). */
+  recordRejectSummary(summary: RejectSummary): void;
   /** Resolves when everything queued so far is durable. */
   flush(): Promise<void>;
+  /** Whether records are being committed now (cheap: for readiness checks and metrics). */
+  health(): LedgerHealth;
   /** Per miner and worker, over a window. */
   minerTotals(window: TimeWindow): Promise<MinerTotals[]>;
   /** Per upstream, over a window. */
@@ -141,6 +173,8 @@ export interface Ledger {
   /** Shares in a window in id order (for audit and tests). */
   shares(window: TimeWindow): Promise<StoredShare[]>;
   job(id: LedgerJobId): Promise<StoredJob | undefined>;
+  /** Reject summaries whose interval starts in a window, oldest first. */
+  rejectSummaries(window: TimeWindow): Promise<RejectSummary[]>;
   /** Flushes and releases the backend. */
   close(): Promise<void>;
 }

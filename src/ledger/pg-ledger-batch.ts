@@ -1,5 +1,5 @@
 import { Batch } from './group-commit-queue.js';
-import type { JobRecord, LedgerJobId, ShareRecord, UpstreamVerdictUpdate } from './ledger.js';
+import type { JobRecord, LedgerJobId, RejectSummary, ShareRecord, UpstreamVerdictUpdate } from './ledger.js';
 
 /**
  * The records of one PostgreSQL commit, kept as PostgreSQL array-literal elements, one list a
@@ -12,12 +12,14 @@ import type { JobRecord, LedgerJobId, ShareRecord, UpstreamVerdictUpdate } from 
 const JOB_COLUMNS = 16;
 /** The shares' columns without the id, which is drawn when the batch is sent. */
 const SHARE_COLUMNS = 16;
+const SUMMARY_COLUMNS = 7;
 
 export class PgBatch extends Batch {
   private readonly jobColumns: string[][] = columns(JOB_COLUMNS);
   private readonly shareColumns: string[][] = columns(SHARE_COLUMNS);
   /** Verdict updates by share id: the last one for a share wins, as applying them in order would. */
   private readonly verdicts = new Map<number, UpstreamVerdictUpdate>();
+  private readonly summaryColumns: string[][] = columns(SUMMARY_COLUMNS);
   private sharesAdded = 0;
   private firstJobId: LedgerJobId | null = null;
   /** Filled when the batch is sent; a share's id is shareIds[its index in the batch]. */
@@ -33,6 +35,23 @@ export class PgBatch extends Batch {
 
   get verdictCount(): number {
     return this.verdicts.size;
+  }
+
+  get summaryCount(): number {
+    return this.summaryColumns[0]!.length;
+  }
+
+  addSummary(summary: RejectSummary): void {
+    push(
+      this.summaryColumns,
+      String(summary.from),
+      String(summary.to),
+      text(summary.miner),
+      text(summary.worker),
+      text(summary.upstream),
+      text(summary.verdict),
+      String(summary.shares),
+    );
   }
 
   addJob(id: LedgerJobId, job: JobRecord): void {
@@ -100,7 +119,7 @@ export class PgBatch extends Batch {
     return null;
   }
 
-  /** The commit statement's parameters: the job columns, the share columns (id first), the verdicts. */
+  /** The commit statement's parameters: the job columns, the share columns (id first), the verdicts, the summaries. */
   parameters(): string[] {
     const verdictIds: string[] = [];
     const verdicts: string[] = [];
@@ -117,6 +136,7 @@ export class PgBatch extends Batch {
       literal(verdictIds),
       literal(verdicts),
       literal(errors),
+      ...this.summaryColumns.map(literal),
     ];
   }
 }

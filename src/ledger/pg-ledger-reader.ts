@@ -1,9 +1,19 @@
 import pg from 'pg';
-import type { MinerTotals, StoredJob, StoredShare, TimeWindow, UpstreamTotals } from './ledger.js';
+import type {
+  MinerTotals,
+  RejectSummary,
+  StoredJob,
+  StoredShare,
+  TimeWindow,
+  UpstreamTotals,
+} from './ledger.js';
 import type { PgLocation } from './pg-ledger-connection.js';
 import {
   JOB_COLUMNS,
+  REJECT_SUMMARY_COLUMNS,
   STORED_SHARE_COLUMNS,
+  storedRejectSummary,
+  type RejectSummaryRow,
   storedJob,
   storedShare,
   type JobRow,
@@ -116,6 +126,16 @@ export class PgReader {
     });
     const row = rows[0];
     return row === undefined ? undefined : storedJob(row);
+  }
+
+  async rejectSummaries(window: TimeWindow): Promise<RejectSummary[]> {
+    const { rows } = await this.pool.query<RejectSummaryRow>({
+      text: `SELECT ${REJECT_SUMMARY_COLUMNS} FROM ${this.s}.reject_summaries
+             WHERE period_start >= $1 AND period_start < $2 ORDER BY period_start, id`,
+      values: bounds(window),
+      rowMode: 'array',
+    });
+    return rows.map(storedRejectSummary);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { ClientBase } from 'pg';
 import { LedgerError } from './ledger-error.js';
-import { LOCAL_VERDICTS, UPSTREAM_VERDICTS } from './verdicts.js';
+import { LOCAL_VERDICTS, REJECTED_VERDICTS, UPSTREAM_VERDICTS } from './verdicts.js';
 
 /** What `meta.application` holds in a hashrelay ledger schema. */
 export const APPLICATION = 'hashrelay-ledger';
@@ -97,6 +97,21 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
   END $$;
   CREATE TRIGGER shares_credit_once BEFORE INSERT ON ${s}.shares
     FOR EACH ROW EXECUTE FUNCTION ${s}.credit_once();
+  `,
+  // Rejected shares past a connection's budget, counted per interval instead of one row each.
+  (s) => `
+  CREATE TABLE ${s}.reject_summaries (
+    id           bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    period_start bigint  NOT NULL,
+    period_end   bigint  NOT NULL CHECK (period_end >= period_start),
+    miner        text    COLLATE "C" NOT NULL,
+    worker       text    COLLATE "C" NOT NULL,
+    upstream     text    COLLATE "C" NOT NULL,
+    verdict      text    COLLATE "C" NOT NULL CHECK (verdict IN (${sqlList(REJECTED_VERDICTS)})),
+    shares       bigint  NOT NULL CHECK (shares > 0)
+  );
+
+  CREATE INDEX reject_summaries_start ON ${s}.reject_summaries (period_start);
   `,
 ];
 

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { JOB_COLUMNS, SHARE_COLUMNS } from './ledger-rows.js';
+import { JOB_COLUMNS, REJECT_SUMMARY_COLUMNS, SHARE_COLUMNS } from './ledger-rows.js';
 import type { PgBatch } from './pg-ledger-batch.js';
 import {
   ConnectionLost,
@@ -283,6 +283,10 @@ function commitStatement(s: string): string {
     UPDATE ${s}.shares SET upstream_verdict = v.verdict, upstream_error = v.error
     FROM unnest($34::bigint[], $35::text[], $36::text[]) AS v (id, verdict, error)
     WHERE shares.id = v.id
+  ), new_summaries AS (
+    INSERT INTO ${s}.reject_summaries (${REJECT_SUMMARY_COLUMNS})
+    SELECT * FROM unnest($37::bigint[], $38::bigint[], $39::text[], $40::text[], $41::text[], $42::text[],
+      $43::bigint[])
   )
   SELECT 1`;
 }

@@ -2,9 +2,11 @@ import { GroupCommitQueue, type GroupCommitStats } from './group-commit-queue.js
 import type {
   JobRecord,
   Ledger,
+  LedgerHealth,
   LedgerJobId,
   LedgerShareId,
   MinerTotals,
+  RejectSummary,
   ShareRecord,
   StoredJob,
   StoredShare,
@@ -19,7 +21,7 @@ import { describeError, parsePgUrl, sqlState, type PgLocation } from './pg-ledge
 import { IdBlocks } from './pg-ledger-ids.js';
 import { PgReader } from './pg-ledger-reader.js';
 import { PgWriter } from './pg-ledger-writer.js';
-import { checkJobRecord, checkVerdictUpdate, shareRecordError } from './record-checks.js';
+import { checkJobRecord, checkRejectSummary, checkVerdictUpdate, shareRecordError } from './record-checks.js';
 
 /**
  * The PostgreSQL ledger: several proxy instances (and the validator) share one database.
@@ -215,8 +217,22 @@ class PgLedgerImpl implements PgLedger {
     this.commits.batchForNewRecord().addVerdict(update);
   }
 
+  recordRejectSummary(summary: RejectSummary): void {
+    if (this.commits.refusal() !== null) return;
+    checkRejectSummary(summary);
+    this.commits.batchForNewRecord().addSummary(summary);
+  }
+
   flush(): Promise<void> {
     return this.commits.flush();
+  }
+
+  health(): LedgerHealth {
+    return this.commits.health();
+  }
+
+  rejectSummaries(window: TimeWindow): Promise<RejectSummary[]> {
+    return this.commits.query('rejectSummaries', window, () => this.reader.rejectSummaries(window));
   }
 
   minerTotals(window: TimeWindow): Promise<MinerTotals[]> {

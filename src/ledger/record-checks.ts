@@ -1,5 +1,5 @@
 import { isU32 } from '../work/types.js';
-import type { JobRecord, ShareRecord, TimeWindow, UpstreamVerdictUpdate } from './ledger.js';
+import type { JobRecord, RejectSummary, ShareRecord, TimeWindow, UpstreamVerdictUpdate } from './ledger.js';
 
 /**
  * Checks a ledger backend makes before it queues a record: the facts the types cannot carry
@@ -63,6 +63,18 @@ export function shareRecordError(share: ShareRecord, lastJobId: number): Error |
 export function checkVerdictUpdate(update: UpstreamVerdictUpdate, lastShareId: number): void {
   if (!Number.isInteger(update.shareId) || update.shareId < 1 || update.shareId > lastShareId) {
     throw new RangeError(`update.shareId ${String(update.shareId)} is not a share id this ledger issued`);
+  }
+}
+
+export function checkRejectSummary(summary: RejectSummary): void {
+  checkMilliseconds('summary.from', summary.from);
+  checkMilliseconds('summary.to', summary.to);
+  if (summary.to < summary.from) throw new RangeError('summary.to must not be before summary.from');
+  if (!Number.isSafeInteger(summary.shares) || summary.shares < 1) {
+    throw new RangeError(`summary.shares must be a positive integer, got ${String(summary.shares)}`);
+  }
+  if ((summary.verdict as string) === 'accepted') {
+    throw new RangeError('summary.verdict: accepted shares are always recorded one by one');
   }
 }
 

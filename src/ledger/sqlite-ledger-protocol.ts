@@ -1,5 +1,12 @@
-import type { MinerTotals, StoredJob, StoredShare, TimeWindow, UpstreamTotals } from './ledger.js';
-import type { JobRow as TableJobRow, ShareRow as TableShareRow } from './ledger-rows.js';
+import type {
+  MinerTotals,
+  RejectSummary,
+  StoredJob,
+  StoredShare,
+  TimeWindow,
+  UpstreamTotals,
+} from './ledger.js';
+import type { RejectSummaryRow, JobRow as TableJobRow, ShareRow as TableShareRow } from './ledger-rows.js';
 import type { ShareColumns } from './sqlite-ledger-batch.js';
 
 /**
@@ -21,6 +28,7 @@ export interface CommitBatch {
   readonly jobs: readonly JobRow[];
   readonly shares: ShareColumns;
   readonly verdicts: readonly VerdictRow[];
+  readonly summaries: readonly RejectSummaryRow[];
 }
 
 export interface QueryResults {
@@ -28,13 +36,15 @@ export interface QueryResults {
   upstreamTotals: UpstreamTotals[];
   shares: StoredShare[];
   job: StoredJob | undefined;
+  rejectSummaries: RejectSummary[];
 }
 
 export type Query =
   | { readonly kind: 'minerTotals'; readonly window: TimeWindow }
   | { readonly kind: 'upstreamTotals'; readonly window: TimeWindow }
   | { readonly kind: 'shares'; readonly window: TimeWindow }
-  | { readonly kind: 'job'; readonly id: number };
+  | { readonly kind: 'job'; readonly id: number }
+  | { readonly kind: 'rejectSummaries'; readonly window: TimeWindow };
 
 /** What a database thread is started with (its `workerData`). */
 export interface ThreadInit {
@@ -52,6 +62,8 @@ export interface ThreadInit {
 export type ToThread =
   | { readonly type: 'commit'; readonly seq: number; readonly batch: CommitBatch }
   | { readonly type: 'query'; readonly seq: number; readonly query: Query }
+  /** Writer only: fails with SQLITE_FULL while the disk has less than `minFreeBytes` free or refuses a write. */
+  | { readonly type: 'probe'; readonly seq: number; readonly minFreeBytes: number }
   | { readonly type: 'close'; readonly seq: number };
 
 /** An error as it crosses threads: SQLite's code (or ours) and its message. */

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { NEWER_SCHEMA, NOT_A_LEDGER, ThreadFailure } from './sqlite-ledger-protocol.js';
-import { LOCAL_VERDICTS, UPSTREAM_VERDICTS } from './verdicts.js';
+import { LOCAL_VERDICTS, REJECTED_VERDICTS, UPSTREAM_VERDICTS } from './verdicts.js';
 
 /** `PRAGMA application_id` of a hashrelay ledger: ASCII "hrlg". */
 export const APPLICATION_ID = 0x68726c67;
@@ -68,6 +68,21 @@ const MIGRATIONS: readonly string[] = [
    WHERE verdict = 'accepted'
      AND id NOT IN (SELECT min(id) FROM shares WHERE verdict = 'accepted' GROUP BY hash);
   CREATE UNIQUE INDEX shares_credited_hash ON shares (hash) WHERE verdict = 'accepted';
+  `,
+  // Rejected shares past a connection's budget, counted per interval instead of one row each.
+  `
+  CREATE TABLE reject_summaries (
+    id           INTEGER PRIMARY KEY,
+    period_start INTEGER NOT NULL,
+    period_end   INTEGER NOT NULL CHECK (period_end >= period_start),
+    miner        TEXT    NOT NULL,
+    worker       TEXT    NOT NULL,
+    upstream     TEXT    NOT NULL,
+    verdict      TEXT    NOT NULL CHECK (verdict IN (${sqlList(REJECTED_VERDICTS)})),
+    shares       INTEGER NOT NULL CHECK (shares > 0)
+  ) STRICT;
+
+  CREATE INDEX reject_summaries_start ON reject_summaries (period_start);
   `,
 ];
 

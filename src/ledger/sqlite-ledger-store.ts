@@ -1,8 +1,16 @@
-import { statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { MinerTotals, StoredJob, StoredShare, TimeWindow, UpstreamTotals } from './ledger.js';
+import type {
+  MinerTotals,
+  RejectSummary,
+  StoredJob,
+  StoredShare,
+  TimeWindow,
+  UpstreamTotals,
+} from './ledger.js';
 import { forEachShareRow } from './sqlite-ledger-batch.js';
-import { migrate } from './sqlite-ledger-schema.js';
+import { migrate, SCHEMA_VERSION } from './sqlite-ledger-schema.js';
 import {
   FILE_REPLACED,
   LOCKED,
@@ -16,7 +24,10 @@ import {
 } from './sqlite-ledger-protocol.js';
 import {
   JOB_COLUMNS,
+  REJECT_SUMMARY_COLUMNS,
   SHARE_COLUMNS,
+  storedRejectSummary,
+  type RejectSummaryRow,
   STORED_SHARE_COLUMNS,
   storedJob,
   storedShare,
@@ -53,7 +64,10 @@ export class SqliteLedgerStore {
   private readonly insertJob;
   private readonly insertShare;
   private readonly updateVerdict;
+  private readonly insertSummary;
   private readonly commitBatch;
+  private readonly probeWrite;
+  private readonly selectSummaries;
   private readonly selectMinerTotals;
   private readonly selectUpstreamTotals;
   private readonly selectShares;
@@ -74,6 +88,9 @@ export class SqliteLedgerStore {
     this.updateVerdict = db.prepare<[VerdictRow]>(
       'UPDATE shares SET upstream_verdict = ?, upstream_error = ? WHERE id = ?',
     );
+    this.insertSummary = db.prepare<[RejectSummaryRow]>(
+      `INSERT INTO reject_summaries (${REJECT_SUMMARY_COLUMNS}) VALUES (${placeholders(7)})`,
+    );
     // Jobs first, so that every share's job exists when its foreign key is checked.
     this.commitBatch = db.transaction((batch: CommitBatch) => {
       for (const job of batch.jobs) this.insertJob.run(job);
@@ -89,7 +106,16 @@ export class SqliteLedgerStore {
         }
       });
       for (const verdict of batch.verdicts) this.updateVerdict.run(verdict);
+      for (const summary of batch.summaries) this.insertSummary.run(summary);
     });
+    // Rewriting the header's user_version (same value) commits one WAL page: a write with no row.
+    this.probeWrite = db.transaction(() => db.pragma(`user_version = ${SCHEMA_VERSION}`));
+    this.selectSummaries = db
+      .prepare<[number, number], RejectSummaryRow>(
+        `SELECT ${REJECT_SUMMARY_COLUMNS} FROM reject_summaries
+         WHERE period_start >= ? AND period_start < ? ORDER BY period_start, id`,
+      )
+      .raw();
     this.selectMinerTotals = db
       .prepare<[number, number], MinerTotalsRow>(
         `SELECT miner, worker, ${TOTALS_COLUMNS} FROM shares WHERE time >= ? AND time < ?
@@ -178,6 +204,24 @@ export class SqliteLedgerStore {
     this.checkStillInPlace();
   }
 
+  /**
+   * After a full disk: fails with SQLITE_FULL until the ledger's filesystem has `minFreeBytes`
+   * free (a failed commit leaves room for small writes, so a write alone proves too little),
+   * then writes and fsyncs one page.
+   */
+  probe(minFreeBytes: number): void {
+    const fs = statfsSync(dirname(this.path));
+    const free = fs.bavail * fs.bsize;
+    if (free < minFreeBytes) {
+      throw new ThreadFailure(
+        'SQLITE_FULL',
+        `${free} bytes free beside ${this.path}, fewer than the ${minFreeBytes} the ledger waits for`,
+      );
+    }
+    this.probeWrite.immediate();
+    this.checkStillInPlace();
+  }
+
   query<K extends Query['kind']>(query: Query & { kind: K }): QueryResults[K];
   query(query: Query): QueryResults[Query['kind']] {
     switch (query.kind) {
@@ -189,6 +233,8 @@ export class SqliteLedgerStore {
         return this.shares(query.window);
       case 'job':
         return this.job(query.id);
+      case 'rejectSummaries':
+        return this.rejectSummaries(query.window);
     }
   }
 
@@ -217,6 +263,10 @@ export class SqliteLedgerStore {
 
   private shares(window: TimeWindow): StoredShare[] {
     return this.selectShares.all(window.from, window.to).map(storedShare);
+  }
+
+  private rejectSummaries(window: TimeWindow): RejectSummary[] {
+    return this.selectSummaries.all(window.from, window.to).map(storedRejectSummary);
   }
 
   private job(id: number): StoredJob | undefined {

@@ -48,6 +48,9 @@ function serve(port: MessagePort, init: ThreadInit): void {
         case 'query':
           value = store.query(message.query);
           break;
+        case 'probe':
+          store.probe(message.minFreeBytes);
+          break;
         case 'close':
           clearInterval(checkpoints);
           store.close();

@@ -3,9 +3,11 @@ import { Batch, GroupCommitQueue, type GroupCommitStats } from './group-commit-q
 import type {
   JobRecord,
   Ledger,
+  LedgerHealth,
   LedgerJobId,
   LedgerShareId,
   MinerTotals,
+  RejectSummary,
   ShareRecord,
   StoredJob,
   StoredShare,
@@ -14,9 +16,9 @@ import type {
   UpstreamVerdictUpdate,
 } from './ledger.js';
 import type { LedgerError } from './ledger-error.js';
-import { joinBranch } from './ledger-rows.js';
+import { joinBranch, rejectSummaryRow, type RejectSummaryRow } from './ledger-rows.js';
 import { withDefaults } from './ledger-options.js';
-import { checkJobRecord, checkVerdictUpdate, shareRecordError } from './record-checks.js';
+import { checkJobRecord, checkRejectSummary, checkVerdictUpdate, shareRecordError } from './record-checks.js';
 import {
   FILE_REPLACED,
   ThreadFailure,
@@ -54,6 +56,10 @@ export interface SqliteLedgerOptions {
   readonly busyTimeoutMs?: number;
   /** How often the reader thread checkpoints the WAL into the database file. Default 1000 ms. */
   readonly checkpointIntervalMs?: number;
+  /** After a full disk, how often the ledger tries again to commit. Default 1000 ms. */
+  readonly retryIntervalMs?: number;
+  /** After a full disk, the free space the ledger waits for before it records again. Default 64 MiB. */
+  readonly recoveryFreeBytes?: number;
 }
 
 export interface SqliteLedgerStats extends GroupCommitStats {
@@ -72,6 +78,8 @@ const DEFAULTS: Required<SqliteLedgerOptions> = {
   commitTimeoutMs: 60_000,
   busyTimeoutMs: 5000,
   checkpointIntervalMs: 1000,
+  retryIntervalMs: 1000,
+  recoveryFreeBytes: 64 * 1024 * 1024,
 };
 
 /**
@@ -106,6 +114,7 @@ class SqliteBatch extends Batch {
   readonly jobs: JobRow[] = [];
   readonly shares = new ShareColumnsBuilder();
   readonly verdicts: VerdictRow[] = [];
+  readonly summaries: RejectSummaryRow[] = [];
 
   get jobCount(): number {
     return this.jobs.length;
@@ -117,6 +126,10 @@ class SqliteBatch extends Batch {
 
   get verdictCount(): number {
     return this.verdicts.length;
+  }
+
+  get summaryCount(): number {
+    return this.summaries.length;
   }
 }
 
@@ -146,6 +159,23 @@ class SqliteLedgerImpl implements SqliteLedger {
       closeFailure: (error) => String(error),
       release: () => this.release(),
       abandon: (failure) => this.abandon(failure),
+      recovery: {
+        retryIntervalMs: settings.retryIntervalMs,
+        transientAdvice: (error) =>
+          error instanceof ThreadFailure && error.code === 'SQLITE_FULL'
+            ? `the disk holding the ledger is full: free space; recording resumes by itself once ` +
+              `${Math.round(settings.recoveryFreeBytes / 1024)} KiB are free`
+            : null,
+        // The failed batch's shares were refused; its jobs must still land before any share names them.
+        carryOver: (from, into) => {
+          into.jobs.push(...from.jobs);
+          into.verdicts.push(...from.verdicts);
+          into.summaries.push(...from.summaries);
+        },
+        probe: async () => {
+          await this.writer.request({ type: 'probe', minFreeBytes: settings.recoveryFreeBytes });
+        },
+      },
     });
     writer.onDeath = (error) => {
       this.commits.fail(error);
@@ -163,7 +193,7 @@ class SqliteLedgerImpl implements SqliteLedger {
   }
 
   recordShare(share: ShareRecord): Promise<LedgerShareId> {
-    const refusal = this.commits.refusal() ?? shareRecordError(share, this.lastJobId);
+    const refusal = this.commits.shareRefusal() ?? shareRecordError(share, this.lastJobId);
     if (refusal !== null) return Promise.reject(refusal);
     const id = this.lastShareId + 1;
     const batch = this.commits.batchForNewRecord();
@@ -178,8 +208,22 @@ class SqliteLedgerImpl implements SqliteLedger {
     this.commits.batchForNewRecord().verdicts.push([update.verdict, update.error, update.shareId]);
   }
 
+  recordRejectSummary(summary: RejectSummary): void {
+    if (this.commits.refusal() !== null) return;
+    checkRejectSummary(summary);
+    this.commits.batchForNewRecord().summaries.push(rejectSummaryRow(summary));
+  }
+
   flush(): Promise<void> {
     return this.commits.flush();
+  }
+
+  health(): LedgerHealth {
+    return this.commits.health();
+  }
+
+  rejectSummaries(window: TimeWindow): Promise<RejectSummary[]> {
+    return this.query({ kind: 'rejectSummaries', window });
   }
 
   minerTotals(window: TimeWindow): Promise<MinerTotals[]> {
@@ -209,10 +253,10 @@ class SqliteLedgerImpl implements SqliteLedger {
 
   /** The database thread's own time in the commit (including fsync) is what stats count. */
   private async commit(batch: SqliteBatch): Promise<number> {
-    const { jobs, verdicts } = batch;
+    const { jobs, verdicts, summaries } = batch;
     const { columns: shares, transfer } = batch.shares.finish();
     const { seconds } = await this.writer.request(
-      { type: 'commit', batch: { jobs, shares, verdicts } },
+      { type: 'commit', batch: { jobs, shares, verdicts, summaries } },
       transfer,
     );
     return seconds;

@@ -27,3 +27,6 @@ export const LOCAL_VERDICTS = Object.keys(LOCAL) as readonly LocalVerdict[];
 
 /** Every upstream verdict. */
 export const UPSTREAM_VERDICTS = Object.keys(UPSTREAM) as readonly UpstreamVerdict[];
+
+/** Every local verdict but `accepted`: what a reject summary counts. */
+export const REJECTED_VERDICTS = LOCAL_VERDICTS.filter((verdict) => verdict !== 'accepted');

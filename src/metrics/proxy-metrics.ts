@@ -137,6 +137,9 @@ export class ProxyMetrics {
   readonly minersPerUpstream: Gauge<'upstream'>;
   readonly shareRecordLatency: Histogram;
   readonly ledgerFailures: Counter;
+  readonly ledgerHealthy: Gauge;
+  readonly submitsThrottled: Counter;
+  readonly rejectsSummarised: Counter<'verdict'>;
   readonly protocolErrors: Counter<'kind'>;
   readonly splitTarget: Gauge<'upstream'>;
   readonly splitRealised: Gauge<'upstream'>;
@@ -256,6 +259,22 @@ export class ProxyMetrics {
     this.ledgerFailures = new Counter({
       name: 'hashrelay_ledger_failures_total',
       help: 'Shares the ledger could not record.',
+      registers,
+    });
+    this.ledgerHealthy = new Gauge({
+      name: 'hashrelay_ledger_healthy',
+      help: '1 while the ledger commits; 0 while it cannot (a full disk, a failure), when shares are refused and /readyz answers 503.',
+      registers,
+    });
+    this.submitsThrottled = new Counter({
+      name: 'hashrelay_submits_throttled_total',
+      help: 'Rejected submits answered late because their connection sends mostly invalid shares.',
+      registers,
+    });
+    this.rejectsSummarised = new Counter({
+      name: 'hashrelay_rejects_summarised_total',
+      help: "Rejected shares past their connection's recording budget, counted in reject_summaries instead of recorded one by one.",
+      labelNames: ['verdict'],
       registers,
     });
     this.splitTarget = new Gauge({

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type {
   Ledger,
   LocalVerdict,
+  RejectSummary,
   ShareRecord,
   TimeWindow,
   UpstreamVerdict,
@@ -78,6 +79,39 @@ export function describeLedgerContract(backend: LedgerBackend): void {
   }
 
   describe(`${backend.name} ledger: round trip`, () => {
+    test('reject summaries come back by window; a bad one is refused alone; health is ok', async () => {
+      const ledger = await open();
+      const summaries: RejectSummary[] = [
+        {
+          from: 1000,
+          to: 2000,
+          miner: 'm',
+          worker: 'm.w',
+          upstream: 'u',
+          verdict: 'low-difficulty',
+          shares: 7,
+        },
+        { from: 2000, to: 3000, miner: 'm', worker: 'm.w', upstream: 'u', verdict: 'duplicate', shares: 1 },
+        {
+          from: 5000,
+          to: 6000,
+          miner: 'n\u00e9',
+          worker: 'x',
+          upstream: '',
+          verdict: 'stale',
+          shares: 2 ** 40,
+        },
+      ];
+      for (const summary of summaries) ledger.recordRejectSummary(summary);
+      expect(() => {
+        ledger.recordRejectSummary({ ...summaries[0]!, shares: 0 });
+      }).toThrow(/summary.shares/);
+      await ledger.flush();
+      expect(await ledger.rejectSummaries(EVERYTHING)).toEqual(summaries);
+      expect(await ledger.rejectSummaries({ from: 2000, to: 5000 })).toEqual([summaries[1]]);
+      expect(ledger.health()).toEqual({ state: 'ok' });
+    });
+
     test('jobs and shares come back with every field, bytes as plain Uint8Array', async () => {
       const ledger = await open();
       const jobs = [makeJob(0), makeJob(12), makeJob(5, { merkleBranch: [] })];
