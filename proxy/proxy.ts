@@ -152,6 +152,7 @@ export class Proxy {
     this.metrics.sample({
       pendingWriteBytes: () => this.pendingWriteBytes,
       extranonceSlots: () => ({ inUse: this.slots.used, quarantined: this.slots.quarantined }),
+      duplicateProofs: () => ({ scopes: this.proofScopes.scopeCount, proofs: this.proofScopes.proofCount }),
     });
     this.host = {
       log: this.log,

@@ -108,6 +108,8 @@ export interface ProxyLoad {
   /** Unsent bytes queued to all miners. */
   pendingWriteBytes(): number;
   extranonceSlots(): { readonly inUse: number; readonly quarantined: number };
+  /** Duplicate detection: prevhash scopes kept and proofs remembered across them. */
+  duplicateProofs(): { readonly scopes: number; readonly proofs: number };
 }
 
 /**
@@ -146,6 +148,8 @@ export class ProxyMetrics {
   readonly connectionsRefused: Counter<'reason'>;
   readonly pendingWriteBytes: Gauge;
   readonly extranonceSlots: Gauge<'state'>;
+  readonly duplicateScopes: Gauge;
+  readonly duplicateProofs: Gauge;
   private load: ProxyLoad | undefined;
 
   constructor(registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
@@ -321,6 +325,24 @@ export class ProxyMetrics {
         if (slots === undefined) return;
         this.set({ state: 'in_use' }, slots.inUse);
         this.set({ state: 'quarantined' }, slots.quarantined);
+      },
+    });
+    this.duplicateScopes = new Gauge({
+      name: 'hashrelay_duplicate_scopes',
+      help: 'Prevhash scopes in which proofs of work are remembered for duplicate detection.',
+      registers,
+      collect() {
+        const proofs = load()?.duplicateProofs();
+        if (proofs !== undefined) this.set(proofs.scopes);
+      },
+    });
+    this.duplicateProofs = new Gauge({
+      name: 'hashrelay_duplicate_proofs',
+      help: 'Proofs of work remembered for duplicate detection (16 bytes each at most).',
+      registers,
+      collect() {
+        const proofs = load()?.duplicateProofs();
+        if (proofs !== undefined) this.set(proofs.proofs);
       },
     });
   }
