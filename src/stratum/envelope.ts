@@ -1,3 +1,4 @@
+import { StratumLimits } from './limits.js';
 import { describeValue } from './describe-value.js';
 import { JsonRpcErrorCode, StratumParseError } from './errors.js';
 import { FieldReader, isJsonObject, ownProperty } from './field-reader.js';
@@ -61,6 +62,13 @@ export function decodeEnvelope(line: string): Envelope {
 
 /** A missing id reads as null (a JSON-RPC 1.0 notification). */
 function decodeId(id: unknown): JsonRpcId {
+  if (typeof id === 'string' && id.length > StratumLimits.maxIdLength) {
+    throw new StratumParseError(
+      null,
+      JsonRpcErrorCode.invalidRequest,
+      `"id" is a string of ${id.length} characters; at most ${StratumLimits.maxIdLength} are accepted`,
+    );
+  }
   if (id === undefined || id === null || typeof id === 'string') return id ?? null;
   if (typeof id === 'number' && Number.isFinite(id)) return id === 0 ? 0 : id; // -0 → 0
   throw new StratumParseError(

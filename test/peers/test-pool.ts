@@ -52,6 +52,8 @@ export interface TestPoolOptions {
   readonly nbits?: number;
   /** Transactions besides the coinbase in each job. */
   readonly transactions?: number;
+  /** Bytes of an extra coinbase output (a pool paying many addresses): makes notifies large. */
+  readonly coinbasePaddingBytes?: number;
   /** Accepted ntime: job.ntime ≤ ntime ≤ job.ntime + this (ckpool's rule). */
   readonly ntimeWindowSeconds?: number;
   readonly authorize?: (username: string, password: string) => boolean;
@@ -219,6 +221,7 @@ export class TestPool {
   private readonly extranonce2Size: number;
   private readonly ntimeWindow: number;
   private readonly transactionCount: number;
+  private readonly coinbasePadding: Uint8Array;
   private readonly authorizeWorker: (username: string, password: string) => boolean;
   private readonly sniff: boolean;
   private readonly emit: (event: string, fields: Readonly<Record<string, unknown>>) => void;
@@ -264,6 +267,7 @@ export class TestPool {
       throw new RangeError(`nbits ${u32ToHex(this.nbits)} is not a target this pool can check`);
     }
     this.nbitsTarget = BigInt(`0x${Buffer.from(Block.calculateTarget(this.nbits)).toString('hex')}`);
+    this.coinbasePadding = new Uint8Array(options.coinbasePaddingBytes ?? 0).fill(0x51); // OP_1s
     this.transactionCount = sizeOption(
       options.transactions ?? DEFAULTS.transactions,
       0,
@@ -530,6 +534,7 @@ export class TestPool {
       coinbase.addInput(new Uint8Array(32), 0xffffffff, 0xffffffff, scriptSig);
       coinbase.addOutput(p2pkhScript(), 312_500_000n);
       coinbase.addOutput(Uint8Array.from([0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed, ...randomBytes(32)]), 0n);
+      if (this.coinbasePadding.length > 0) coinbase.addOutput(this.coinbasePadding, 0n);
       const serialized = Buffer.from(coinbase.toBuffer());
       const at = serialized.indexOf(marker);
       // A random marker found twice is astronomically unlikely; draw again rather than guess.
