@@ -11,6 +11,7 @@ import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { proxyRouter } from './farm-router.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
+import { connectPolkadotChain } from './polkadot-connect.js';
 
 export const minerAgentHelp = `Usage: hashrelay miner-agent --config FILE [--chain URL] [--netuid N]
                             [--hotkey-file PATH] [--listen HOST:PORT] [--ledger sqlite:PATH]
@@ -45,7 +46,7 @@ export interface MinerAgentDeps {
 
 export async function runMinerAgentCommand(
   args: readonly string[],
-  deps: MinerAgentDeps = { connectChain: defaultConnect },
+  deps: MinerAgentDeps = { connectChain: connectPolkadotChain },
 ): Promise<CommandResult> {
   const { values, positionals } = parseArgs({
     args: [...args],
@@ -121,9 +122,4 @@ export async function runMinerAgentCommand(
   await chain.close();
   logger.info('stopped');
   return { code: ExitCode.ok };
-}
-
-async function defaultConnect(endpoint: string, logger: Logger): Promise<Chain> {
-  const { connectChain } = await import('../src/chain/connect-chain.js');
-  return connectChain(endpoint, logger);
 }

@@ -15,6 +15,7 @@ import { WeightPoster, type TickReport } from '../validator/weight-poster.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
+import { connectPolkadotChain } from './polkadot-connect.js';
 
 export const validatorHelp = `Usage: hashrelay validator --config FILE [--chain URL] [--netuid N] [--hotkey-file PATH]
                           [--listen HOST:PORT] [--upstream URL ...] [--ledger URL]
@@ -110,7 +111,7 @@ async function publishEndpoint(
 
 export async function runValidatorCommand(
   args: readonly string[],
-  deps: ValidatorDeps = { connectChain: defaultConnect },
+  deps: ValidatorDeps = { connectChain: connectPolkadotChain },
 ): Promise<CommandResult> {
   let config: ValidatorConfig;
   let hotkey: KeyringPair;
@@ -237,9 +238,4 @@ export async function runValidatorCommand(
   await chain.close();
   logger.info('stopped');
   return { code: ExitCode.ok };
-}
-
-async function defaultConnect(endpoint: string, logger: Logger): Promise<Chain> {
-  const { connectChain } = await import('../src/chain/connect-chain.js');
-  return connectChain(endpoint, logger);
 }

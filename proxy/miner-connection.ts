@@ -16,6 +16,7 @@ import {
   serializeRequest,
   serializeResult,
 } from '../src/stratum/serialize.js';
+import type { LocalVerdict } from '../src/ledger/ledger.js';
 import type { PreparedJob } from '../src/work/share-check.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { Vardiff, type VardiffOptions } from '../src/work/vardiff.js';
@@ -88,6 +89,10 @@ export interface MinerHost {
 }
 
 const SUBSCRIPTION_ID = 'hashrelay';
+/** Usernames are as long as a line allows; a log field need not be. */
+const MAX_LOGGED_USERNAME = 128;
+/** Authorizes logged at info per connection. */
+const LOGGED_WORKERS = 8;
 
 /**
  * One miner's Stratum connection: framing, the handshake, per-connection policy (rate, idle,
@@ -127,6 +132,10 @@ export class MinerConnection {
   private placed = false;
   /** Jobs with shares accepted or still being judged, and how many: they keep the slot claimed. */
   private readonly shareClaims = new Map<ProxyJob, number>();
+  private readonly connectedAt = Date.now();
+  /** Over the connection's life, for its disconnect line. */
+  private acceptedShares = 0;
+  private readonly rejectedShares = new Map<LocalVerdict, number>();
 
   constructor(id: number, socket: net.Socket, host: MinerHost) {
     this.id = id;
@@ -156,6 +165,7 @@ export class MinerConnection {
       this.close(`no subscribe and authorize within ${host.limits.handshakeSeconds} s`);
     }, host.limits.handshakeSeconds * 1000);
     this.armIdleTimer();
+    this.log.info('miner connected');
   }
 
   get isOpen(): boolean {
@@ -212,7 +222,12 @@ export class MinerConnection {
   }
 
   recordCredit(difficulty: number): void {
+    this.acceptedShares += 1;
     this.vardiff.recordShare(difficulty);
+  }
+
+  recordReject(verdict: LocalVerdict): void {
+    this.rejectedShares.set(verdict, (this.rejectedShares.get(verdict) ?? 0) + 1);
   }
 
   close(reason: string): void {
@@ -221,7 +236,16 @@ export class MinerConnection {
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.idleTimer);
     this.socket.destroy();
-    this.log.info({ reason, identity: this.identity }, 'miner disconnected');
+    this.log.info(
+      {
+        reason,
+        identity: this.identity,
+        seconds: Math.round((Date.now() - this.connectedAt) / 1000),
+        accepted: this.acceptedShares,
+        rejected: Object.fromEntries(this.rejectedShares),
+      },
+      'miner disconnected',
+    );
     this.host.closed(this, reason);
   }
 
@@ -414,13 +438,19 @@ export class MinerConnection {
   private async onAuthorize(id: JsonRpcId, username: string, password: string): Promise<void> {
     const verdict = await this.host.authorize(username, password, this.id, this.remoteAddress);
     if (!this.isOpen) return;
+    const worker = username.slice(0, MAX_LOGGED_USERNAME);
     if (!verdict.ok) {
+      this.log.info({ worker, reason: verdict.message }, 'miner authorize refused');
       this.replyError(id, SubmitErrorCode.unauthorizedWorker, verdict.message);
       this.countFailedAuthorize();
       return;
     }
-    this.authorized.set(username, verdict.identity ?? identityOf(username));
+    const credited = verdict.identity ?? identityOf(username);
+    this.authorized.set(username, credited);
     this.identity ??= username;
+    // A rig authorizes a few workers; a connection cycling through names logs at debug after that.
+    const level = this.authorized.size <= LOGGED_WORKERS ? 'info' : 'debug';
+    this.log[level]({ worker, credited: credited.slice(0, MAX_LOGGED_USERNAME) }, 'miner authorized');
     this.reply(id, true);
     this.maybePlace();
   }

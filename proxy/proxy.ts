@@ -24,6 +24,7 @@ import { LedgerWatch } from './ledger-watch.js';
 import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
 import { RejectBudget, type RejectScreening } from './reject-budget.js';
+import { RejectLog } from './reject-log.js';
 import { RejectTally } from './reject-tally.js';
 import { judgeShare, type Judgement } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
@@ -132,6 +133,8 @@ export class Proxy {
   /** Rejects past their connection's recording budget, written as summary rows. */
   private readonly rejectTally: RejectTally;
   private readonly rejectBudgets = new WeakMap<MinerConnection, RejectBudget>();
+  /** Per-miner reject summaries for the operator's log. */
+  private readonly rejectLog: RejectLog;
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
@@ -145,6 +148,7 @@ export class Proxy {
     this.proofScopes = new ProofScopes(Math.max(60, this.config.upstream.retireSeconds) * 1000);
     this.ledgerWatch = new LedgerWatch(this.ledger, this.metrics, this.log);
     this.rejectTally = new RejectTally(this.ledger, this.config.limits.rejectBudget.summarySeconds * 1000);
+    this.rejectLog = new RejectLog(this.config.rejectLogSeconds * 1000);
     const up = this.config.upstream;
     const limits = this.config.limits;
     this.addresses = new ConnectionsByAddress(limits);
@@ -317,6 +321,7 @@ export class Proxy {
     this.started = true;
     this.ledgerWatch.start();
     this.rejectTally.start();
+    this.rejectLog.start();
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
@@ -372,6 +377,7 @@ export class Proxy {
     const deadline = new Promise((resolve) => setTimeout(resolve, this.config.drainSeconds * 1000).unref());
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
     this.rejectTally.stop();
+    this.rejectLog.stop();
     this.ledgerWatch.stop();
     await this.ledger.flush().catch((error: unknown) => {
       this.log.error({ error: (error as Error).message }, 'ledger could not flush while draining');
@@ -463,6 +469,7 @@ export class Proxy {
     this.admission?.release(miner.id);
     this.addresses.closed(miner.id);
     this.output.forget(miner);
+    this.rejectLog.forget(miner);
     this.waiting.delete(miner);
     this.scheduler?.removeMiner(String(miner.id));
     this.metrics.connections.dec({ role: 'miner' });
@@ -715,6 +722,10 @@ export class Proxy {
       isBlock: work?.isBlock ?? false,
     };
     const screening = this.screen(miner, judgement, time);
+    if (judgement.verdict !== 'accepted') {
+      miner.recordReject(judgement.verdict);
+      this.rejectLog.count(miner, judgement.verdict, time);
+    }
     if (!screening.record && judgement.verdict !== 'accepted') {
       // Past the connection's budget: counted, not recorded, and answered without a commit.
       const { miner: identity, worker, upstream } = record;

@@ -272,6 +272,11 @@ export const proxyConfigSchema = z
       })
       .strict()
       .default({ maxMiners: 1000, maxWorkers: 1000, idleSeconds: 600 }),
+    /**
+     * Rejected shares are logged per miner as one summary line (counts by verdict) at most this
+     * often; per-share lines would drown the log at 10,000 miners.
+     */
+    rejectLogSeconds: z.number().positive().default(60),
     /** ckpool's rule: ntime may run this far past the job's. */
     ntimeMaxAheadSeconds: z.number().int().positive().default(7000),
     /** SIGTERM waits this long for in-flight shares before closing. */
