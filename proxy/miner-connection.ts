@@ -85,6 +85,8 @@ export interface MinerHost {
   /** Schedules a reply write; the host spreads bursts over event-loop turns. */
   deferReply(write: () => void): void;
   protocolError(kind: string): void;
+  /** Why miners are turned away now (no upstream past the grace), or undefined. */
+  turnAway(stage: 'subscribe' | 'authorize'): string | undefined;
   closed(miner: MinerConnection, reason: string): void;
 }
 
@@ -230,12 +232,19 @@ export class MinerConnection {
     this.rejectedShares.set(verdict, (this.rejectedShares.get(verdict) ?? 0) + 1);
   }
 
-  close(reason: string): void {
+  /** Closes the connection; with a `farewell`, the miner is shown it (client.show_message) first. */
+  close(reason: string, farewell?: string): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.idleTimer);
-    this.socket.destroy();
+    if (farewell === undefined) this.socket.destroy();
+    else {
+      // Ends once what was written (an error reply, the farewell) is sent; a peer that never
+      // closes its side is cut off.
+      this.socket.end(serializeRequest(null, 'client.show_message', [farewell]));
+      this.socket.setTimeout(1000, () => this.socket.destroy());
+    }
     this.log.info(
       {
         reason,
@@ -412,6 +421,7 @@ export class MinerConnection {
   }
 
   private onSubscribe(id: JsonRpcId): void {
+    if (this.turnedAway(id, 'subscribe')) return;
     if (this.slot === undefined) {
       this.slot = this.host.allocateSlot();
       if (this.slot === undefined) {
@@ -436,6 +446,7 @@ export class MinerConnection {
   }
 
   private async onAuthorize(id: JsonRpcId, username: string, password: string): Promise<void> {
+    if (this.turnedAway(id, 'authorize')) return;
     const verdict = await this.host.authorize(username, password, this.id, this.remoteAddress);
     if (!this.isOpen) return;
     const worker = username.slice(0, MAX_LOGGED_USERNAME);
@@ -453,6 +464,15 @@ export class MinerConnection {
     this.log[level]({ worker, credited: credited.slice(0, MAX_LOGGED_USERNAME) }, 'miner authorized');
     this.reply(id, true);
     this.maybePlace();
+  }
+
+  /** No upstream past the grace: the request is refused and the connection closed, so the firmware fails over. */
+  private turnedAway(id: JsonRpcId, stage: 'subscribe' | 'authorize'): boolean {
+    const refusal = this.host.turnAway(stage);
+    if (refusal === undefined) return false;
+    this.replyError(id, SubmitErrorCode.other, refusal);
+    this.close(`no upstream: ${stage} refused`, refusal);
+    return true;
   }
 
   private maybePlace(): void {

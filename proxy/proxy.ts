@@ -30,6 +30,7 @@ import { judgeShare, type Judgement } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
 import { UpstreamLink } from './upstream-link.js';
+import { UpstreamOutage } from './upstream-outage.js';
 import type { SessionJob, UpstreamCredentials, UpstreamSession } from './upstream-session.js';
 import type { UpstreamUrl } from '../src/config/endpoints.js';
 
@@ -135,6 +136,8 @@ export class Proxy {
   private readonly rejectBudgets = new WeakMap<MinerConnection, RejectBudget>();
   /** Per-miner reject summaries for the operator's log. */
   private readonly rejectLog: RejectLog;
+  /** Time with no upstream up; past its grace, miners are turned away (upstream.whenNoUpstream). */
+  private readonly outage: UpstreamOutage;
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
@@ -149,6 +152,13 @@ export class Proxy {
     this.ledgerWatch = new LedgerWatch(this.ledger, this.metrics, this.log);
     this.rejectTally = new RejectTally(this.ledger, this.config.limits.rejectBudget.summarySeconds * 1000);
     this.rejectLog = new RejectLog(this.config.rejectLogSeconds * 1000);
+    this.outage = new UpstreamOutage(
+      () => this.config.upstream,
+      this.log,
+      () => {
+        this.turnAwayWaiting();
+      },
+    );
     const up = this.config.upstream;
     const limits = this.config.limits;
     this.addresses = new ConnectionsByAddress(limits);
@@ -181,6 +191,11 @@ export class Proxy {
       },
       protocolError: (kind) => {
         this.metrics.protocolErrors.inc({ kind });
+      },
+      turnAway: (stage) => {
+        const refusal = this.draining ? undefined : this.outage.refusal();
+        if (refusal !== undefined) this.metrics.minersTurnedAway.inc({ stage });
+        return refusal;
       },
       closed: (miner, reason) => {
         this.onMinerClosed(miner, reason);
@@ -322,6 +337,7 @@ export class Proxy {
     this.ledgerWatch.start();
     this.rejectTally.start();
     this.rejectLog.start();
+    this.outage.begin(Date.now());
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
@@ -378,6 +394,7 @@ export class Proxy {
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
     this.rejectTally.stop();
     this.rejectLog.stop();
+    this.outage.stop();
     this.ledgerWatch.stop();
     await this.ledger.flush().catch((error: unknown) => {
       this.log.error({ error: (error as Error).message }, 'ledger could not flush while draining');
@@ -478,6 +495,16 @@ export class Proxy {
     if (miner.slot !== undefined) this.slots.release(miner.slot, miner.slotClaims);
   }
 
+  /** The grace ran out with no upstream: miners waiting for work leave for their backup pools. */
+  private turnAwayWaiting(): void {
+    const refusal = this.outage.refusal();
+    if (refusal === undefined || this.draining) return;
+    for (const miner of [...this.waiting]) {
+      this.metrics.minersTurnedAway.inc({ stage: 'waiting' });
+      miner.close(`no upstream for ${this.config.upstream.noUpstreamGraceSeconds} s: turned away`, refusal);
+    }
+  }
+
   private preferredLink(): UpstreamLink | undefined {
     return this.links.find((link) => link.healthy);
   }
@@ -505,7 +532,8 @@ export class Proxy {
   private place(miner: MinerConnection): void {
     const session = this.chooseSession(miner);
     if (session === undefined || !this.moveTo(miner, session)) {
-      if (!this.waiting.has(miner)) miner.log.warn('no upstream is up: the miner waits for work');
+      // One line per outage is the proxy's (UpstreamOutage); 10,000 miners need not each say it.
+      if (!this.waiting.has(miner)) miner.log.debug('no upstream is up: the miner waits for work');
       this.waiting.add(miner);
     }
   }
@@ -564,6 +592,8 @@ export class Proxy {
       this.metrics.upstreamSessions.set({ upstream: link.name }, link.readySessions().length);
     }
     if (this.draining) return;
+    if (this.links.some((link) => link.healthy)) this.outage.end(Date.now());
+    else this.outage.begin(Date.now());
     if (this.scheduler !== undefined) {
       for (const link of this.links) this.scheduler.setAvailable(link.name, link.healthy);
       // Only miners whose upstream went away move now; the rest follow the scheduler's ticks.
@@ -575,10 +605,7 @@ export class Proxy {
       return;
     }
     const preferred = this.preferredLink();
-    if (preferred === undefined) {
-      this.log.error('no upstream is up: miners keep their last job until one recovers');
-      return;
-    }
+    if (preferred === undefined) return; // miners keep their last job; UpstreamOutage says so
     // Failover and failback: every miner not on the preferred upstream moves there.
     for (const miner of this.miners) {
       const session = this.minerSession.get(miner);
@@ -852,6 +879,7 @@ export { identityOf };
 /** A bounded label for a free-text reason. */
 function reasonKind(reason: string): string {
   const known = [
+    'no upstream',
     'rejects',
     'silent',
     'rejected',
