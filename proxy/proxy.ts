@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { planReload, type ReloadPlan } from '../src/config/config-reload.js';
 import { upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
 import type { Ledger, ShareRecord } from '../src/ledger/ledger.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
@@ -29,7 +30,7 @@ import { RejectTally } from './reject-tally.js';
 import { judgeShare, type Judgement } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
-import { UpstreamLink } from './upstream-link.js';
+import { UpstreamLink, type UpstreamLinkTimings } from './upstream-link.js';
 import { UpstreamOutage } from './upstream-outage.js';
 import type { SessionJob, UpstreamCredentials, UpstreamSession } from './upstream-session.js';
 import type { UpstreamUrl } from '../src/config/endpoints.js';
@@ -103,7 +104,8 @@ export class Proxy {
   private weights = new Map<string, number>();
   private started = false;
   readonly miners = new Set<MinerConnection>();
-  private readonly config: ProxyConfig;
+  /** Replaced whole by a reload (reconfigure); read where it is used, not copied. */
+  private config: ProxyConfig;
   private readonly ledger: Ledger;
   private readonly log: Logger;
   private readonly slots: ExtranonceSlots<UpstreamSession>;
@@ -167,10 +169,15 @@ export class Proxy {
       pendingWriteBytes: () => this.pendingWriteBytes,
       extranonceSlots: () => ({ inUse: this.slots.used, quarantined: this.slots.quarantined }),
     });
+    const config = (): ProxyConfig => this.config;
     this.host = {
       log: this.log,
-      limits,
-      vardiff: this.config.vardiff,
+      get limits() {
+        return config().limits;
+      },
+      get vardiff() {
+        return config().vardiff;
+      },
       minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
       jobsKept: up.jobsKept,
       versionMaskOffer: () => this.preferredLink()?.readySessions()[0]?.versionMask ?? BIP320_VERSION_MASK,
@@ -202,14 +209,33 @@ export class Proxy {
       },
     };
     if (this.config.routing.mode === 'weighted') this.scheduler = new SplitScheduler(this.config.routing);
-    const names = upstreamNames(this.config.upstreams);
-    this.setUpstreams(
-      this.config.upstreams.map((upstream, i) => ({
-        name: names[i]!,
-        url: upstream.url,
-        weight: upstream.weight,
-      })),
-    );
+    this.setUpstreams(configuredUpstreams(this.config));
+  }
+
+  /**
+   * A configuration reload (SIGHUP, POST /api/reload): applies every change that can apply
+   * without dropping a miner (upstreams and weights, limits, vardiff, timings) and keeps the
+   * running value of each key that needs a restart. Miners stay connected throughout.
+   */
+  reconfigure(next: ProxyConfig): ReloadPlan {
+    const plan = planReload(this.config, next);
+    if (plan.applied.length === 0) return plan;
+    const previous = this.config;
+    const config = plan.config;
+    this.config = config;
+    const now = Date.now();
+    this.addresses.setLimits(config.limits);
+    this.output.setMaxBytes(config.limits.maxTotalPendingWriteBytes);
+    for (const server of this.servers) server.maxConnections = config.limits.maxConnections;
+    this.rejectLog.setInterval(config.rejectLogSeconds * 1000);
+    if (JSON.stringify(previous.vardiff) !== JSON.stringify(config.vardiff))
+      for (const miner of this.miners) miner.vardiff.reconfigure(config.vardiff, now);
+    for (const link of [...this.linkList, ...this.retiring.keys()]) link.retune(linkTimings(config));
+    // A miner-agent's set comes from chain, not the file: an unchanged (empty) list is left alone.
+    if (JSON.stringify(previous.upstreams) !== JSON.stringify(config.upstreams))
+      this.setUpstreams(configuredUpstreams(config));
+    if (this.started) this.turnAwayWaiting(); // whenNoUpstream may have become disconnect
+    return plan;
   }
 
   /** Unsent bytes queued to all miners. */
@@ -300,13 +326,7 @@ export class Proxy {
         priority,
         url: spec.url,
         credentials: spec.credentials,
-        connectTimeoutMs: up.connectTimeoutSeconds * 1000,
-        silenceMs: up.silenceSeconds * 1000,
-        submitTimeoutMs: up.submitTimeoutSeconds * 1000,
-        maxConsecutiveRejects: up.maxConsecutiveRejects,
-        backoffMinMs: up.backoffMinSeconds * 1000,
-        backoffMaxMs: up.backoffMaxSeconds * 1000,
-        maxMinersPerSession: up.maxMinersPerSession,
+        ...linkTimings(this.config),
         jobsKept: up.jobsKept,
         userAgent: USER_AGENT,
         logger: this.log,
@@ -875,6 +895,28 @@ export class Proxy {
 }
 
 export { identityOf };
+
+/** The configured upstreams as the router takes them (in failover order). */
+function configuredUpstreams(config: ProxyConfig): UpstreamSpec[] {
+  const names = upstreamNames(config.upstreams);
+  return config.upstreams.map((upstream, i) => ({
+    name: names[i]!,
+    url: upstream.url,
+    weight: upstream.weight,
+  }));
+}
+
+function linkTimings({ upstream: up }: ProxyConfig): UpstreamLinkTimings {
+  return {
+    connectTimeoutMs: up.connectTimeoutSeconds * 1000,
+    silenceMs: up.silenceSeconds * 1000,
+    submitTimeoutMs: up.submitTimeoutSeconds * 1000,
+    maxConsecutiveRejects: up.maxConsecutiveRejects,
+    backoffMinMs: up.backoffMinSeconds * 1000,
+    backoffMaxMs: up.backoffMaxSeconds * 1000,
+    maxMinersPerSession: up.maxMinersPerSession,
+  };
+}
 
 /** A bounded label for a free-text reason. */
 function reasonKind(reason: string): string {
