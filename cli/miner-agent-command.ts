@@ -60,12 +60,16 @@ export async function runMinerAgentCommand(
       stderr: `hashrelay miner-agent: unexpected argument '${positionals[0]!}'\n\n${minerAgentHelp}`,
     };
 
+  // The file, then the flags over it: at start, and the proxy section again on each reload.
+  const loadConfig = (): AgentConfig => {
+    const raw = applyChainRoleFlags(values.config === undefined ? {} : readConfigFile(values.config), values);
+    if (values['interval-blocks'] !== undefined) raw.intervalBlocks = Number(values['interval-blocks']);
+    return parseAgentConfig(raw);
+  };
   let config: AgentConfig;
   let hotkey: KeyringPair;
   try {
-    const raw = applyChainRoleFlags(values.config === undefined ? {} : readConfigFile(values.config), values);
-    if (values['interval-blocks'] !== undefined) raw.intervalBlocks = Number(values['interval-blocks']);
-    config = parseAgentConfig(raw);
+    config = loadConfig();
     hotkey = await loadConfiguredHotkey(config.hotkey);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof HotkeyError)
@@ -86,7 +90,9 @@ export async function runMinerAgentCommand(
   }
   let runtime;
   try {
-    runtime = await startProxyRuntime(config.proxy, logger);
+    runtime = await startProxyRuntime(config.proxy, logger, {
+      reloadConfig: values.config === undefined ? undefined : () => loadConfig().proxy,
+    });
   } catch (error) {
     await chain.close();
     if (error instanceof StartupError || error instanceof ConfigError)

@@ -81,6 +81,16 @@ function parseValidatorArgs(
   return { raw: { ...raw, proxy, weights } };
 }
 
+/** The proxy section read again from the file and flags (SIGHUP, POST /api/reload); none without --config. */
+function reloadProxySection(args: readonly string[]): (() => ValidatorConfig['proxy']) | undefined {
+  if (!args.includes('--config') && !args.some((arg) => arg.startsWith('--config='))) return undefined;
+  return () => {
+    const parsed = parseValidatorArgs(args);
+    if ('done' in parsed) throw new ConfigError('the command line asks for help, not a run');
+    return parseValidatorConfig(parsed.raw).proxy;
+  };
+}
+
 /** Publishes the endpoint when the chain holds something else; a failure is logged, not fatal. */
 async function publishEndpoint(
   chain: Chain,
@@ -164,7 +174,11 @@ export async function runValidatorCommand(
   });
   let runtime;
   try {
-    runtime = await startProxyRuntime(config.proxy, logger, { admission, metrics });
+    runtime = await startProxyRuntime(config.proxy, logger, {
+      admission,
+      metrics,
+      reloadConfig: reloadProxySection(args),
+    });
   } catch (error) {
     await chain.close();
     if (error instanceof StartupError || error instanceof ConfigError) return fail(error.message);
