@@ -357,7 +357,7 @@ export class Proxy {
     this.ledgerWatch.start();
     this.rejectTally.start();
     this.rejectLog.start();
-    this.outage.begin(Date.now());
+    this.outage.begin(Date.now(), false);
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).

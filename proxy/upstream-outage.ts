@@ -24,16 +24,20 @@ export class UpstreamOutage {
     private readonly onExpired: () => void,
   ) {}
 
-  /** No upstream is up (again); a no-op while a span is under way. */
-  begin(now: number): void {
+  /**
+   * No upstream is up (again); a no-op while a span is under way. At start-up (`announce`
+   * false) upstreams are still connecting: only the end of the grace is worth a line.
+   */
+  begin(now: number, announce = true): void {
     if (this.since !== undefined) return;
     this.since = now;
     this.expired = false;
     const { noUpstreamGraceSeconds, whenNoUpstream } = this.policy();
-    this.log.warn(
-      { graceSeconds: noUpstreamGraceSeconds, whenNoUpstream },
-      'no upstream is up: miners wait for work',
-    );
+    if (announce)
+      this.log.warn(
+        { graceSeconds: noUpstreamGraceSeconds, whenNoUpstream },
+        'no upstream is up: miners wait for work',
+      );
     this.timer = setTimeout(() => {
       this.expire();
     }, noUpstreamGraceSeconds * 1000);
