@@ -15,6 +15,7 @@ import { WeightPoster, type TickReport } from '../validator/weight-poster.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
+import { connectPolkadotChain } from './polkadot-connect.js';
 
 export const validatorHelp = `Usage: hashrelay validator --config FILE [--chain URL] [--netuid N] [--hotkey-file PATH]
                           [--listen HOST:PORT] [--upstream URL ...] [--ledger URL]
@@ -80,6 +81,16 @@ function parseValidatorArgs(
   return { raw: { ...raw, proxy, weights } };
 }
 
+/** The proxy section read again from the file and flags (SIGHUP, POST /api/reload); none without --config. */
+function reloadProxySection(args: readonly string[]): (() => ValidatorConfig['proxy']) | undefined {
+  if (!args.includes('--config') && !args.some((arg) => arg.startsWith('--config='))) return undefined;
+  return () => {
+    const parsed = parseValidatorArgs(args);
+    if ('done' in parsed) throw new ConfigError('the command line asks for help, not a run');
+    return parseValidatorConfig(parsed.raw).proxy;
+  };
+}
+
 /** Publishes the endpoint when the chain holds something else; a failure is logged, not fatal. */
 async function publishEndpoint(
   chain: Chain,
@@ -110,7 +121,7 @@ async function publishEndpoint(
 
 export async function runValidatorCommand(
   args: readonly string[],
-  deps: ValidatorDeps = { connectChain: defaultConnect },
+  deps: ValidatorDeps = { connectChain: connectPolkadotChain },
 ): Promise<CommandResult> {
   let config: ValidatorConfig;
   let hotkey: KeyringPair;
@@ -163,7 +174,11 @@ export async function runValidatorCommand(
   });
   let runtime;
   try {
-    runtime = await startProxyRuntime(config.proxy, logger, { admission, metrics });
+    runtime = await startProxyRuntime(config.proxy, logger, {
+      admission,
+      metrics,
+      reloadConfig: reloadProxySection(args),
+    });
   } catch (error) {
     await chain.close();
     if (error instanceof StartupError || error instanceof ConfigError) return fail(error.message);
@@ -237,9 +252,4 @@ export async function runValidatorCommand(
   await chain.close();
   logger.info('stopped');
   return { code: ExitCode.ok };
-}
-
-async function defaultConnect(endpoint: string, logger: Logger): Promise<Chain> {
-  const { connectChain } = await import('../src/chain/connect-chain.js');
-  return connectChain(endpoint, logger);
 }

@@ -16,6 +16,7 @@ import {
   serializeRequest,
   serializeResult,
 } from '../src/stratum/serialize.js';
+import type { LocalVerdict } from '../src/ledger/ledger.js';
 import type { PreparedJob } from '../src/work/share-check.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { Vardiff, type VardiffOptions } from '../src/work/vardiff.js';
@@ -84,10 +85,16 @@ export interface MinerHost {
   /** Schedules a reply write; the host spreads bursts over event-loop turns. */
   deferReply(write: () => void): void;
   protocolError(kind: string): void;
+  /** Why miners are turned away now (no upstream past the grace), or undefined. */
+  turnAway(stage: 'subscribe' | 'authorize'): string | undefined;
   closed(miner: MinerConnection, reason: string): void;
 }
 
 const SUBSCRIPTION_ID = 'hashrelay';
+/** Usernames are as long as a line allows; a log field need not be. */
+const MAX_LOGGED_USERNAME = 128;
+/** Authorizes logged at info per connection. */
+const LOGGED_WORKERS = 8;
 
 /**
  * One miner's Stratum connection: framing, the handshake, per-connection policy (rate, idle,
@@ -127,6 +134,10 @@ export class MinerConnection {
   private placed = false;
   /** Jobs with shares accepted or still being judged, and how many: they keep the slot claimed. */
   private readonly shareClaims = new Map<ProxyJob, number>();
+  private readonly connectedAt = Date.now();
+  /** Over the connection's life, for its disconnect line. */
+  private acceptedShares = 0;
+  private readonly rejectedShares = new Map<LocalVerdict, number>();
 
   constructor(id: number, socket: net.Socket, host: MinerHost) {
     this.id = id;
@@ -156,6 +167,7 @@ export class MinerConnection {
       this.close(`no subscribe and authorize within ${host.limits.handshakeSeconds} s`);
     }, host.limits.handshakeSeconds * 1000);
     this.armIdleTimer();
+    this.log.info('miner connected');
   }
 
   get isOpen(): boolean {
@@ -212,16 +224,37 @@ export class MinerConnection {
   }
 
   recordCredit(difficulty: number): void {
+    this.acceptedShares += 1;
     this.vardiff.recordShare(difficulty);
   }
 
-  close(reason: string): void {
+  recordReject(verdict: LocalVerdict): void {
+    this.rejectedShares.set(verdict, (this.rejectedShares.get(verdict) ?? 0) + 1);
+  }
+
+  /** Closes the connection; with a `farewell`, the miner is shown it (client.show_message) first. */
+  close(reason: string, farewell?: string): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.idleTimer);
-    this.socket.destroy();
-    this.log.info({ reason, identity: this.identity }, 'miner disconnected');
+    if (farewell === undefined) this.socket.destroy();
+    else {
+      // Ends once what was written (an error reply, the farewell) is sent; a peer that never
+      // closes its side is cut off.
+      this.socket.end(serializeRequest(null, 'client.show_message', [farewell]));
+      this.socket.setTimeout(1000, () => this.socket.destroy());
+    }
+    this.log.info(
+      {
+        reason,
+        identity: this.identity,
+        seconds: Math.round((Date.now() - this.connectedAt) / 1000),
+        accepted: this.acceptedShares,
+        rejected: Object.fromEntries(this.rejectedShares),
+      },
+      'miner disconnected',
+    );
     this.host.closed(this, reason);
   }
 
@@ -388,6 +421,7 @@ export class MinerConnection {
   }
 
   private onSubscribe(id: JsonRpcId): void {
+    if (this.turnedAway(id, 'subscribe')) return;
     if (this.slot === undefined) {
       this.slot = this.host.allocateSlot();
       if (this.slot === undefined) {
@@ -412,17 +446,33 @@ export class MinerConnection {
   }
 
   private async onAuthorize(id: JsonRpcId, username: string, password: string): Promise<void> {
+    if (this.turnedAway(id, 'authorize')) return;
     const verdict = await this.host.authorize(username, password, this.id, this.remoteAddress);
     if (!this.isOpen) return;
+    const worker = username.slice(0, MAX_LOGGED_USERNAME);
     if (!verdict.ok) {
+      this.log.info({ worker, reason: verdict.message }, 'miner authorize refused');
       this.replyError(id, SubmitErrorCode.unauthorizedWorker, verdict.message);
       this.countFailedAuthorize();
       return;
     }
-    this.authorized.set(username, verdict.identity ?? identityOf(username));
+    const credited = verdict.identity ?? identityOf(username);
+    this.authorized.set(username, credited);
     this.identity ??= username;
+    // A rig authorizes a few workers; a connection cycling through names logs at debug after that.
+    const level = this.authorized.size <= LOGGED_WORKERS ? 'info' : 'debug';
+    this.log[level]({ worker, credited: credited.slice(0, MAX_LOGGED_USERNAME) }, 'miner authorized');
     this.reply(id, true);
     this.maybePlace();
+  }
+
+  /** No upstream past the grace: the request is refused and the connection closed, so the firmware fails over. */
+  private turnedAway(id: JsonRpcId, stage: 'subscribe' | 'authorize'): boolean {
+    const refusal = this.host.turnAway(stage);
+    if (refusal === undefined) return false;
+    this.replyError(id, SubmitErrorCode.other, refusal);
+    this.close(`no upstream: ${stage} refused`, refusal);
+    return true;
   }
 
   private maybePlace(): void {

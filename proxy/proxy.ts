@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { planReload, type ReloadPlan } from '../src/config/config-reload.js';
 import { upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
 import type { Ledger, ShareRecord } from '../src/ledger/ledger.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
@@ -24,11 +25,13 @@ import { LedgerWatch } from './ledger-watch.js';
 import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
 import { RejectBudget, type RejectScreening } from './reject-budget.js';
+import { RejectLog } from './reject-log.js';
 import { RejectTally } from './reject-tally.js';
 import { judgeShare, type Judgement } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
-import { UpstreamLink } from './upstream-link.js';
+import { UpstreamLink, type UpstreamLinkTimings } from './upstream-link.js';
+import { UpstreamOutage } from './upstream-outage.js';
 import type { SessionJob, UpstreamCredentials, UpstreamSession } from './upstream-session.js';
 import type { UpstreamUrl } from '../src/config/endpoints.js';
 
@@ -101,7 +104,8 @@ export class Proxy {
   private weights = new Map<string, number>();
   private started = false;
   readonly miners = new Set<MinerConnection>();
-  private readonly config: ProxyConfig;
+  /** Replaced whole by a reload (reconfigure); read where it is used, not copied. */
+  private config: ProxyConfig;
   private readonly ledger: Ledger;
   private readonly log: Logger;
   private readonly slots: ExtranonceSlots<UpstreamSession>;
@@ -132,6 +136,10 @@ export class Proxy {
   /** Rejects past their connection's recording budget, written as summary rows. */
   private readonly rejectTally: RejectTally;
   private readonly rejectBudgets = new WeakMap<MinerConnection, RejectBudget>();
+  /** Per-miner reject summaries for the operator's log. */
+  private readonly rejectLog: RejectLog;
+  /** Time with no upstream up; past its grace, miners are turned away (upstream.whenNoUpstream). */
+  private readonly outage: UpstreamOutage;
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
@@ -145,6 +153,14 @@ export class Proxy {
     this.proofScopes = new ProofScopes(Math.max(60, this.config.upstream.retireSeconds) * 1000);
     this.ledgerWatch = new LedgerWatch(this.ledger, this.metrics, this.log);
     this.rejectTally = new RejectTally(this.ledger, this.config.limits.rejectBudget.summarySeconds * 1000);
+    this.rejectLog = new RejectLog(this.config.rejectLogSeconds * 1000);
+    this.outage = new UpstreamOutage(
+      () => this.config.upstream,
+      this.log,
+      () => {
+        this.turnAwayWaiting();
+      },
+    );
     const up = this.config.upstream;
     const limits = this.config.limits;
     this.addresses = new ConnectionsByAddress(limits);
@@ -154,10 +170,15 @@ export class Proxy {
       extranonceSlots: () => ({ inUse: this.slots.used, quarantined: this.slots.quarantined }),
       duplicateProofs: () => ({ scopes: this.proofScopes.scopeCount, proofs: this.proofScopes.proofCount }),
     });
+    const config = (): ProxyConfig => this.config;
     this.host = {
       log: this.log,
-      limits,
-      vardiff: this.config.vardiff,
+      get limits() {
+        return config().limits;
+      },
+      get vardiff() {
+        return config().vardiff;
+      },
       minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
       jobsKept: up.jobsKept,
       versionMaskOffer: () => this.preferredLink()?.readySessions()[0]?.versionMask ?? BIP320_VERSION_MASK,
@@ -179,19 +200,43 @@ export class Proxy {
       protocolError: (kind) => {
         this.metrics.protocolErrors.inc({ kind });
       },
+      turnAway: (stage) => {
+        const refusal = this.draining ? undefined : this.outage.refusal();
+        if (refusal !== undefined) this.metrics.minersTurnedAway.inc({ stage });
+        return refusal;
+      },
       closed: (miner, reason) => {
         this.onMinerClosed(miner, reason);
       },
     };
     if (this.config.routing.mode === 'weighted') this.scheduler = new SplitScheduler(this.config.routing);
-    const names = upstreamNames(this.config.upstreams);
-    this.setUpstreams(
-      this.config.upstreams.map((upstream, i) => ({
-        name: names[i]!,
-        url: upstream.url,
-        weight: upstream.weight,
-      })),
-    );
+    this.setUpstreams(configuredUpstreams(this.config));
+  }
+
+  /**
+   * A configuration reload (SIGHUP, POST /api/reload): applies every change that can apply
+   * without dropping a miner (upstreams and weights, limits, vardiff, timings) and keeps the
+   * running value of each key that needs a restart. Miners stay connected throughout.
+   */
+  reconfigure(next: ProxyConfig): ReloadPlan {
+    const plan = planReload(this.config, next);
+    if (plan.applied.length === 0) return plan;
+    const previous = this.config;
+    const config = plan.config;
+    this.config = config;
+    const now = Date.now();
+    this.addresses.setLimits(config.limits);
+    this.output.setMaxBytes(config.limits.maxTotalPendingWriteBytes);
+    for (const server of this.servers) server.maxConnections = config.limits.maxConnections;
+    this.rejectLog.setInterval(config.rejectLogSeconds * 1000);
+    if (JSON.stringify(previous.vardiff) !== JSON.stringify(config.vardiff))
+      for (const miner of this.miners) miner.vardiff.reconfigure(config.vardiff, now);
+    for (const link of [...this.linkList, ...this.retiring.keys()]) link.retune(linkTimings(config));
+    // A miner-agent's set comes from chain, not the file: an unchanged (empty) list is left alone.
+    if (JSON.stringify(previous.upstreams) !== JSON.stringify(config.upstreams))
+      this.setUpstreams(configuredUpstreams(config));
+    if (this.started) this.turnAwayWaiting(); // whenNoUpstream may have become disconnect
+    return plan;
   }
 
   /** Unsent bytes queued to all miners. */
@@ -282,13 +327,7 @@ export class Proxy {
         priority,
         url: spec.url,
         credentials: spec.credentials,
-        connectTimeoutMs: up.connectTimeoutSeconds * 1000,
-        silenceMs: up.silenceSeconds * 1000,
-        submitTimeoutMs: up.submitTimeoutSeconds * 1000,
-        maxConsecutiveRejects: up.maxConsecutiveRejects,
-        backoffMinMs: up.backoffMinSeconds * 1000,
-        backoffMaxMs: up.backoffMaxSeconds * 1000,
-        maxMinersPerSession: up.maxMinersPerSession,
+        ...linkTimings(this.config),
         jobsKept: up.jobsKept,
         userAgent: USER_AGENT,
         logger: this.log,
@@ -318,6 +357,8 @@ export class Proxy {
     this.started = true;
     this.ledgerWatch.start();
     this.rejectTally.start();
+    this.rejectLog.start();
+    this.outage.begin(Date.now(), false);
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
@@ -373,6 +414,8 @@ export class Proxy {
     const deadline = new Promise((resolve) => setTimeout(resolve, this.config.drainSeconds * 1000).unref());
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
     this.rejectTally.stop();
+    this.rejectLog.stop();
+    this.outage.stop();
     this.ledgerWatch.stop();
     await this.ledger.flush().catch((error: unknown) => {
       this.log.error({ error: (error as Error).message }, 'ledger could not flush while draining');
@@ -464,12 +507,23 @@ export class Proxy {
     this.admission?.release(miner.id);
     this.addresses.closed(miner.id);
     this.output.forget(miner);
+    this.rejectLog.forget(miner);
     this.waiting.delete(miner);
     this.scheduler?.removeMiner(String(miner.id));
     this.metrics.connections.dec({ role: 'miner' });
     this.metrics.disconnectsTotal.inc({ reason: reasonKind(reason) });
     this.unplace(miner);
     if (miner.slot !== undefined) this.slots.release(miner.slot, miner.slotClaims);
+  }
+
+  /** The grace ran out with no upstream: miners waiting for work leave for their backup pools. */
+  private turnAwayWaiting(): void {
+    const refusal = this.outage.refusal();
+    if (refusal === undefined || this.draining) return;
+    for (const miner of [...this.waiting]) {
+      this.metrics.minersTurnedAway.inc({ stage: 'waiting' });
+      miner.close(`no upstream for ${this.config.upstream.noUpstreamGraceSeconds} s: turned away`, refusal);
+    }
   }
 
   private preferredLink(): UpstreamLink | undefined {
@@ -499,7 +553,8 @@ export class Proxy {
   private place(miner: MinerConnection): void {
     const session = this.chooseSession(miner);
     if (session === undefined || !this.moveTo(miner, session)) {
-      if (!this.waiting.has(miner)) miner.log.warn('no upstream is up: the miner waits for work');
+      // One line per outage is the proxy's (UpstreamOutage); 10,000 miners need not each say it.
+      if (!this.waiting.has(miner)) miner.log.debug('no upstream is up: the miner waits for work');
       this.waiting.add(miner);
     }
   }
@@ -558,6 +613,8 @@ export class Proxy {
       this.metrics.upstreamSessions.set({ upstream: link.name }, link.readySessions().length);
     }
     if (this.draining) return;
+    if (this.links.some((link) => link.healthy)) this.outage.end(Date.now());
+    else this.outage.begin(Date.now());
     if (this.scheduler !== undefined) {
       for (const link of this.links) this.scheduler.setAvailable(link.name, link.healthy);
       // Only miners whose upstream went away move now; the rest follow the scheduler's ticks.
@@ -569,10 +626,7 @@ export class Proxy {
       return;
     }
     const preferred = this.preferredLink();
-    if (preferred === undefined) {
-      this.log.error('no upstream is up: miners keep their last job until one recovers');
-      return;
-    }
+    if (preferred === undefined) return; // miners keep their last job; UpstreamOutage says so
     // Failover and failback: every miner not on the preferred upstream moves there.
     for (const miner of this.miners) {
       const session = this.minerSession.get(miner);
@@ -716,6 +770,10 @@ export class Proxy {
       isBlock: work?.isBlock ?? false,
     };
     const screening = this.screen(miner, judgement, time);
+    if (judgement.verdict !== 'accepted') {
+      miner.recordReject(judgement.verdict);
+      this.rejectLog.count(miner, judgement.verdict, time);
+    }
     if (!screening.record && judgement.verdict !== 'accepted') {
       // Past the connection's budget: counted, not recorded, and answered without a commit.
       const { miner: identity, worker, upstream } = record;
@@ -839,9 +897,32 @@ export class Proxy {
 
 export { identityOf };
 
+/** The configured upstreams as the router takes them (in failover order). */
+function configuredUpstreams(config: ProxyConfig): UpstreamSpec[] {
+  const names = upstreamNames(config.upstreams);
+  return config.upstreams.map((upstream, i) => ({
+    name: names[i]!,
+    url: upstream.url,
+    weight: upstream.weight,
+  }));
+}
+
+function linkTimings({ upstream: up }: ProxyConfig): UpstreamLinkTimings {
+  return {
+    connectTimeoutMs: up.connectTimeoutSeconds * 1000,
+    silenceMs: up.silenceSeconds * 1000,
+    submitTimeoutMs: up.submitTimeoutSeconds * 1000,
+    maxConsecutiveRejects: up.maxConsecutiveRejects,
+    backoffMinMs: up.backoffMinSeconds * 1000,
+    backoffMaxMs: up.backoffMaxSeconds * 1000,
+    maxMinersPerSession: up.maxMinersPerSession,
+  };
+}
+
 /** A bounded label for a free-text reason. */
 function reasonKind(reason: string): string {
   const known = [
+    'no upstream',
     'rejects',
     'silent',
     'rejected',

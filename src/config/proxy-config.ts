@@ -227,6 +227,14 @@ export const proxyConfigSchema = z
         jobsKept: z.number().int().min(2).default(16),
         /** A removed upstream stays open this long so shares on its last jobs still reach it. */
         retireSeconds: z.number().min(0).default(30),
+        /** With no upstream up, miners wait this long for work (a pool restarting) before whenNoUpstream applies. */
+        noUpstreamGraceSeconds: z.number().positive().default(60),
+        /**
+         * disconnect: past the grace, miners waiting for work are closed (shown why) and new ones
+         * refused at subscribe/authorize, so ASIC firmware fails over to its own backup pools.
+         * wait: they stay connected with no work until an upstream is up.
+         */
+        whenNoUpstream: z.enum(['disconnect', 'wait']).default('disconnect'),
       })
       .strict()
       .default({
@@ -239,6 +247,8 @@ export const proxyConfigSchema = z
         maxMinersPerSession: 4096,
         jobsKept: 16,
         retireSeconds: 30,
+        noUpstreamGraceSeconds: 60,
+        whenNoUpstream: 'disconnect',
       }),
     routing: z
       .object({
@@ -272,6 +282,11 @@ export const proxyConfigSchema = z
       })
       .strict()
       .default({ maxMiners: 1000, maxWorkers: 1000, idleSeconds: 600 }),
+    /**
+     * Rejected shares are logged per miner as one summary line (counts by verdict) at most this
+     * often; per-share lines would drown the log at 10,000 miners.
+     */
+    rejectLogSeconds: z.number().positive().default(60),
     /** ckpool's rule: ntime may run this far past the job's. */
     ntimeMaxAheadSeconds: z.number().int().positive().default(7000),
     /** SIGTERM waits this long for in-flight shares before closing. */

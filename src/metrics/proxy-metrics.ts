@@ -146,6 +146,7 @@ export class ProxyMetrics {
   readonly splitTarget: Gauge<'upstream'>;
   readonly splitRealised: Gauge<'upstream'>;
   readonly connectionsRefused: Counter<'reason'>;
+  readonly minersTurnedAway: Counter<'stage'>;
   readonly pendingWriteBytes: Gauge;
   readonly extranonceSlots: Gauge<'state'>;
   readonly duplicateScopes: Gauge;
@@ -303,6 +304,12 @@ export class ProxyMetrics {
       name: 'hashrelay_connections_refused_total',
       help: 'Miner connections closed on arrival, by the limit they were over.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.minersTurnedAway = new Counter({
+      name: 'hashrelay_miners_turned_away_total',
+      help: 'Miners closed or refused because no upstream was up past upstream.noUpstreamGraceSeconds, by when (waiting, subscribe, authorize).',
+      labelNames: ['stage'],
       registers,
     });
     const load = (): ProxyLoad | undefined => this.load;

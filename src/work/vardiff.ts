@@ -24,7 +24,7 @@ export class Vardiff {
   private sharesInWindow = 0;
 
   constructor(
-    private readonly options: VardiffOptions,
+    private options: VardiffOptions,
     now: number,
   ) {
     this.floor = options.minDifficulty;
@@ -34,6 +34,21 @@ export class Vardiff {
 
   get current(): Difficulty {
     return toDifficulty(this.difficulty);
+  }
+
+  /**
+   * New bounds and pace (a configuration reload): the current difficulty is pulled inside the
+   * bounds now; the initial difficulty is for new connections only.
+   */
+  reconfigure(options: VardiffOptions, now: number): void {
+    this.options = options;
+    this.floor = clamp(this.floor, options.minDifficulty, options.maxDifficulty);
+    const bounded = clamp(
+      this.difficulty,
+      Math.max(this.floor, options.minDifficulty),
+      options.maxDifficulty,
+    );
+    if (bounded !== this.difficulty) this.change(bounded, now);
   }
 
   /** A floor the miner asked for (suggest_difficulty, minimum-difficulty), within the bounds. */
