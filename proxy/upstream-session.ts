@@ -8,6 +8,7 @@ import { parsePoolMessage } from '../src/stratum/parse.js';
 import { decodeBooleanResult, decodeConfigureResult, decodeSubscribeResult } from '../src/stratum/results.js';
 import { JsonRpcErrorCode } from '../src/stratum/errors.js';
 import { serializeError, serializeRequest, serializeResult } from '../src/stratum/serialize.js';
+import { classifySubmitReject, type SubmitRejectReason } from '../src/stratum/submit-rejects.js';
 import type { Job } from '../src/work/job.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { toDifficulty } from '../src/work/types.js';
@@ -34,7 +35,12 @@ export interface SubmitParams {
 
 export type SubmitAnswer =
   | { readonly kind: 'accepted'; readonly latencySeconds: number }
-  | { readonly kind: 'rejected'; readonly error: string; readonly latencySeconds: number }
+  | {
+      readonly kind: 'rejected';
+      readonly error: string;
+      readonly reason: SubmitRejectReason;
+      readonly latencySeconds: number;
+    }
   | { readonly kind: 'no-answer'; readonly reason: string };
 
 export interface ReconnectRequest {
@@ -328,7 +334,12 @@ export class UpstreamSession {
         } else {
           const error =
             response.error === null ? 'rejected' : `${response.error.code} ${response.error.message}`;
-          pending.resolve({ kind: 'rejected', error, latencySeconds });
+          pending.resolve({
+            kind: 'rejected',
+            error,
+            reason: classifySubmitReject(response.error),
+            latencySeconds,
+          });
         }
         break;
       }
