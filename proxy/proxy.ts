@@ -33,7 +33,13 @@ import { judgeShare, type Judgement } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
 import { UpstreamLink } from './upstream-link.js';
-import type { SessionJob, SubmitParams, UpstreamCredentials, UpstreamSession } from './upstream-session.js';
+import {
+  submitWire,
+  type SessionJob,
+  type SubmitParams,
+  type UpstreamCredentials,
+  type UpstreamSession,
+} from './upstream-session.js';
 import type { ShareWork } from '../src/work/share-check.js';
 import type { UpstreamUrl } from '../src/config/endpoints.js';
 
@@ -747,7 +753,7 @@ export class Proxy {
       (forward || judgement.block) && work !== null && job !== undefined
         ? upstreamSubmit(job, request, judgement, work)
         : undefined;
-    if (forward) void this.forward(job!, session, submit!, judgement, recorded);
+    if (forward) void this.forward(job!, session, submit!, judgement.meetsUpstreamTarget, recorded);
 
     this.metrics.shares.inc({ verdict: judgement.verdict });
     if (judgement.block && work !== null && submit !== undefined) {
@@ -762,7 +768,7 @@ export class Proxy {
           concatBytes(job!.minerJob.coinb1, miner.slot!, request.extranonce2, job!.minerJob.coinb2),
         ).toString('hex'),
         merkleBranch: job!.minerJob.merkleBranch.map((branch) => Buffer.from(branch).toString('hex')),
-        submit: submitParams(job!.session.workerName, submit),
+        submit: submitWire(job!.session.workerName, submit),
         shareDifficulty: work.shareDifficulty,
         forwarded: forward,
       }));
@@ -820,7 +826,7 @@ export class Proxy {
     job: ProxyJob,
     session: UpstreamSession,
     submit: SubmitParams,
-    judgement: Judgement,
+    meetsUpstreamTarget: boolean,
     recorded: Promise<number>,
   ): Promise<void> {
     const link = this.linkOf(session);
@@ -836,7 +842,7 @@ export class Proxy {
       // a block sent under its difficulty, a stale or a duplicate is refused by design.
       const blamed = blamesPool(answer.reason, {
         fresh: job.sessionJob.generation === session.generation,
-        meetsUpstreamTarget: judgement.meetsUpstreamTarget,
+        meetsUpstreamTarget,
       });
       this.metrics.upstreamRejects.inc({
         upstream: session.upstream,
@@ -884,20 +890,6 @@ function upstreamSubmit(
         ? undefined
         : upstreamVersionBits(work.version, job.session.versionMask),
   };
-}
-
-/** mining.submit params as the pool's wire has them (for a block logged to submit by hand). */
-function submitParams(worker: string, submit: SubmitParams): string[] {
-  const hex8 = (value: number): string => value.toString(16).padStart(8, '0');
-  const params = [
-    worker,
-    submit.jobId,
-    Buffer.from(submit.extranonce2).toString('hex'),
-    hex8(submit.ntime),
-    hex8(submit.nonce),
-  ];
-  if (submit.versionBits !== undefined) params.push(hex8(submit.versionBits));
-  return params;
 }
 
 /** A bounded label for a free-text reason. */

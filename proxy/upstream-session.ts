@@ -178,14 +178,7 @@ export class UpstreamSession {
     if (this.state !== 'ready')
       return Promise.resolve({ kind: 'no-answer', reason: `session is ${this.state}` });
     const id = this.nextId++;
-    const wire: JsonValue[] = [
-      worker,
-      params.jobId,
-      Buffer.from(params.extranonce2).toString('hex'),
-      hex8(params.ntime),
-      hex8(params.nonce),
-    ];
-    if (params.versionBits !== undefined) wire.push(hex8(params.versionBits));
+    const wire = submitWire(worker, params);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -449,6 +442,19 @@ export class UpstreamSession {
     this.options.events.job(this, this.currentJob);
     this.options.events.ready(this);
   }
+}
+
+/** mining.submit's params as they go on the wire. */
+export function submitWire(worker: string, params: SubmitParams): string[] {
+  const wire = [
+    worker,
+    params.jobId,
+    Buffer.from(params.extranonce2).toString('hex'),
+    hex8(params.ntime),
+    hex8(params.nonce),
+  ];
+  if (params.versionBits !== undefined) wire.push(hex8(params.versionBits));
+  return wire;
 }
 
 function hex8(value: number): string {
