@@ -20,6 +20,7 @@ import type { LocalVerdict } from '../src/ledger/ledger.js';
 import type { PreparedJob } from '../src/work/share-check.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { Vardiff, type VardiffOptions } from '../src/work/vardiff.js';
+import { rollableMask } from '../src/work/version-rolling.js';
 import { isStale, type SlotClaim } from './extranonce-slots.js';
 import type { ProxyJob } from './proxy-job.js';
 import type { UpstreamSession } from './upstream-session.js';
@@ -31,6 +32,8 @@ export type SubmitReply =
 export interface MinerJob {
   readonly job: ProxyJob;
   readonly difficulty: Difficulty;
+  /** The version mask in force when the job was sent (0: no rolling); see rollableMask. */
+  readonly versionMask: U32;
   /** The job bound to this miner's slot, prepared on the first share. */
   prepared: PreparedJob | undefined;
 }
@@ -186,12 +189,14 @@ export class MinerConnection {
     if (retargeted !== undefined) this.log.debug({ difficulty: retargeted }, 'vardiff retarget');
     const difficulty = this.vardiff.current;
     let out = '';
-    if (this.versionRolling) {
-      const mask = (job.session.versionMask & this.requestedMask) >>> 0;
-      if (mask !== this.maskSent) {
-        this.maskSent = mask;
-        out += serializeRequest(null, 'mining.set_version_mask', [hex8(mask)]);
-      }
+    // The job's own version bits leave the mask, so BIP 310 and OR pools build the same header;
+    // set_version_mask applies at once, so it goes just before the job it is for.
+    const mask = this.versionRolling
+      ? rollableMask(job.session.versionMask, this.requestedMask, job.minerJob.version)
+      : 0;
+    if (this.versionRolling && mask !== this.maskSent) {
+      this.maskSent = mask;
+      out += serializeRequest(null, 'mining.set_version_mask', [hex8(mask)]);
     }
     if (difficulty !== this.difficultySent) {
       this.difficultySent = difficulty;
@@ -199,7 +204,7 @@ export class MinerConnection {
     }
     if (out !== '') this.write(out);
     this.write(clean ? job.notifyClean : job.notify);
-    this.jobs.set(job.id, { job, difficulty, prepared: undefined });
+    this.jobs.set(job.id, { job, difficulty, versionMask: mask, prepared: undefined });
     // Keep enough jobs for late shares across a move, and no more.
     if (this.jobs.size > this.host.jobsKept * 2) {
       const oldest = this.jobs.keys().next().value;
@@ -218,9 +223,9 @@ export class MinerConnection {
     }));
   }
 
-  /** The version mask this miner may roll on `job`'s session. */
-  versionMaskFor(job: ProxyJob): U32 {
-    return this.versionRolling ? (job.session.versionMask & this.requestedMask) >>> 0 : 0;
+  /** The version mask a share on this job is judged under: as sent, less what the upstream has since withdrawn. */
+  versionMaskFor(entry: MinerJob): U32 {
+    return (entry.versionMask & entry.job.session.versionMask) >>> 0;
   }
 
   recordCredit(difficulty: number): void {

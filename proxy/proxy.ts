@@ -9,8 +9,12 @@ import type { Ledger, ShareRecord } from '../src/ledger/ledger.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
 import { SubmitErrorCode } from '../src/stratum/errors.js';
 import type { SubmitRequest } from '../src/stratum/messages.js';
-import { toJobId } from '../src/work/types.js';
-import { BIP320_VERSION_MASK } from '../src/work/version-rolling.js';
+import { blamesPool } from '../src/stratum/submit-rejects.js';
+import { concatBytes } from '../src/work/bytes.js';
+import { difficultyToTarget, type Target } from '../src/work/target.js';
+import { toDifficulty, toJobId } from '../src/work/types.js';
+import { BIP320_VERSION_MASK, rollableMask, upstreamVersionBits } from '../src/work/version-rolling.js';
+import { BlockReports } from './block-reports.js';
 import { ConnectionsByAddress, LogThrottle, refuseConnection } from './connection-limits.js';
 import { ExtranonceSlots } from './extranonce-slots.js';
 import {
@@ -32,7 +36,14 @@ import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
 import { UpstreamLink, type UpstreamLinkTimings } from './upstream-link.js';
 import { UpstreamOutage } from './upstream-outage.js';
-import type { SessionJob, UpstreamCredentials, UpstreamSession } from './upstream-session.js';
+import {
+  submitWire,
+  type SessionJob,
+  type SubmitParams,
+  type UpstreamCredentials,
+  type UpstreamSession,
+} from './upstream-session.js';
+import type { ShareWork } from '../src/work/share-check.js';
 import type { UpstreamUrl } from '../src/config/endpoints.js';
 
 export const USER_AGENT = 'hashrelay/0.1.0';
@@ -140,6 +151,9 @@ export class Proxy {
   private readonly rejectLog: RejectLog;
   /** Time with no upstream up; past its grace, miners are turned away (upstream.whenNoUpstream). */
   private readonly outage: UpstreamOutage;
+  /** `blocks.minDifficulty` as a target: a share meeting nbits is a block only if it meets this too. */
+  private readonly blockFloorTarget: Target;
+  private readonly blockReports: BlockReports;
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
@@ -161,6 +175,8 @@ export class Proxy {
         this.turnAwayWaiting();
       },
     );
+    this.blockFloorTarget = difficultyToTarget(toDifficulty(this.config.blocks.minDifficulty));
+    this.blockReports = new BlockReports(this.log, this.config.blocks.loggedPerMinute);
     const up = this.config.upstream;
     const limits = this.config.limits;
     this.addresses = new ConnectionsByAddress(limits);
@@ -181,7 +197,11 @@ export class Proxy {
       },
       minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
       jobsKept: up.jobsKept,
-      versionMaskOffer: () => this.preferredLink()?.readySessions()[0]?.versionMask ?? BIP320_VERSION_MASK,
+      versionMaskOffer: () => {
+        const session = this.preferredLink()?.readySessions()[0];
+        if (session === undefined) return BIP320_VERSION_MASK;
+        return rollableMask(session.versionMask, 0xffffffff, session.currentJob?.job.version ?? 0);
+      },
       allocateSlot: () => this.slots.allocate(),
       authorize: (username, password, connectionId, remoteAddress) =>
         this.admission?.authorize(username, password, connectionId, remoteAddress) ??
@@ -359,6 +379,7 @@ export class Proxy {
     this.rejectTally.start();
     this.rejectLog.start();
     this.outage.begin(Date.now(), false);
+    this.blockReports.start();
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
@@ -416,6 +437,7 @@ export class Proxy {
     this.rejectTally.stop();
     this.rejectLog.stop();
     this.outage.stop();
+    this.blockReports.stop();
     this.ledgerWatch.stop();
     await this.ledger.flush().catch((error: unknown) => {
       this.log.error({ error: (error as Error).message }, 'ledger could not flush while draining');
@@ -744,8 +766,9 @@ export class Proxy {
     const judgement = judgeShare(entry, request, {
       slot: miner.slot!,
       minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
-      versionMask: entry === undefined ? 0 : miner.versionMaskFor(entry.job),
+      versionMask: entry === undefined ? 0 : miner.versionMaskFor(entry),
       ntimeMaxAheadSeconds: this.config.ntimeMaxAheadSeconds,
+      blockFloorTarget: this.blockFloorTarget,
     });
     const job = entry?.job;
     const session = job?.session;
@@ -767,7 +790,7 @@ export class Proxy {
       hash: work?.hash ?? null,
       verdict: judgement.verdict,
       upstreamVerdict: forward ? 'pending' : 'not-forwarded',
-      isBlock: work?.isBlock ?? false,
+      isBlock: judgement.block,
     };
     const screening = this.screen(miner, judgement, time);
     if (judgement.verdict !== 'accepted') {
@@ -785,17 +808,29 @@ export class Proxy {
     const recorded = this.ledger.recordShare(record);
 
     // Forward at once: the pool's clock is running; the miner's answer waits for the ledger.
-    if (forward) {
-      void this.forward(miner, job!, session, request, judgement.upstreamExtranonce2, recorded);
-    }
+    const submit =
+      (forward || judgement.block) && work !== null && job !== undefined
+        ? upstreamSubmit(job, request, judgement, work)
+        : undefined;
+    if (forward) void this.forward(job!, session, submit!, judgement.meetsUpstreamTarget, recorded);
 
     this.metrics.shares.inc({ verdict: judgement.verdict });
-    if (work?.isBlock === true) {
+    if (judgement.block && work !== null && submit !== undefined) {
       this.metrics.blocksFound.inc({ upstream: record.upstream });
-      this.log.info(
-        { upstream: record.upstream, hash: Buffer.from(work.hash).reverse().toString('hex') },
-        'block found',
-      );
+      this.blockReports.found(() => ({
+        upstream: record.upstream,
+        miner: record.miner,
+        worker: request.worker,
+        hash: Buffer.from(work.hash).reverse().toString('hex'),
+        header: Buffer.from(work.header).toString('hex'),
+        coinbase: Buffer.from(
+          concatBytes(job!.minerJob.coinb1, miner.slot!, request.extranonce2, job!.minerJob.coinb2),
+        ).toString('hex'),
+        merkleBranch: job!.minerJob.merkleBranch.map((branch) => Buffer.from(branch).toString('hex')),
+        submit: submitWire(job!.session.workerName, submit),
+        shareDifficulty: work.shareDifficulty,
+        forwarded: forward,
+      }));
     }
     try {
       await recorded;
@@ -847,24 +882,14 @@ export class Proxy {
   }
 
   private async forward(
-    miner: MinerConnection,
     job: ProxyJob,
     session: UpstreamSession,
-    request: SubmitRequest,
-    extranonce2: Uint8Array,
+    submit: SubmitParams,
+    meetsUpstreamTarget: boolean,
     recorded: Promise<number>,
   ): Promise<void> {
     const link = this.linkOf(session);
-    const answer = await session.submit(session.workerName, {
-      jobId: job.sessionJob.job.jobId,
-      extranonce2,
-      ntime: request.ntime,
-      nonce: request.nonce,
-      versionBits:
-        request.versionBits === undefined
-          ? undefined
-          : (request.versionBits & miner.versionMaskFor(job)) >>> 0,
-    });
+    const answer = await session.submit(session.workerName, submit);
     this.metrics.upstreamShares.inc({ upstream: session.upstream, result: answer.kind });
     if (answer.kind !== 'no-answer')
       this.metrics.upstreamLatency.observe({ upstream: session.upstream }, answer.latencySeconds);
@@ -872,14 +897,24 @@ export class Proxy {
       this.metrics.upstreamDifficulty.inc({ upstream: session.upstream }, job.sessionJob.difficulty);
       link?.recordAcceptance();
     } else if (answer.kind === 'rejected') {
-      this.log.warn(
-        { upstream: session.upstream, error: answer.error, job: job.id },
-        'upstream rejected a share',
-      );
-      // A pool calling a locally unique proof a duplicate keys duplicates its own way (or saw
-      // it from elsewhere): the miner's doing, not the pool's health.
-      if (job.sessionJob.generation === session.generation && !/duplicate/i.test(answer.error))
+      // Only a disagreement on a fresh share that met the pool's difficulty is the pool's fault;
+      // a block sent under its difficulty, a stale or a duplicate is refused by design.
+      const blamed = blamesPool(answer.reason, {
+        fresh: job.sessionJob.generation === session.generation,
+        meetsUpstreamTarget,
+      });
+      this.metrics.upstreamRejects.inc({
+        upstream: session.upstream,
+        reason: answer.reason,
+        blamed: String(blamed),
+      });
+      const fields = { upstream: session.upstream, error: answer.error, reason: answer.reason, job: job.id };
+      if (blamed) {
+        this.log.warn(fields, 'upstream rejected a share the proxy judged valid');
         link?.recordRejection();
+      } else {
+        this.log.debug(fields, 'upstream rejected a share, as it may');
+      }
     }
     let shareId: number;
     try {
@@ -916,6 +951,25 @@ function linkTimings({ upstream: up }: ProxyConfig): UpstreamLinkTimings {
     backoffMinMs: up.backoffMinSeconds * 1000,
     backoffMaxMs: up.backoffMaxSeconds * 1000,
     maxMinersPerSession: up.maxMinersPerSession,
+  };
+}
+
+/** The submit a pool gets for a share: its job id, its extranonce2, the version under its mask. */
+function upstreamSubmit(
+  job: ProxyJob,
+  request: SubmitRequest,
+  judgement: Judgement,
+  work: ShareWork,
+): SubmitParams {
+  return {
+    jobId: job.sessionJob.job.jobId,
+    extranonce2: judgement.upstreamExtranonce2,
+    ntime: request.ntime,
+    nonce: request.nonce,
+    versionBits:
+      request.versionBits === undefined
+        ? undefined
+        : upstreamVersionBits(work.version, job.session.versionMask),
   };
 }
 

@@ -250,6 +250,20 @@ export const proxyConfigSchema = z
         noUpstreamGraceSeconds: 60,
         whenNoUpstream: 'disconnect',
       }),
+    blocks: z
+      .object({
+        /**
+         * A share is a block only if it meets the job's nbits target and at least this
+         * difficulty. Bitcoin's networks never go under difficulty 1 (regtest's nbits does, and
+         * ckpool floors it at 1), so a share under the pool's difficulty goes up only if it is
+         * a block by this rule. Lower it only for a chain whose blocks really are that easy.
+         */
+        minDifficulty: z.number().positive().default(1),
+        /** Blocks logged whole (header, coinbase, submit) per minute; the rest are counted in one summary line. */
+        loggedPerMinute: z.number().int().min(0).default(10),
+      })
+      .strict()
+      .default({ minDifficulty: 1, loggedPerMinute: 10 }),
     routing: z
       .object({
         /**

@@ -133,6 +133,7 @@ export class ProxyMetrics {
   readonly upstreamUp: Gauge<'upstream'>;
   readonly upstreamSessions: Gauge<'upstream'>;
   readonly upstreamShares: Counter<'upstream' | 'result'>;
+  readonly upstreamRejects: Counter<'upstream' | 'reason' | 'blamed'>;
   readonly upstreamDifficulty: Counter<'upstream'>;
   readonly upstreamLatency: Histogram<'upstream'>;
   readonly upstreamFailovers: Counter<'upstream' | 'reason'>;
@@ -228,6 +229,14 @@ export class ProxyMetrics {
       name: 'hashrelay_upstream_shares_total',
       help: 'Shares forwarded upstream, by the answer.',
       labelNames: ['upstream', 'result'],
+      registers,
+    });
+    this.upstreamRejects = new Counter({
+      name: 'hashrelay_upstream_rejects_total',
+      help:
+        'Shares the upstream refused, by reason (stale, duplicate, low-difficulty, other) and whether it ' +
+        'counts towards failing the upstream over (blamed="true": a fresh share the proxy found good enough).',
+      labelNames: ['upstream', 'reason', 'blamed'],
       registers,
     });
     this.upstreamDifficulty = new Counter({

@@ -1,6 +1,6 @@
 import { StratumLimits } from './limits.js';
 import { describeValue } from './describe-value.js';
-import { JsonRpcErrorCode, StratumParseError } from './errors.js';
+import { JsonRpcErrorCode, StratumParseError, SubmitErrorCode } from './errors.js';
 import { FieldReader, isJsonObject, ownProperty } from './field-reader.js';
 import type { JsonRpcId, JsonValue, ResponseError, StratumResponse } from './messages.js';
 
@@ -78,9 +78,13 @@ function decodeId(id: unknown): JsonRpcId {
   );
 }
 
-/** Stratum sends `[code, message, traceback]`; JSON-RPC 2.0 peers send `{code, message}`. */
+/**
+ * Stratum sends `[code, message, traceback]`; JSON-RPC 2.0 peers send `{code, message}`; ckpool
+ * sends a bare string ("Above target", "Stale"), read as code 20 (other): its words say why.
+ */
 function decodeResponseError(id: JsonRpcId, error: unknown): ResponseError | null {
   if (error === undefined || error === null) return null;
+  if (typeof error === 'string') return { code: SubmitErrorCode.other, message: error };
   const field = new FieldReader(id, 'response "error"', JsonRpcErrorCode.invalidRequest);
   if (Array.isArray(error)) {
     if (error.length < 2)

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { parseProxyConfig, type ProxyConfigInput } from '../../src/config/proxy-config.js';
 import type { Ledger, StoredShare } from '../../src/ledger/ledger.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
@@ -67,14 +68,18 @@ export function testConfig(
   };
 }
 
-export async function startProxy(config: ProxyConfigInput): Promise<RunningProxy> {
+/** `logger`: where the proxy logs (default: nowhere). */
+export async function startProxy(
+  config: ProxyConfigInput,
+  logger: Logger = silentLogger(),
+): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'hashrelay-proxy-'));
   const ledgerPath = join(dir, 'ledger.sqlite');
   const ledger = await openSqliteLedger(ledgerPath);
   const proxy = new Proxy({
     config: parseProxyConfig(config, { upstreamsFromAgent: config.upstreams?.length === 0 }),
     ledger,
-    logger: silentLogger(),
+    logger,
     metrics: new ProxyMetrics(undefined, { defaultMetrics: false }),
   });
   const [bound] = await proxy.start();
