@@ -13,6 +13,8 @@ export interface RunningProxy {
   readonly ledger: Ledger;
   readonly ledgerPath: string;
   readonly port: number;
+  /** Every listener's port, in `listen` order (`port` is the first). */
+  readonly ports: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -77,12 +79,13 @@ export async function startProxy(config: ProxyConfigInput): Promise<RunningProxy
     logger: silentLogger(),
     metrics: new ProxyMetrics(undefined, { defaultMetrics: false }),
   });
-  const [bound] = await proxy.start();
+  const bound = await proxy.start();
   return {
     proxy,
     ledger,
     ledgerPath,
-    port: bound!.port,
+    port: bound[0]!.port,
+    ports: bound.map((listener) => listener.port),
     async stop() {
       await proxy.drain();
       await ledger.close();
