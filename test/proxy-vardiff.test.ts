@@ -3,13 +3,18 @@ import type { ProxyConfigInput } from '../src/config/proxy-config.js';
 import type { CpuMiner } from './peers/cpu-miner.js';
 import { RawStratumClient } from './peers/raw-client.js';
 import type { TestPool } from './peers/test-pool.js';
+import { TEST_UPSTREAM } from './support/proxy-harness.js';
 import { testScope } from './support/scope.js';
 
 const scope = testScope({ difficulty: 2 ** -24 });
 
-/** Production vardiff (initial 65536), with a difficulty floor a CPU miner can reach. */
-function productionVardiff(targetShareSeconds: number): Pick<ProxyConfigInput, 'vardiff'> {
+/**
+ * Production vardiff (initial 65536), with a difficulty floor a CPU miner can reach; a pool that
+ * sends no new job is not taken for a silent one.
+ */
+function productionVardiff(targetShareSeconds: number): Pick<ProxyConfigInput, 'vardiff' | 'upstream'> {
   return {
+    upstream: { ...TEST_UPSTREAM, silenceSeconds: 600 },
     vardiff: {
       initialDifficulty: 65536,
       minDifficulty: 2 ** -32,
@@ -38,11 +43,7 @@ describe('vardiff: a new miner gets work it can solve', () => {
     const pool = await scope.pool();
     const running = await scope.proxy([pool.port], productionVardiff(0.5));
     const miner = await scope.miner(running.port, { username: 'cpu.rig', restartExtranonce2: true });
-    await miner.waitFor(
-      (m) => m.submits.some((s) => s.reply === true),
-      60_000,
-      'a first accepted share',
-    );
+    await miner.waitFor((m) => m.submits.some((s) => s.reply === true), 60_000, 'a first accepted share');
     const difficulties = received(miner, 'mining.set_difficulty').map((params) => params[0] as number);
     expect(difficulties[0]).toBe(65536);
     expect(difficulties.length).toBeGreaterThan(1);
@@ -51,7 +52,8 @@ describe('vardiff: a new miner gets work it can solve', () => {
     const jobIds = received(miner, 'mining.notify').map((params) => params[0] as string);
     expect(jobIds.length).toBeGreaterThanOrEqual(difficulties.length);
     expect(new Set(jobIds).size).toBe(jobIds.length);
-    // The pool sent its one job: every step down came from the proxy's timer.
+    // The pool sent its one job on one connection: every step down came from the proxy's timer.
+    expect(pool.connections.length).toBe(1);
     expect(notifiesSent(pool)).toBe(1);
     const first = miner.submits.find((s) => s.reply === true)!;
     expect(difficulties).toContain(first.difficulty);

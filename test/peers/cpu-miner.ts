@@ -608,7 +608,8 @@ export class CpuMiner {
       session.extranonce2Size = session.nextExtranonce.extranonce2Size;
       session.nextExtranonce = undefined;
     }
-    if (this.options.restartExtranonce2 === true && previous?.jobId !== job.jobId) this.extranonce2Counter = 0;
+    if (this.options.restartExtranonce2 === true && previous?.jobId !== job.jobId)
+      this.extranonce2Counter = 0;
     const target = targetForDifficulty(difficulty);
     session.job = {
       job,

@@ -40,6 +40,8 @@ export function weightedRouting(difficulty: number): Pick<ProxyConfigInput, 'rou
       maxDifficulty: 1,
       targetShareSeconds: 3.3,
       retargetSeconds: 100_000,
+      noShareTargets: 0,
+      firstShareTargets: 0,
       honourMinerFloor: false,
     },
   };
@@ -62,6 +64,8 @@ export function testConfig(
       maxDifficulty: 2 ** 32,
       targetShareSeconds: 3.3,
       retargetSeconds: 100_000,
+      noShareTargets: 0,
+      firstShareTargets: 0,
       honourMinerFloor: false,
     },
     upstream: TEST_UPSTREAM,
