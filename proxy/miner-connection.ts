@@ -133,6 +133,8 @@ export class MinerConnection {
   private handshakeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private placed = false;
+  /** A difficulty the miner asked for was applied by a fresh job already. */
+  private askedReissue = false;
   /** Jobs with shares accepted or still being judged, and how many: they keep the slot claimed. */
   private readonly shareClaims = new Map<ProxyJob, number>();
 
@@ -238,12 +240,18 @@ export class MinerConnection {
     this.vardiff.recordShare(difficulty, Date.now());
   }
 
-  /** A difficulty the miner asked for (suggest_difficulty, minimum-difficulty); applied at once. */
+  /**
+   * A difficulty the miner asked for (suggest_difficulty, minimum-difficulty). Once work was sent
+   * it applies at once by a fresh job, but only the first time: each fresh job costs a ledger
+   * row, so later requests wait for the next job.
+   */
   private askDifficulty(difficulty: number): void {
     const next = this.vardiff.setFloor(difficulty, Date.now());
     if (next === undefined) return;
     this.host.retargeted(this, next, 'miner');
-    if (this.lastJob !== undefined) this.host.reissue(this);
+    if (this.lastJob === undefined || this.askedReissue) return;
+    this.askedReissue = true;
+    this.host.reissue(this);
   }
 
   close(reason: string): void {

@@ -88,6 +88,32 @@ describe('vardiff: a new miner gets work it can solve', () => {
     expect(client.difficulties[0]).toBe(0.5);
   });
 
+  test('a difficulty asked for after work was sent applies at once, by a fresh job; only the first time', async () => {
+    const pool = await scope.pool();
+    const production = productionVardiff(3.3);
+    const running = await scope.proxy([pool.port], {
+      ...production,
+      vardiff: { ...production.vardiff, noShareTargets: 0, firstShareTargets: 0 },
+    });
+    const client = await RawStratumClient.connect(running.port);
+    scope.defer(() => client.close());
+    await client.subscribe();
+    expect(await client.authorize('cpu.rig')).toBe(true);
+    await client.waitFor((c) => c.jobs.length >= 1, 10_000, 'a first job');
+    await client.request('mining.suggest_difficulty', [0.25]);
+    await client.waitFor((c) => c.jobs.length >= 2, 10_000, 'a fresh job at the asked difficulty');
+    expect(client.difficulties).toEqual([65536, 0.25]);
+    expect(client.jobs[1]!.jobId).not.toBe(client.jobs[0]!.jobId);
+    expect(client.jobs[1]!.cleanJobs).toBe(true);
+    // Asking again and again (each fresh job costs a ledger row) does not mint more jobs.
+    for (let i = 0; i < 20; i++)
+      await client.request('mining.suggest_difficulty', [i % 2 === 0 ? 0.5 : 0.125]);
+    expect(client.jobs.length).toBe(2);
+    await pool.newJob();
+    await client.waitFor((c) => c.jobs.length >= 3, 10_000, 'the next pool job');
+    expect(client.difficulties.at(-1)).toBe(0.125);
+  });
+
   test('each listener may have its own starting difficulty; the plain address form still works', async () => {
     const pool = await scope.pool();
     const running = await scope.proxy([pool.port], {
