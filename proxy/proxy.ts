@@ -21,7 +21,7 @@ import {
   type SubmitReply,
 } from './miner-connection.js';
 import { JobVariants } from './job-variants.js';
-import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
+import { foldJob, makeProxyJob, variantsOf, type ProxyJob } from './proxy-job.js';
 import { LedgerWatch } from './ledger-watch.js';
 import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
@@ -572,7 +572,8 @@ export class Proxy {
       return job;
     }
     this.metrics.jobResends.inc({ upstream: base.session.upstream });
-    if (!this.noVariantsWarned.has(base.session)) {
+    const padFull = variant >= variantsOf(base.pad.length);
+    if (padFull && !this.noVariantsWarned.has(base.session)) {
       this.noVariantsWarned.add(base.session);
       this.log.warn(
         { upstream: base.session.upstream, padBytes: base.pad.length, variant },

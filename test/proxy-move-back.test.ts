@@ -3,7 +3,7 @@ import { parseUpstreamUrl } from '../src/config/endpoints.js';
 import type { UpstreamSpec } from '../proxy/proxy.js';
 import type { CpuMiner } from './peers/cpu-miner.js';
 import type { TestPool } from './peers/test-pool.js';
-import { ledgerShares } from './support/proxy-harness.js';
+import { ledgerShares, TEST_UPSTREAM } from './support/proxy-harness.js';
 import { testScope } from './support/scope.js';
 
 const scope = testScope({ difficulty: 2 ** -20 });
@@ -31,7 +31,10 @@ describe('a miner moved back to an upstream whose job has not changed', () => {
   test('is never sent work it already covered: no duplicates, each return a fresh job', async () => {
     const a = await scope.pool({ name: 'A' });
     const b = await scope.pool({ name: 'B' });
-    const running = await scope.proxy([a.port, b.port]);
+    // A pool that sends no new job while the miner is away is not taken for a silent one.
+    const running = await scope.proxy([a.port, b.port], {
+      upstream: { ...TEST_UPSTREAM, silenceSeconds: 600 },
+    });
     // Restarts extranonce2 at 0 on every new job id, as cpuminer and cgminer do.
     const miner = await scope.miner(running.port, { username: 'cpu.rig', restartExtranonce2: true });
     const order = [
@@ -53,6 +56,8 @@ describe('a miner moved back to an upstream whose job has not changed', () => {
     miner.pause();
     await miner.waitFor((m) => m.submits.every((s) => s.reply !== undefined), 10_000, 'answers');
 
+    // One session per pool and one job each: every return was to the very same upstream job.
+    expect([a.connections.length, b.connections.length]).toEqual([1, 1]);
     expect(a.currentJob.epoch).toBe(1);
     const refused = miner.submits.filter((s) => s.reply !== true);
     expect(refused).toEqual([]);
