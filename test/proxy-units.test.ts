@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { parseHostPort, parseUpstreamUrl, redactUpstreamUrl } from '../src/config/endpoints.js';
-import { ConfigError, parseProxyConfig, upstreamNames } from '../src/config/proxy-config.js';
+import { ConfigError, listenerVardiff, parseProxyConfig, upstreamNames } from '../src/config/proxy-config.js';
 import { concatBytes } from '../src/work/bytes.js';
 import { checkShare, prepareJob } from '../src/work/share-check.js';
 import { toDifficulty, toJobId } from '../src/work/types.js';
@@ -237,6 +237,33 @@ describe('configuration', () => {
     expect(message).toMatch(/listen: at least one/);
     expect(message).toMatch(/upstreams\.0\.url: 'nope'/);
     expect(message).toMatch(/bogus/);
+  });
+
+  test('a listener may set its own starting difficulty and floor; out of bounds is named', () => {
+    const base = { upstreams: ['stratum+tcp://a@h:1'] };
+    const config = parseProxyConfig({
+      ...base,
+      listen: [
+        '127.0.0.1:3333',
+        { address: '127.0.0.1:3334', initialDifficulty: 0.001, minDifficulty: 0.0001 },
+      ],
+    });
+    expect(listenerVardiff(config, config.listen[0]!)).toMatchObject({
+      initialDifficulty: 65536,
+      minDifficulty: 1,
+    });
+    expect(listenerVardiff(config, config.listen[1]!)).toMatchObject({
+      initialDifficulty: 0.001,
+      minDifficulty: 0.0001,
+      noShareTargets: 6,
+      firstShareTargets: 2,
+    });
+    expect(() =>
+      parseProxyConfig({
+        ...base,
+        listen: ['127.0.0.1:3333', { address: '127.0.0.1:3334', initialDifficulty: 0.001 }],
+      }),
+    ).toThrow(/listen\.1: initialDifficulty 0\.001 is outside \[1, .*set listen\.1\.minDifficulty/);
   });
 
   test('duplicate upstream names are made unique (they label metrics)', () => {
