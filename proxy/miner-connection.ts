@@ -19,11 +19,11 @@ import {
 import type { LocalVerdict } from '../src/ledger/ledger.js';
 import type { PreparedJob } from '../src/work/share-check.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
-import { Vardiff, type VardiffOptions } from '../src/work/vardiff.js';
+import { Vardiff, type RetargetReason, type VardiffOptions } from '../src/work/vardiff.js';
 import { rollableMask } from '../src/work/version-rolling.js';
 import { isStale, type SlotClaim } from './extranonce-slots.js';
 import type { ProxyJob } from './proxy-job.js';
-import type { UpstreamSession } from './upstream-session.js';
+import type { SessionJob, UpstreamSession } from './upstream-session.js';
 
 export type SubmitReply =
   { readonly ok: true } | { readonly ok: false; readonly code: number; readonly message: string };
@@ -82,6 +82,10 @@ export interface MinerHost {
   ): Promise<AdmissionVerdict>;
   /** The miner is subscribed and authorized: give it work. */
   place(miner: MinerConnection): void;
+  /** The miner's difficulty changed (`reason`); counted and logged by the host. */
+  retargeted(miner: MinerConnection, difficulty: Difficulty, reason: RetargetReason): void;
+  /** Sends the placed miner its session's current job afresh, so a new difficulty applies now. */
+  reissue(miner: MinerConnection): void;
   submit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply>;
   /** The miner's unsent output changed (a write, or a drain). */
   queued(miner: MinerConnection): void;
@@ -117,6 +121,10 @@ export class MinerConnection {
   /** The session this miner is placed on, if any; owned by the router. */
   placement: unknown;
   readonly jobs = new Map<string, MinerJob>();
+  /** How many variants of each upstream job were sent here: the next one is fresh space. */
+  private readonly variantsSent = new WeakMap<SessionJob, number>();
+  /** The last job sent: the one being mined. */
+  lastJob: ProxyJob | undefined;
   vardiff: Vardiff;
   versionRolling = false;
   /** The mask the miner asked for in mining.configure. */
@@ -135,6 +143,8 @@ export class MinerConnection {
   private handshakeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private placed = false;
+  /** A difficulty the miner asked for was applied by a fresh job already. */
+  private askedReissue = false;
   /** Jobs with shares accepted or still being judged, and how many: they keep the slot claimed. */
   private readonly shareClaims = new Map<ProxyJob, number>();
   private readonly connectedAt = Date.now();
@@ -142,7 +152,8 @@ export class MinerConnection {
   private acceptedShares = 0;
   private readonly rejectedShares = new Map<LocalVerdict, number>();
 
-  constructor(id: number, socket: net.Socket, host: MinerHost) {
+  /** `vardiff`: the listener's settings (its own starting difficulty and floor), default the host's. */
+  constructor(id: number, socket: net.Socket, host: MinerHost, vardiff: VardiffOptions = host.vardiff) {
     this.id = id;
     this.socket = socket;
     this.host = host;
@@ -151,7 +162,7 @@ export class MinerConnection {
     this.log = host.log.child({ connection: id, remote: this.remote });
     this.framer = new LineFramer({ maxLineLength: host.limits.maxLineBytes });
     this.tokens = host.limits.messageBurst;
-    this.vardiff = new Vardiff(host.vardiff, Date.now());
+    this.vardiff = new Vardiff(vardiff, Date.now());
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     socket.on('data', (chunk: Buffer) => {
@@ -185,8 +196,7 @@ export class MinerConnection {
   /** Sends a job (with set_difficulty / set_version_mask first when they changed). */
   sendJob(job: ProxyJob, clean: boolean, now = Date.now()): void {
     if (!this.isOpen) return;
-    const retargeted = this.vardiff.retarget(now);
-    if (retargeted !== undefined) this.log.debug({ difficulty: retargeted }, 'vardiff retarget');
+    this.retarget(now);
     const difficulty = this.vardiff.current;
     let out = '';
     // The job's own version bits leave the mask, so BIP 310 and OR pools build the same header;
@@ -205,11 +215,26 @@ export class MinerConnection {
     if (out !== '') this.write(out);
     this.write(clean ? job.notifyClean : job.notify);
     this.jobs.set(job.id, { job, difficulty, versionMask: mask, prepared: undefined });
+    this.lastJob = job;
+    this.variantsSent.set(job.sessionJob, Math.max(this.nextVariant(job.sessionJob), job.variant + 1));
     // Keep enough jobs for late shares across a move, and no more.
     if (this.jobs.size > this.host.jobsKept * 2) {
       const oldest = this.jobs.keys().next().value;
       if (oldest !== undefined) this.jobs.delete(oldest);
     }
+  }
+
+  /** The variant of `sessionJob` whose coinbase space this miner has not been given. */
+  nextVariant(sessionJob: SessionJob): number {
+    return this.variantsSent.get(sessionJob) ?? 0;
+  }
+
+  /** Reconsiders the difficulty (at each job, and on the host's sweep); true if it changed. */
+  retarget(now: number): boolean {
+    const next = this.vardiff.retarget(now);
+    if (next === undefined) return false;
+    this.host.retargeted(this, next, this.vardiff.lastReason ?? 'rate');
+    return true;
   }
 
   /**
@@ -230,7 +255,21 @@ export class MinerConnection {
 
   recordCredit(difficulty: number): void {
     this.acceptedShares += 1;
-    this.vardiff.recordShare(difficulty);
+    this.vardiff.recordShare(difficulty, Date.now());
+  }
+
+  /**
+   * A difficulty the miner asked for (suggest_difficulty, minimum-difficulty). Once work was sent
+   * it applies at once by a fresh job, but only the first time: each fresh job costs a ledger
+   * row, so later requests wait for the next job.
+   */
+  private askDifficulty(difficulty: number): void {
+    const next = this.vardiff.setFloor(difficulty, Date.now());
+    if (next === undefined) return;
+    this.host.retargeted(this, next, 'miner');
+    if (this.lastJob === undefined || this.askedReissue) return;
+    this.askedReissue = true;
+    this.host.reissue(this);
   }
 
   recordReject(verdict: LocalVerdict): void {
@@ -374,7 +413,7 @@ export class MinerConnection {
         this.reply(request.id, true);
         break;
       case 'mining.suggest_difficulty':
-        if (this.host.vardiff.honourMinerFloor) this.vardiff.setFloor(request.difficulty, Date.now());
+        if (this.host.vardiff.honourMinerFloor) this.askDifficulty(request.difficulty);
         this.reply(request.id, true);
         break;
       case 'mining.submit':
@@ -405,7 +444,7 @@ export class MinerConnection {
         }
         case 'minimum-difficulty':
           if (request.minimumDifficulty !== undefined && this.host.vardiff.honourMinerFloor) {
-            this.vardiff.setFloor(request.minimumDifficulty, Date.now());
+            this.askDifficulty(request.minimumDifficulty);
             result['minimum-difficulty'] = true;
           } else {
             result['minimum-difficulty'] = false;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { planReload, type ReloadPlan } from '../src/config/config-reload.js';
-import { upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
+import { listenerVardiff, upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
 import type { Ledger, ShareRecord } from '../src/ledger/ledger.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
 import { SubmitErrorCode } from '../src/stratum/errors.js';
@@ -13,6 +13,7 @@ import { blamesPool } from '../src/stratum/submit-rejects.js';
 import { concatBytes } from '../src/work/bytes.js';
 import { difficultyToTarget, type Target } from '../src/work/target.js';
 import { toDifficulty, toJobId } from '../src/work/types.js';
+import type { VardiffOptions } from '../src/work/vardiff.js';
 import { BIP320_VERSION_MASK, rollableMask, upstreamVersionBits } from '../src/work/version-rolling.js';
 import { BlockReports } from './block-reports.js';
 import { ConnectionsByAddress, LogThrottle, refuseConnection } from './connection-limits.js';
@@ -24,7 +25,8 @@ import {
   type MinerHost,
   type SubmitReply,
 } from './miner-connection.js';
-import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
+import { JobVariants } from './job-variants.js';
+import { foldJob, makeProxyJob, variantsOf, type ProxyJob } from './proxy-job.js';
 import { LedgerWatch } from './ledger-watch.js';
 import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
@@ -128,6 +130,11 @@ export class Proxy {
   private readonly servers: net.Server[] = [];
   /** Session id → the proxy jobs made from it, oldest first; and its current one. */
   private readonly sessionJobs = new Map<string, ProxyJob[]>();
+  /** Each job's variants: fresh coinbase space for a miner sent it again. */
+  private readonly variants = new JobVariants();
+  /** Sessions already warned that their pad leaves no room for variants. */
+  private readonly noVariantsWarned = new WeakSet<UpstreamSession>();
+  private vardiffTimer: NodeJS.Timeout | undefined;
   /** Session id → miners placed on it. */
   private readonly placements = new Map<string, Set<MinerConnection>>();
   private readonly minerSession = new Map<MinerConnection, UpstreamSession>();
@@ -209,6 +216,13 @@ export class Proxy {
       place: (miner) => {
         this.addresses.authenticated(miner.id);
         this.place(miner);
+      },
+      retargeted: (miner, difficulty, reason) => {
+        this.metrics.vardiffRetargets.inc({ reason });
+        miner.log.debug({ difficulty, reason }, 'vardiff retarget');
+      },
+      reissue: (miner) => {
+        this.reissue(miner);
       },
       submit: (miner, request) => this.track(this.onSubmit(miner, request)),
       queued: (miner) => {
@@ -390,10 +404,19 @@ export class Proxy {
       }, tickMs);
       this.routingTimer.unref();
     }
+    // Difficulty also comes down when no job does: one sweep over every placed miner.
+    const { targetShareSeconds, firstShareTargets, noShareTargets } = this.config.vardiff;
+    const quietest = Math.min(...[firstShareTargets, noShareTargets].filter((n) => n > 0), 4);
+    const sweepMs = Math.min(1000, Math.max(100, (quietest * targetShareSeconds * 1000) / 4));
+    this.vardiffTimer = setInterval(() => {
+      this.sweepVardiff();
+    }, sweepMs);
+    this.vardiffTimer.unref();
     const bound: { host: string; port: number }[] = [];
     for (const listener of this.config.listen) {
+      const vardiff = listenerVardiff(this.config, listener);
       const onConnection = (socket: net.Socket): void => {
-        this.onConnection(socket);
+        this.onConnection(socket, vardiff);
       };
       const server =
         listener.tls === undefined
@@ -429,6 +452,7 @@ export class Proxy {
     if (this.draining) return;
     this.draining = true;
     clearInterval(this.routingTimer);
+    clearInterval(this.vardiffTimer);
     this.log.info({ miners: this.miners.size, inFlight: this.inFlight.size }, 'draining');
     // close() stops accepting at once but resolves only when every miner is gone: await it last.
     const closed = Promise.all(this.servers.map((server) => new Promise((resolve) => server.close(resolve))));
@@ -500,7 +524,7 @@ export class Proxy {
     return promise;
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: net.Socket, vardiff: VardiffOptions): void {
     if (this.draining) {
       socket.destroy();
       return;
@@ -518,7 +542,7 @@ export class Proxy {
       refuseConnection(socket, refusal.message);
       return;
     }
-    const miner = new MinerConnection(id, socket, this.host);
+    const miner = new MinerConnection(id, socket, this.host, vardiff);
     this.miners.add(miner);
     this.metrics.connections.inc({ role: 'miner' });
     this.metrics.connectionsTotal.inc({ role: 'miner' });
@@ -597,8 +621,45 @@ export class Proxy {
     this.linkOf(session)?.load.set(session.id, miners.size);
     this.metrics.minersPerUpstream.inc({ upstream: session.upstream });
     // Moving is one clean notify of the new session's job: no reconnect (the extranonce fold).
-    miner.sendJob(current, true);
+    miner.sendJob(this.jobFor(miner, current), true);
     return true;
+  }
+
+  /** Reconsiders every placed miner's difficulty; a change goes out with a fresh job. */
+  private sweepVardiff(): void {
+    const now = Date.now();
+    for (const miner of this.minerSession.keys()) if (miner.retarget(now)) this.reissue(miner);
+  }
+
+  /** The placed miner's session job again, as space it has not mined, so a new difficulty applies. */
+  private reissue(miner: MinerConnection): void {
+    const session = this.minerSession.get(miner);
+    const current = session === undefined ? undefined : this.currentJob(session);
+    if (current !== undefined) miner.sendJob(this.jobFor(miner, current), true);
+  }
+
+  /**
+   * `base` as this miner should get it: itself the first time, else a variant whose coinbase
+   * space the miner has not had (it restarts extranonce2 on the new job id).
+   */
+  private jobFor(miner: MinerConnection, base: ProxyJob): ProxyJob {
+    const variant = miner.nextVariant(base.sessionJob);
+    const job = this.variants.get(base, variant, () => this.mintJob(base.session, base.sessionJob, variant));
+    if (job !== undefined) {
+      if (variant > 0) this.metrics.jobVariants.inc({ upstream: base.session.upstream });
+      return job;
+    }
+    this.metrics.jobResends.inc({ upstream: base.session.upstream });
+    const padFull = variant >= variantsOf(base.pad.length);
+    if (padFull && !this.noVariantsWarned.has(base.session)) {
+      this.noVariantsWarned.add(base.session);
+      this.log.warn(
+        { upstream: base.session.upstream, padBytes: base.pad.length, variant },
+        'a miner is sent a job it already mined (it may re-mine covered work): the pool extranonce2 ' +
+          'leaves too little pad; lower extranonce.minerExtranonce2Size or slotBytes, or use a pool port with a larger extranonce2',
+      );
+    }
+    return miner.lastJob?.sessionJob === base.sessionJob ? miner.lastJob : base;
   }
 
   private unplace(miner: MinerConnection): void {
@@ -680,21 +741,38 @@ export class Proxy {
     const job = this.registerJob(session, sessionJob);
     if (job === undefined) return;
     const clean = sessionJob.job.cleanJobs;
-    for (const miner of this.placements.get(session.id) ?? []) miner.sendJob(job, clean);
+    for (const miner of this.placements.get(session.id) ?? []) miner.sendJob(this.jobFor(miner, job), clean);
     if (this.waiting.size > 0 && session.state === 'ready') {
       for (const miner of [...this.waiting]) this.place(miner);
     }
   }
 
   private registerJob(session: UpstreamSession, sessionJob: SessionJob): ProxyJob | undefined {
+    const proxyJob = this.mintJob(session, sessionJob, 0);
+    if (proxyJob === undefined) return undefined;
+    this.variants.register(proxyJob);
+    let list = this.sessionJobs.get(session.id);
+    if (list === undefined) {
+      list = [];
+      this.sessionJobs.set(session.id, list);
+    }
+    list.push(proxyJob);
+    while (list.length > this.config.upstream.jobsKept) list.shift();
+    return proxyJob;
+  }
+
+  /** A session job folded for miners under a fresh proxy job id, recorded in the ledger. */
+  private mintJob(session: UpstreamSession, sessionJob: SessionJob, variant: number): ProxyJob | undefined {
     const id = `${session.id.slice(session.id.lastIndexOf('/') + 1)}.${(this.nextJobSerial++).toString(16)}`;
     const fold = foldJob(
       sessionJob,
       toJobId(id),
       this.config.extranonce.slotBytes,
       this.config.extranonce.minerExtranonce2Size,
+      variant,
     );
     if (!fold.ok) {
+      if (variant > 0) return undefined; // the pad has no room for another variant
       this.log.error({ upstream: session.upstream, problem: fold.problem }, 'cannot use this upstream');
       session.close(fold.problem);
       return undefined;
@@ -708,15 +786,7 @@ export class Proxy {
       return undefined;
     }
     const proofScope = this.proofScopes.forJob(session.id, sessionJob.job.prevhash, Date.now());
-    const proxyJob = makeProxyJob(session, sessionJob, id, fold, ledgerJobId, proofScope);
-    let list = this.sessionJobs.get(session.id);
-    if (list === undefined) {
-      list = [];
-      this.sessionJobs.set(session.id, list);
-    }
-    list.push(proxyJob);
-    while (list.length > this.config.upstream.jobsKept) list.shift();
-    return proxyJob;
+    return makeProxyJob(session, sessionJob, id, fold, ledgerJobId, proofScope);
   }
 
   private recordJob(session: UpstreamSession, sessionJob: SessionJob, id: string): number {
@@ -744,7 +814,9 @@ export class Proxy {
     // set_version_mask applies at once: tell this session's miners with the next write.
     const current = this.currentJob(session);
     if (current === undefined) return;
-    for (const miner of this.placements.get(session.id) ?? []) miner.sendJob(current, false);
+    // Each miner is re-sent the job it is mining (a variant, perhaps), not new space.
+    for (const miner of this.placements.get(session.id) ?? [])
+      miner.sendJob(miner.lastJob?.session === session ? miner.lastJob : current, false);
   }
 
   private onSessionClosed(link: UpstreamLink, session: UpstreamSession, reason: string): void {

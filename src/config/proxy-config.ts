@@ -40,6 +40,12 @@ const listener = z.preprocess(
     .object({
       address: hostPort,
       tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+      /**
+       * Miners on this port start at (and may not go below) these instead of vardiff's: a
+       * low-difficulty port for small miners beside a high-difficulty one for farms.
+       */
+      initialDifficulty: z.number().positive().optional(),
+      minDifficulty: z.number().positive().optional(),
     })
     .strict(),
 );
@@ -138,6 +144,13 @@ export const proxyConfigSchema = z
         targetShareSeconds: z.number().positive().default(3.3),
         /** How often a connection's difficulty is reconsidered. */
         retargetSeconds: z.number().positive().default(30),
+        /**
+         * No share for this many target intervals cuts the difficulty 4× at once, without waiting
+         * for retargetSeconds or a new job (a fresh job goes with it); 0 turns it off.
+         */
+        noShareTargets: z.number().min(0).default(6),
+        /** The same before a connection's first share, while its difficulty is a guess; 0 = off. */
+        firstShareTargets: z.number().min(0).default(2),
         /** Honour mining.suggest_difficulty and minimum-difficulty as floors. */
         honourMinerFloor: z.boolean().default(true),
       })
@@ -148,6 +161,8 @@ export const proxyConfigSchema = z
         maxDifficulty: 2 ** 40,
         targetShareSeconds: 3.3,
         retargetSeconds: 30,
+        noShareTargets: 6,
+        firstShareTargets: 2,
         honourMinerFloor: true,
       }),
     limits: z
@@ -311,6 +326,16 @@ export const proxyConfigSchema = z
 export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
 export type ProxyConfig = z.output<typeof proxyConfigSchema>;
 export type UpstreamConfig = ProxyConfig['upstreams'][number];
+export type ListenerConfig = ProxyConfig['listen'][number];
+
+/** The vardiff settings of miners on one listener: its own starting difficulty and floor, if set. */
+export function listenerVardiff(config: ProxyConfig, listener: ListenerConfig): ProxyConfig['vardiff'] {
+  return {
+    ...config.vardiff,
+    initialDifficulty: listener.initialDifficulty ?? config.vardiff.initialDifficulty,
+    minDifficulty: listener.minDifficulty ?? config.vardiff.minDifficulty,
+  };
+}
 
 export class ConfigError extends Error {}
 
@@ -334,6 +359,19 @@ export function parseProxyConfig(
   const config = parsed.data;
   if (config.vardiff.minDifficulty > config.vardiff.maxDifficulty) {
     throw new ConfigError('invalid configuration:\n  vardiff: minDifficulty is above maxDifficulty');
+  }
+  for (const [index, entry] of config.listen.entries()) {
+    const { initialDifficulty, minDifficulty, maxDifficulty } = listenerVardiff(config, entry);
+    if (minDifficulty > maxDifficulty)
+      throw new ConfigError(
+        `invalid configuration:\n  listen.${index}: minDifficulty is above vardiff.maxDifficulty`,
+      );
+    const own = entry.initialDifficulty !== undefined || entry.minDifficulty !== undefined;
+    if (own && (initialDifficulty < minDifficulty || initialDifficulty > maxDifficulty))
+      throw new ConfigError(
+        `invalid configuration:\n  listen.${index}: initialDifficulty ${initialDifficulty} is outside ` +
+          `[${minDifficulty}, ${maxDifficulty}]; set listen.${index}.minDifficulty too (or vardiff.maxDifficulty)`,
+      );
   }
   return config;
 }

@@ -148,6 +148,9 @@ export class ProxyMetrics {
   readonly splitRealised: Gauge<'upstream'>;
   readonly connectionsRefused: Counter<'reason'>;
   readonly minersTurnedAway: Counter<'stage'>;
+  readonly vardiffRetargets: Counter<'reason'>;
+  readonly jobVariants: Counter<'upstream'>;
+  readonly jobResends: Counter<'upstream'>;
   readonly pendingWriteBytes: Gauge;
   readonly extranonceSlots: Gauge<'state'>;
   readonly duplicateScopes: Gauge;
@@ -319,6 +322,24 @@ export class ProxyMetrics {
       name: 'hashrelay_miners_turned_away_total',
       help: 'Miners closed or refused because no upstream was up past upstream.noUpstreamGraceSeconds, by when (waiting, subscribe, authorize).',
       labelNames: ['stage'],
+      registers,
+    });
+    this.vardiffRetargets = new Counter({
+      name: 'hashrelay_vardiff_retargets_total',
+      help: 'Miner difficulty changes, by reason: rate (share rate off target), no-share (silence), miner (suggested).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.jobVariants = new Counter({
+      name: 'hashrelay_job_variants_total',
+      help: 'Jobs sent as fresh coinbase space to a miner that had the same upstream job before (moved back, new difficulty).',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.jobResends = new Counter({
+      name: 'hashrelay_job_resends_total',
+      help: 'Jobs re-sent to a miner that had them, with no fresh space left (the pad is full): it may re-mine covered work.',
+      labelNames: ['upstream'],
       registers,
     });
     const load = (): ProxyLoad | undefined => this.load;

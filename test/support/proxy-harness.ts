@@ -14,6 +14,8 @@ export interface RunningProxy {
   readonly ledger: Ledger;
   readonly ledgerPath: string;
   readonly port: number;
+  /** Every listener's port, in `listen` order (`port` is the first). */
+  readonly ports: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,8 @@ export function weightedRouting(difficulty: number): Pick<ProxyConfigInput, 'rou
       maxDifficulty: 1,
       targetShareSeconds: 3.3,
       retargetSeconds: 100_000,
+      noShareTargets: 0,
+      firstShareTargets: 0,
       honourMinerFloor: false,
     },
   };
@@ -61,6 +65,8 @@ export function testConfig(
       maxDifficulty: 2 ** 32,
       targetShareSeconds: 3.3,
       retargetSeconds: 100_000,
+      noShareTargets: 0,
+      firstShareTargets: 0,
       honourMinerFloor: false,
     },
     upstream: TEST_UPSTREAM,
@@ -82,12 +88,13 @@ export async function startProxy(
     logger,
     metrics: new ProxyMetrics(undefined, { defaultMetrics: false }),
   });
-  const [bound] = await proxy.start();
+  const bound = await proxy.start();
   return {
     proxy,
     ledger,
     ledgerPath,
-    port: bound!.port,
+    port: bound[0]!.port,
+    ports: bound.map((listener) => listener.port),
     async stop() {
       await proxy.drain();
       await ledger.close();
