@@ -353,6 +353,7 @@ export class MemoryChain implements Chain {
       commitRevealPeriod: config.commitRevealPeriod,
       maxWeightsLimit: config.maxWeightsLimit,
       minAllowedWeights: config.minAllowedWeights,
+      stakeThreshold: config.stakeThreshold,
     };
   }
 
