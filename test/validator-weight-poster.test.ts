@@ -20,6 +20,7 @@ import { epochIndex, MemoryChain, type SubnetConfig } from '../src/chain/memory-
 import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite-ledger.js';
 import { BlockClock, ledgerScorer, type Scorer, type WindowScores } from '../validator/scoring.js';
 import {
+  adviceFor,
   firstBlockOfEpoch,
   WeightPoster,
   type TickReport,
@@ -632,6 +633,18 @@ describe('weight poster: mainnet (pool pre-checks, SubnetEpochIndex)', () => {
     expect(poster.pendingCommits()).toEqual([]);
     expect(await count('error')).toBe(0);
     expect(await count('revealed')).toBe(1);
+  });
+
+  test("each of mainnet's pool codes for weight calls gets advice an operator can act on", () => {
+    const wallet = { name: 'ops', hotkey: 'v1' };
+    const register = 'btcli subnets register --netuid 3 --wallet.name ops --wallet.hotkey v1';
+    expect(adviceFor('UidNotFound', NETUID, wallet)).toContain(register);
+    expect(adviceFor('StakeAmountTooLow', NETUID, wallet)).toContain(
+      'btcli stake add --netuid 3 --wallet.name ops --wallet.hotkey v1',
+    );
+    expect(adviceFor('CommitNotFound', NETUID)).toBe(adviceFor('NoWeightsCommitFound', NETUID));
+    expect(adviceFor('CommitBlockNotInRevealRange', NETUID)).toMatch(/retried in its window/);
+    expect(adviceFor('InvalidRevealRound', NETUID)).toMatch(/drand/);
   });
 
   test('pool refusals of a commit are named, final, and advise what to run', async () => {
