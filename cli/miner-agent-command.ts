@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Logger } from 'pino';
 import type { Chain } from '../src/chain/chain.js';
-import { HotkeyError, loadConfiguredHotkey } from '../src/chain/hotkey.js';
+import { HotkeyError, loadConfiguredHotkey, type Hotkey } from '../src/chain/hotkey.js';
 import { parseAgentConfig, toRao, type AgentConfig } from '../src/config/agent-config.js';
 import { ConfigError, readConfigFile } from '../src/config/proxy-config.js';
 import { createLogger } from '../src/log/logger.js';
@@ -10,6 +10,7 @@ import { MinerAgent } from '../miner-agent/agent.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { proxyRouter } from './farm-router.js';
+import { reportRegistration } from './registration-report.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
 import { connectPolkadotChain } from './polkadot-connect.js';
 
@@ -99,6 +100,14 @@ export async function runMinerAgentCommand(
       return { code: ExitCode.failure, stderr: `hashrelay miner-agent: ${error.message}\n` };
     throw error;
   }
+  await reportRegistration({
+    chain,
+    netuid: config.netuid,
+    hotkey: hotkey.address as Hotkey,
+    hotkeyFile: config.hotkey.file,
+    role: 'farm',
+    logger,
+  });
   const agent = new MinerAgent({
     chain,
     netuid: config.netuid,

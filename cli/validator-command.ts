@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import type { Chain } from '../src/chain/chain.js';
+import type { Chain, Metagraph } from '../src/chain/chain.js';
 import { formatEndpointCommitment } from '../src/chain/endpoint-commitment.js';
 import { HotkeyError, loadConfiguredHotkey, type Hotkey } from '../src/chain/hotkey.js';
 import { ConfigError, readConfigFile } from '../src/config/proxy-config.js';
@@ -14,6 +14,7 @@ import { BlockClock, ledgerScorer } from '../validator/scoring.js';
 import { WeightPoster, type TickReport } from '../validator/weight-poster.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
+import { reportRegistration } from './registration-report.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
 import { connectPolkadotChain } from './polkadot-connect.js';
 
@@ -147,18 +148,23 @@ export async function runValidatorCommand(
   } catch (error) {
     return fail(`cannot reach the chain at ${config.chain}: ${(error as Error).message}`);
   }
-  let registered: string[];
+  let metagraph: Metagraph;
   try {
-    registered = (await chain.metagraph(config.netuid)).neurons.map((neuron) => neuron.hotkey);
+    metagraph = await chain.metagraph(config.netuid);
   } catch (error) {
     await chain.close();
     return fail(`cannot read subnet ${config.netuid}: ${(error as Error).message}`);
   }
-  if (!registered.includes(hotkey.address))
-    logger.error(
-      { hotkey: hotkey.address, netuid: config.netuid },
-      'this validator hotkey is not registered on the subnet: it can verify and forward work but cannot post weights',
-    );
+  const registered = metagraph.neurons.map((neuron) => neuron.hotkey);
+  const wallet = await reportRegistration({
+    chain,
+    netuid: config.netuid,
+    hotkey: hotkey.address as Hotkey,
+    hotkeyFile: config.hotkey.file,
+    role: 'validator',
+    logger,
+    metagraph,
+  });
 
   const metrics = new ProxyMetrics();
   const registry = metrics.registry;
@@ -200,6 +206,7 @@ export async function runValidatorCommand(
       dryRun: config.weights.dryRun,
       versionKey: config.weights.versionKey === undefined ? undefined : BigInt(config.weights.versionKey),
       intervalBlocks: config.weights.intervalBlocks,
+      wallet,
     });
   } catch (error) {
     await runtime.stop();

@@ -13,8 +13,9 @@ import {
   type Uid,
   type WeightsVector,
 } from './chain.js';
+import { poolChainError } from './chain-errors.js';
 import { commitHash } from './commit-hash.js';
-import { epochIndex } from './epoch.js';
+import { counterSchedule, epochIndex, formulaSchedule, type EpochSchedule } from './epoch.js';
 import type { Hotkey } from './hotkey.js';
 import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
 
@@ -26,7 +27,16 @@ import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
  * names that block, where a real chain would include it in the next one: rate limits here are
  * one block stricter, never more lenient. A failing call changes nothing, as a dispatch error
  * rolls back on chain.
+ *
+ * Two rule sets (`rules`): `legacy` is the spec-293 runtime (epochs by the old formula, weight
+ * calls fail at dispatch with the pallet's error names); `mainnet` is spec 424/425 (epochs by
+ * the `SubnetEpochIndex` counter, fired every `tempo` blocks from `LastEpochBlock` or at an
+ * owner-set `PendingEpochAt`, and weight calls pre-checked at the transaction pool, refused as
+ * `Custom error: N` before dispatch, as `SubtensorTransactionExtension` does).
  */
+
+/** Which runtime the memory chain behaves like. */
+export type MemoryChainRules = 'legacy' | 'mainnet';
 
 /** A subnet's hyperparameters; `addSubnet` fills what is left out with the runtime's defaults. */
 export interface SubnetConfig {
@@ -101,7 +111,29 @@ interface SubnetState {
   readonly commits: Map<Hotkey, PendingCommit[]>;
   readonly commitments: Map<Hotkey, Commitment>;
   readonly commitmentSpace: Map<Hotkey, { epoch: number; used: number }>;
+  /** The `mainnet` rules' epoch scheduler state (unused under `legacy`). */
+  readonly scheduler: EpochScheduler;
 }
+
+/** `LastEpochBlock`, `PendingEpochAt` (0: none) and `SubnetEpochIndex`, plus when epochs fired. */
+interface EpochScheduler {
+  lastEpochBlock: number;
+  pendingEpochAt: number;
+  epochIndex: number;
+  /** Blocks at which an epoch fired, oldest first (to answer schedules at past blocks). */
+  readonly fired: number[];
+  readonly initialLastEpochBlock: number;
+  /** Blocks at which a due epoch is put off by one block (the runtime's per-block epoch cap). */
+  readonly deferred: Set<number>;
+}
+
+/** `CustomTransactionError` codes the pool answers weight calls with (common/src/transaction_error.rs). */
+const POOL = {
+  stakeTooLow: 1,
+  rateLimit: 6,
+  commitNotFound: 16,
+  notInRevealRange: 17,
+} as const;
 
 export class MemoryChain implements Chain {
   private block: number;
@@ -109,13 +141,15 @@ export class MemoryChain implements Chain {
   private readonly listeners = new Set<(block: number) => void>();
   private autoBlocks: NodeJS.Timeout | undefined;
   private closed = false;
+  readonly rules: MemoryChainRules;
 
-  /** Starts at block 1: a `LastUpdate` of 0 means "never set" to the runtime. */
-  constructor(options: { startBlock?: number } = {}) {
+  /** Starts at block 1: a `LastUpdate` of 0 means "never set" to the runtime. Rules default to `legacy`. */
+  constructor(options: { startBlock?: number; rules?: MemoryChainRules } = {}) {
     const start = options.startBlock ?? 1;
     if (!Number.isSafeInteger(start) || start < 0)
       throw new RangeError(`startBlock ${start} is not a block number`);
     this.block = start;
+    this.rules = options.rules ?? 'legacy';
   }
 
   // ---- blocks ----
@@ -126,6 +160,7 @@ export class MemoryChain implements Chain {
     if (!Number.isSafeInteger(blocks) || blocks < 0) throw new RangeError(`cannot advance ${blocks} blocks`);
     for (let i = 0; i < blocks; i++) {
       this.block += 1;
+      if (this.rules === 'mainnet') for (const subnet of this.subnets.values()) this.fireEpoch(subnet);
       for (const listener of [...this.listeners]) listener(this.block);
     }
     return this.block;
@@ -190,6 +225,8 @@ export class MemoryChain implements Chain {
     if (this.subnets.has(netuid)) throw new Error(`subnet ${netuid} already exists`);
     const full: SubnetConfig = { ...DEFAULT_SUBNET_CONFIG, ...config };
     checkConfig(full);
+    // register_network staggers subnets' first epochs by netuid (subnets/subnet.rs).
+    const lastEpochBlock = Math.max(this.block - (netuid % Math.max(full.tempo, 1)), 0);
     this.subnets.set(netuid, {
       netuid,
       config: full,
@@ -198,7 +235,38 @@ export class MemoryChain implements Chain {
       commits: new Map(),
       commitments: new Map(),
       commitmentSpace: new Map(),
+      scheduler: {
+        lastEpochBlock,
+        pendingEpochAt: 0,
+        epochIndex: 0,
+        fired: [],
+        initialLastEpochBlock: lastEpochBlock,
+        deferred: new Set(),
+      },
     });
+  }
+
+  /**
+   * Sets `PendingEpochAt`: under `mainnet` rules the subnet's next epoch fires at `block` if that
+   * comes before its regular slot (an owner's `trigger_epoch`, or the per-block cap deferring an
+   * epoch). No effect on `legacy` epochs.
+   */
+  triggerEpoch(netuid: NetUid, block: number): void {
+    const subnet = this.subnetOrThrow(netuid);
+    if (!Number.isSafeInteger(block) || block <= this.block)
+      throw new RangeError(`an epoch can be triggered only at a future block, not ${block}`);
+    subnet.scheduler.pendingEpochAt = block;
+  }
+
+  /**
+   * Under `mainnet` rules, an epoch due at `block` does not fire there but one block later, as
+   * when the runtime's per-block epoch cap defers it (`PendingEpochAt = block + 1`).
+   */
+  deferEpoch(netuid: NetUid, block: number): void {
+    const subnet = this.subnetOrThrow(netuid);
+    if (!Number.isSafeInteger(block) || block <= this.block)
+      throw new RangeError(`only an epoch at a future block can be deferred, not ${block}`);
+    subnet.scheduler.deferred.add(block);
   }
 
   /** Changes hyperparameters, as the subnet owner or sudo would. */
@@ -206,6 +274,8 @@ export class MemoryChain implements Chain {
     const subnet = this.subnetOrThrow(netuid);
     const next = { ...subnet.config, ...patch };
     checkConfig(next);
+    // set_tempo resets the cycle: the next epoch is a full tempo from now (utils/misc.rs).
+    if (next.tempo !== subnet.config.tempo) subnet.scheduler.lastEpochBlock = this.block;
     subnet.config = next;
   }
 
@@ -283,11 +353,41 @@ export class MemoryChain implements Chain {
       commitRevealPeriod: config.commitRevealPeriod,
       maxWeightsLimit: config.maxWeightsLimit,
       minAllowedWeights: config.minAllowedWeights,
+      stakeThreshold: config.stakeThreshold,
     };
   }
 
   commitments(netuid: NetUid): Promise<Map<Hotkey, Commitment>> {
     return settle(() => new Map(this.subnetOrThrow(netuid).commitments));
+  }
+
+  epochSchedule(netuid: NetUid, at?: Inclusion): Promise<EpochSchedule> {
+    return settle(() => {
+      const subnet = this.subnetOrThrow(netuid);
+      const block = Math.min(at?.block ?? this.block, this.block);
+      if (this.rules === 'legacy') return formulaSchedule(block, netuid, subnet.config.tempo);
+      const { scheduler } = subnet;
+      if (block === this.block) {
+        return counterSchedule({
+          block,
+          subnetEpochIndex: scheduler.epochIndex,
+          lastEpochBlock: scheduler.lastEpochBlock,
+          pendingEpochAt: scheduler.pendingEpochAt,
+          tempo: subnet.config.tempo,
+        });
+      }
+      // A past block: its epoch from the firing history, its next start from what happened next.
+      const firedBy = scheduler.fired.filter((fired) => fired <= block);
+      const nextFired = scheduler.fired.find((fired) => fired > block);
+      const past = counterSchedule({
+        block,
+        subnetEpochIndex: firedBy.length,
+        lastEpochBlock: firedBy.at(-1) ?? scheduler.initialLastEpochBlock,
+        pendingEpochAt: 0,
+        tempo: subnet.config.tempo,
+      });
+      return nextFired === undefined ? past : { ...past, nextEpochStart: nextFired };
+    });
   }
 
   weightsOf(netuid: NetUid, uid: Uid): Promise<Map<Uid, number>> {
@@ -328,7 +428,7 @@ export class MemoryChain implements Chain {
     if (subnet === undefined || !subnet.uidOf.has(who)) {
       throw chainError('AccountNotAllowedCommit', `${who} is not registered on subnet ${netuid}`);
     }
-    const epoch = epochIndex(this.block, netuid, subnet.config.tempo);
+    const epoch = this.epoch(subnet);
     const previous = subnet.commitmentSpace.get(who);
     const used = previous?.epoch === epoch ? previous.used : 0;
     const required = Math.max(bytes, COMMITMENT_MIN_SPACE);
@@ -348,6 +448,7 @@ export class MemoryChain implements Chain {
     checkVector(vector);
     // The dispatchable checks the flag before anything else; a subnet that does not exist
     // reads the storage default, which is true, so it reports CommitRevealEnabled too.
+    this.poolCheck('SubtensorModule.set_weights', signer, netuid, 'set');
     if (this.subnets.get(netuid)?.config.commitRevealEnabled ?? true) {
       throw chainError(
         'CommitRevealEnabled',
@@ -362,6 +463,7 @@ export class MemoryChain implements Chain {
   private doCommitWeights(signer: KeyringPair, netuid: NetUid, hash: Uint8Array): Inclusion {
     this.ensureOpen();
     if (hash.length !== 32) throw new RangeError(`a commit hash is 32 bytes, got ${hash.length}`);
+    this.poolCheck('SubtensorModule.commit_weights', signer, netuid, 'commit');
     const who = toHotkey(signer.address);
     const subnet = this.subnets.get(netuid);
     if (subnet === undefined) throw chainError('MechanismDoesNotExist', `subnet ${netuid} does not exist`);
@@ -397,6 +499,7 @@ export class MemoryChain implements Chain {
     vector.salt.forEach((value, i) => {
       checkU16(`salt[${i}]`, value);
     });
+    this.poolCheck('SubtensorModule.reveal_weights', signer, netuid, 'reveal', vector);
     const who = toHotkey(signer.address);
     const subnet = this.subnets.get(netuid);
     if (!(subnet?.config.commitRevealEnabled ?? true)) {
@@ -523,12 +626,69 @@ export class MemoryChain implements Chain {
     };
   }
 
+  /**
+   * Under `mainnet` rules, the pool's pre-checks of a weight call (`CheckWeights` then
+   * `CheckRateLimits`, guards/*.rs), refused as `Custom error: N` before anything dispatches.
+   * Like the runtime, an unregistered hotkey is not refused here for that (its stake is 0, so a
+   * subnet with a stake threshold refuses it as stake too low); dispatch names it.
+   */
+  private poolCheck(
+    call: string,
+    signer: KeyringPair,
+    netuid: NetUid,
+    kind: 'set' | 'commit' | 'reveal',
+    reveal?: RevealVector,
+  ): void {
+    if (this.rules !== 'mainnet') return;
+    const refuse = (code: number): never => {
+      throw poolChainError(`1010: Invalid Transaction: Custom error: ${code}`, call);
+    };
+    const who = toHotkey(signer.address);
+    const subnet = this.subnets.get(netuid);
+    if (subnet === undefined) return; // dispatch reports the missing subnet
+    const uid = subnet.uidOf.get(who);
+    const neuron = uid === undefined ? undefined : subnet.slots[uid];
+    const { config } = subnet;
+    const isOwner = config.ownerHotkey !== undefined && config.ownerHotkey === who && neuron !== undefined;
+    if (!isOwner && (neuron?.stake ?? 0n) < config.stakeThreshold) refuse(POOL.stakeTooLow);
+    if (kind === 'reveal' && reveal !== undefined) {
+      const hash = u8aToHex(
+        commitHash(who, netuid, reveal.uids, reveal.values, reveal.salt, reveal.versionKey),
+      );
+      // The pool looks through the whole queue, expired commits included.
+      const commit = subnet.commits.get(who)?.find((c) => c.hash === hash);
+      if (commit === undefined) refuse(POOL.commitNotFound);
+      if (this.epoch(subnet) !== commit!.epoch + config.commitRevealPeriod) refuse(POOL.notInRevealRange);
+    }
+    const rateLimited = kind === 'commit' || (kind === 'set' && !config.commitRevealEnabled);
+    if (rateLimited && neuron !== undefined && !this.rateLimitPassed(subnet, neuron)) refuse(POOL.rateLimit);
+  }
+
+  /** `drain_pending`: fires the subnet's epoch in this block's `on_initialize` when it is due. */
+  private fireEpoch(subnet: SubnetState): void {
+    const { scheduler } = subnet;
+    const { tempo } = subnet.config;
+    if (tempo === 0) return;
+    const pendingDue = scheduler.pendingEpochAt > 0 && this.block >= scheduler.pendingEpochAt;
+    if (!pendingDue && this.block - scheduler.lastEpochBlock < tempo) return;
+    if (scheduler.deferred.delete(this.block)) {
+      scheduler.pendingEpochAt = this.block + 1;
+      return;
+    }
+    scheduler.lastEpochBlock = this.block;
+    scheduler.pendingEpochAt = 0;
+    scheduler.epochIndex += 1;
+    scheduler.fired.push(this.block);
+  }
+
   /** `check_rate_limit`: a `LastUpdate` of 0 means never set. */
   private rateLimitPassed(subnet: SubnetState, neuron: NeuronState): boolean {
     return neuron.lastUpdate === 0 || this.block - neuron.lastUpdate >= subnet.config.weightsRateLimit;
   }
 
+  /** The epoch of a call at the current block: the counter (`mainnet`) or the old formula (`legacy`). */
   private epoch(subnet: SubnetState): number {
+    if (this.rules === 'mainnet') return subnet.scheduler.epochIndex;
     return epochIndex(this.block, subnet.netuid, subnet.config.tempo);
   }
 
