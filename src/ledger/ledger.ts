@@ -179,7 +179,7 @@ export interface Ledger {
    * Deletes up to `maxRows` rows of each table from before `before` (ms since the epoch): shares
    * stamped before it, reject summaries whose interval starts before it, and jobs received
    * before it that no share left names. One short transaction: call again until nothing is
-   * deleted (retention.ts). Rejects with LEDGER_PRUNE_FAILED; recording goes on either way.
+   * deleted (proxy/ledger-retention.ts). Rejects with LEDGER_PRUNE_FAILED; recording goes on.
    */
   pruneBefore(before: number, maxRows: number): Promise<PrunedRows>;
   /** Flushes and releases the backend. */

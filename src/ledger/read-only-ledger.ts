@@ -75,9 +75,13 @@ export class ReadOnlyLedger implements LedgerReader {
     } catch (error) {
       const detail = this.backend.queryFailure(error);
       if (detail === null) throw error;
-      throw new LedgerError('LEDGER_QUERY_FAILED', `a ${kind} query on ${this.backend.name} failed (${detail})`, {
-        cause: error,
-      });
+      throw new LedgerError(
+        'LEDGER_QUERY_FAILED',
+        `a ${kind} query on ${this.backend.name} failed (${detail})`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 }
