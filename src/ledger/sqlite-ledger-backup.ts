@@ -19,16 +19,22 @@ export interface LedgerBackup {
   readonly lastShareId: number;
   readonly lastJobId: number;
   readonly seconds: number;
+  /** Times SQLite started the copy over (0 while the snapshot holds, as it should). */
+  readonly restarts: number;
 }
 
-/** Pages copied per step; between steps the event loop runs (progress, signals). */
+/** Pages copied per step by default; between steps the event loop runs (progress, signals). */
 const PAGES_PER_STEP = 4096;
 
 export class BackupError extends Error {
   override readonly name = 'BackupError';
 }
 
-export async function backupSqliteLedger(path: string, to: string): Promise<LedgerBackup> {
+export async function backupSqliteLedger(
+  path: string,
+  to: string,
+  options: { readonly pagesPerStep?: number } = {},
+): Promise<LedgerBackup> {
   const source = resolvePath(path);
   const target = resolvePath(to);
   if (!existsSync(source)) throw new BackupError(`no ledger at ${source}`);
@@ -54,12 +60,13 @@ export async function backupSqliteLedger(path: string, to: string): Promise<Ledg
       .raw()
       .get()!;
     let remaining = Number.POSITIVE_INFINITY;
+    let restarts = 0;
     await db.backup(partial, {
       progress: ({ remainingPages }) => {
         // More left than before means SQLite started over (the snapshot did not hold): finish in one step.
-        const restarted = remainingPages > remaining;
+        if (remainingPages > remaining) restarts++;
         remaining = remainingPages;
-        return restarted ? 0x7fffffff : PAGES_PER_STEP;
+        return restarts > 0 ? 0x7fffffff : (options.pagesPerStep ?? PAGES_PER_STEP);
       },
     });
     db.exec('COMMIT');
@@ -72,6 +79,7 @@ export async function backupSqliteLedger(path: string, to: string): Promise<Ledg
       lastShareId,
       lastJobId,
       seconds: (performance.now() - started) / 1000,
+      restarts,
     };
   } catch (error) {
     rmSync(partial, { force: true });
