@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { ConfigError, parseProxyConfig } from '../src/config/proxy-config.js';
+import { parseValidatorConfig } from '../src/config/validator-config.js';
 import type { Ledger, LedgerJobId, RejectSummary } from '../src/ledger/ledger.js';
 import { openPgLedger } from '../src/ledger/pg-ledger.js';
 import { DAY_MS } from '../src/ledger/retention.js';
@@ -166,6 +167,22 @@ describe('a retention too short for scoring and audits is refused', () => {
     );
     expect(parseProxyConfig({ ...proxy, ledgerRetention: { days: 0 } }).ledgerRetention.days).toBe(0);
     expect(parseProxyConfig(proxy).ledgerRetention).toEqual({ days: 30, intervalMinutes: 60 });
+  });
+
+  test('validator config: a retention shorter than the window a post may score is refused', () => {
+    const base = { chain: 'ws://127.0.0.1:9944', netuid: 1, hotkey: { file: '/x' } };
+    const config = (days: number, intervalBlocks: number) => ({
+      ...base,
+      weights: { intervalBlocks },
+      proxy: { ...proxy, ledgerRetention: { days } },
+    });
+    // 7200 blocks (a day) per post: a post may score two days.
+    expect(() => parseValidatorConfig(config(1, 7200))).toThrow(
+      /proxy\.ledgerRetention\.days: 1 days is shorter than the 2\.00 days a post may score/,
+    );
+    expect(parseValidatorConfig(config(2, 7200)).proxy.ledgerRetention.days).toBe(2);
+    expect(parseValidatorConfig(config(0, 7200)).proxy.ledgerRetention.days).toBe(0);
+    expect(parseValidatorConfig({ ...base, proxy }).proxy.ledgerRetention.days).toBe(30);
   });
 
   test('hashrelay ledger prune --older-than under 1 day is a usage error, and deletes nothing', async () => {
