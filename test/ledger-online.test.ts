@@ -102,16 +102,16 @@ test('commits going on all through a backup in small steps: the copy is the snap
   const jobId = ledger.recordJob(makeJob(1));
   await Promise.all(Array.from({ length: 3000 }, (_, n) => ledger.recordShare(makeShare(n, jobId))));
 
-  let writing = true;
+  const writing = { on: true };
   let committedDuring = 0;
   const writer = (async () => {
-    for (let n = 3000; writing; n++) {
+    for (let n = 3000; writing.on; n++) {
       await ledger.recordShare(makeShare(n, jobId));
       committedDuring++;
     }
   })();
   const copy = await backupSqliteLedger(path, join(dir, 'copy.sqlite'), { pagesPerStep: 5 });
-  writing = false;
+  writing.on = false;
   await writer;
 
   expect(committedDuring).toBeGreaterThan(0);

@@ -250,8 +250,8 @@ class SqliteLedgerImpl implements SqliteLedger {
   }
 
   /**
-   * On the writer thread, between commits: a commit waits behind at most one prune batch (a
-   * few milliseconds for a few thousand rows), never behind a whole retention pass.
+   * On the writer thread, between commits: a commit waits behind at most one prune batch
+   * (tens of milliseconds for a thousand rows), never behind a whole retention pass.
    */
   async pruneBefore(before: number, maxRows: number): Promise<PrunedRows> {
     const refusal = this.commits.refusal();
