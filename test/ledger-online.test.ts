@@ -126,7 +126,9 @@ test('commits going on all through a backup in small steps: the copy is the snap
 test('a backup refuses to overwrite a file, and a file that is not a ledger', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hashrelay-backup-'));
   const other = join(dir, 'other.sqlite');
-  new Database(other).exec('CREATE TABLE notes (text TEXT)');
+  const db = new Database(other);
+  db.exec('CREATE TABLE notes (text TEXT)');
+  db.close();
   const foreign = await runCliAsync([
     'ledger',
     'backup',

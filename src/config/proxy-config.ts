@@ -124,7 +124,11 @@ const ledgerRetention = z
         if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
       }),
     /** How often old rows are looked for (and the first time, at start). */
-    intervalMinutes: z.number().positive().default(LEDGER_RETENTION_DEFAULTS.intervalMinutes),
+    intervalMinutes: z
+      .number()
+      .positive()
+      .max(10_080, 'at most a week (10080 minutes)')
+      .default(LEDGER_RETENTION_DEFAULTS.intervalMinutes),
   })
   .strict()
   .default(LEDGER_RETENTION_DEFAULTS);
