@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { Chain, Metagraph } from '../src/chain/chain.js';
-import { LedgerError } from '../src/ledger/ledger-error.js';
-import type { Ledger, TimeWindow } from '../src/ledger/ledger.js';
-import { openLedger } from '../src/ledger/open-ledger.js';
+import type { LedgerReader, TimeWindow } from '../src/ledger/ledger.js';
+import { openLedgerReader } from '../src/ledger/open-ledger.js';
 import { loggerOptions } from '../src/log/logger.js';
 import { redactCredentials } from '../src/log/redact.js';
 import {
@@ -33,9 +32,9 @@ per-uid scores and the u16 weight vector the validator would post, and compares 
 validator's own scoring of the same ledger. With --validator it also reads the weights that
 hotkey holds on chain and compares them with the recomputed vector.
 
-  --ledger URL          sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE; a SQLite
-                        ledger opens in one process at a time, so audit a copy of a running
-                        proxy's (sqlite3 PATH ".backup COPY")
+  --ledger URL          sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE, opened
+                        read-only: a SQLite ledger a running proxy writes is read in place
+                        (no copy needed), a PostgreSQL role needs only SELECT
   --from TIME           window start (inclusive)
   --to TIME             window end (exclusive)
                         TIME is ISO-8601 with a zone (2025-06-01T12:00:00Z, 2025-06-01T14:00+02:00),
@@ -180,7 +179,7 @@ export async function runAuditCommand(
       return fail(`cannot reach the chain at ${parsed.chain.endpoint}: ${(error as Error).message}`);
     }
   }
-  let ledger: Ledger | undefined;
+  let ledger: LedgerReader | undefined;
   try {
     if (chain !== undefined && parsed.chain !== undefined) {
       try {
@@ -190,14 +189,8 @@ export async function runAuditCommand(
       }
     }
     try {
-      ledger = await openLedger(parsed.ledger);
+      ledger = await openLedgerReader(parsed.ledger);
     } catch (error) {
-      if (error instanceof LedgerError && error.code === 'LEDGER_LOCKED') {
-        return fail(
-          `${(error as Error).message}.\nA SQLite ledger opens for one process at a time: audit a copy ` +
-            `(sqlite3 LEDGER ".backup COPY", then --ledger sqlite:COPY), or stop the proxy writing it`,
-        );
-      }
       return fail(`cannot open the ledger: ${(error as Error).message}`);
     }
     const report = await auditWindow(ledger, parsed.window, { metagraph });

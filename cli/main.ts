@@ -5,6 +5,7 @@ import { auditHelp, runAuditCommand } from './audit-command.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { demoHelp, runDemoCommand } from './demo-command.js';
 import { devnetHelp, runDevnetCommand } from './devnet-command.js';
+import { ledgerHelp, runLedgerCommand } from './ledger-command.js';
 import { minerAgentHelp, runMinerAgentCommand } from './miner-agent-command.js';
 import { proxyHelp, runProxyCommand } from './proxy-command.js';
 import { runValidatorCommand, validatorHelp } from './validator-command.js';
@@ -31,6 +32,11 @@ const subcommands: Record<string, Subcommand> = {
     summary: 'run a local subtensor (a chain spec, or a fork of a live endpoint) to dry-run on',
     help: devnetHelp,
     run: runDevnetCommand,
+  },
+  ledger: {
+    summary: 'back up a SQLite ledger while a proxy writes it; prune old rows',
+    help: ledgerHelp,
+    run: runLedgerCommand,
   },
   'miner-agent': {
     summary: 'run the farm proxy split across the subnet’s validators by stake, from chain',

@@ -6,7 +6,9 @@ import type { Ledger } from '../src/ledger/ledger.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
 import { redactCredentials } from '../src/log/redact.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
+import { prunedRowsCounter } from '../src/metrics/ledger-retention-metrics.js';
 import { startAdminServer, type ReloadAnswer } from '../proxy/admin-server.js';
+import { LedgerRetention } from '../proxy/ledger-retention.js';
 import { Proxy, type ProxyOptions } from '../proxy/proxy.js';
 
 /** A running proxy engine with its ledger and admin listener: what `proxy`, `miner-agent` and `validator` start. */
@@ -67,6 +69,12 @@ export async function startProxyRuntime(
   }
   const metrics = extra.metrics ?? new ProxyMetrics();
   const proxy = new Proxy({ config, ledger, logger, ...extra, metrics });
+  const retention = new LedgerRetention(
+    ledger,
+    config.ledgerRetention,
+    logger,
+    prunedRowsCounter(metrics.registry),
+  );
   let requestStop: (reason: string) => void = () => undefined;
   const stopRequested = new Promise<string>((resolve) => {
     requestStop = resolve;
@@ -105,6 +113,7 @@ export async function startProxyRuntime(
     await ledger.close();
     throw new StartupError(`cannot start: ${(error as Error).message}`);
   }
+  retention.start();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       requestStop(signal);
@@ -128,6 +137,7 @@ export async function startProxyRuntime(
       await proxy.drain();
       admin?.closeAllConnections();
       admin?.close();
+      await retention.stop();
       await ledger.close();
     },
   };

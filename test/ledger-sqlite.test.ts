@@ -83,6 +83,7 @@ describe('SQLite ledger: the file', () => {
         .all();
       expect(indexes.sort()).toEqual([
         'shares_credited_hash',
+        'shares_job',
         'shares_miner_time',
         'shares_time',
         'shares_upstream_time',

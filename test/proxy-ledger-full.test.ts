@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, expect, test } from 'vitest';
 import { startProxyRuntime, type ProxyRuntime } from '../cli/proxy-runtime.js';
 import { parseProxyConfig } from '../src/config/proxy-config.js';
@@ -8,6 +7,7 @@ import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
 import { CpuMiner } from './peers/cpu-miner.js';
 import { TestPool } from './peers/test-pool.js';
 import { EVERYTHING } from './support/ledger-contract.js';
+import { memoryLogger } from './support/memory-logger.js';
 import { freePort } from './support/ports.js';
 import { testConfig } from './support/proxy-harness.js';
 import { SmallDisk } from './support/small-disk.js';
@@ -20,20 +20,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
 });
-
-/** Log lines as objects, from a pino logger writing to memory. */
-function memoryLogger(): { logger: pino.Logger; lines: { msg: string; level: number }[] } {
-  const lines: { msg: string; level: number }[] = [];
-  const logger = pino(
-    { level: 'info' },
-    {
-      write: (line: string) => {
-        lines.push(JSON.parse(line) as { msg: string; level: number });
-      },
-    },
-  );
-  return { logger, lines };
-}
 
 async function readyz(runtime: ProxyRuntime): Promise<{ status: number; body: string }> {
   const { port } = runtime.admin!.address() as AddressInfo;

@@ -575,12 +575,12 @@ describe('hashrelay audit command line', () => {
     expect(help.stdout).toMatch(/unix time/);
   });
 
-  test('an empty window verifies; a ledger held by its writer, or an unreachable chain, is a failure with the reason', async () => {
+  test('an empty window verifies, also while its writer holds the ledger; an unreachable chain is a failure with the reason', async () => {
     const path = join(ledgerDir(), 'ledger.sqlite');
     const writer = await openAt(path);
-    const locked = await auditCli(['--ledger', `sqlite:${path}`, '--from', '1', '--to', '2']);
-    expect(locked.code).toBe(1);
-    expect(locked.stderr).toMatch(/audit a copy/);
+    const held = await auditCli(['--ledger', `sqlite:${path}`, '--from', '1', '--to', '2']);
+    expect(held.stderr).toBe('');
+    expect(held.code).toBe(0);
     await writer.close();
     const empty = await auditCli([
       '--ledger',

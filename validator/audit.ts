@@ -1,7 +1,7 @@
 import type { Metagraph, Neuron, Uid } from '../src/chain/chain.js';
 import { maxUpscaleU16 } from '../src/chain/weight-limits.js';
 import type {
-  Ledger,
+  LedgerReader,
   LedgerJobId,
   LedgerShareId,
   LocalVerdict,
@@ -154,7 +154,7 @@ type ShareOutcome =
 
 /** Audits every share the ledger stamped in [window.from, window.to). */
 export async function auditWindow(
-  ledger: Ledger,
+  ledger: LedgerReader,
   window: TimeWindow,
   options: AuditOptions = {},
 ): Promise<AuditReport> {
@@ -295,7 +295,7 @@ export async function auditWindow(
 
 /** Fetches the page's jobs not yet cached, in parallel (each is a round trip to the backend). */
 async function loadJobs(
-  ledger: Ledger,
+  ledger: LedgerReader,
   jobs: Map<LedgerJobId, AuditJob | undefined>,
   page: readonly StoredShare[],
 ): Promise<void> {
@@ -449,7 +449,7 @@ export function vectorFor(scores: WindowScores, metagraph: Metagraph): U16Vector
 }
 
 async function auditScores(
-  ledger: Ledger,
+  ledger: LedgerReader,
   window: TimeWindow,
   metagraph: Metagraph,
   credit: ReadonlyMap<string, number>,

@@ -1,5 +1,5 @@
 import type { Metagraph, Uid } from '../src/chain/chain.js';
-import type { Ledger, TimeWindow } from '../src/ledger/ledger.js';
+import type { LedgerReader, TimeWindow } from '../src/ledger/ledger.js';
 import { isMarkedIdentity } from './admission.js';
 
 /**
@@ -25,7 +25,7 @@ export interface WindowScores {
 }
 
 export async function scoreWindow(
-  ledger: Ledger,
+  ledger: LedgerReader,
   window: TimeWindow,
   metagraph: Metagraph,
 ): Promise<WindowScores> {
@@ -156,6 +156,6 @@ export function scoringWindow(clock: BlockClock, blocks: BlockRange): TimeWindow
 }
 
 /** A `Scorer` over a ledger: block range → wall-clock window (through `clock`) → `scoreWindow`. */
-export function ledgerScorer(ledger: Ledger, clock: BlockClock): Scorer {
+export function ledgerScorer(ledger: LedgerReader, clock: BlockClock): Scorer {
   return (metagraph, blocks) => scoreWindow(ledger, scoringWindow(clock, blocks), metagraph);
 }

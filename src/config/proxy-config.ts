@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_RETENTION_DAYS, retentionProblem } from '../ledger/retention.js';
 import { jsonErrorWithoutExcerpt, redactCredentials } from '../log/redact.js';
 import {
   EndpointError,
@@ -112,12 +113,39 @@ const rejectBudget = z
   })
   .default(REJECT_BUDGET_DEFAULTS);
 
+const LEDGER_RETENTION_DEFAULTS = { days: DEFAULT_RETENTION_DAYS, intervalMinutes: 60 };
+
+/** What the proxy deletes from its ledger, and how often it looks (proxy/ledger-retention.ts). */
+const ledgerRetention = z
+  .object({
+    /**
+     * Shares and reject summaries older than this are deleted, and jobs no kept share names.
+     * 0 keeps everything; otherwise at least 1 (what scoring and audits still read).
+     */
+    days: z
+      .number()
+      .default(LEDGER_RETENTION_DEFAULTS.days)
+      .superRefine((days, ctx) => {
+        const problem = retentionProblem(days);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    /** How often old rows are looked for (and the first time, at start). */
+    intervalMinutes: z
+      .number()
+      .positive()
+      .max(10_080, 'at most a week (10080 minutes)')
+      .default(LEDGER_RETENTION_DEFAULTS.intervalMinutes),
+  })
+  .strict()
+  .default(LEDGER_RETENTION_DEFAULTS);
+
 export const proxyConfigSchema = z
   .object({
     listen: z.array(listener).min(1, 'at least one --listen HOST:PORT'),
     /** Empty only when the miner-agent supplies the set (from chain). */
     upstreams: z.array(upstream).default([]),
     ledger: ledgerUrl.default('sqlite:./hashrelay.sqlite'),
+    ledgerRetention,
     /** The admin listener: /metrics, /healthz, /readyz, and /api/* with a bearer token. */
     metrics: hostPort.optional(),
     /** File holding the admin API's bearer token (HASHRELAY_ADMIN_TOKEN overrides it). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseEndpointCommitment, type ValidatorEndpoint } from '../chain/endpoint-commitment.js';
 import { chainEndpoint, configError, hotkeySource, inProxySection, netuid } from './chain-config.js';
+import { DAY_MS } from '../ledger/retention.js';
 import { ConfigError, parseProxyConfig, type ProxyConfig } from './proxy-config.js';
 
 /**
@@ -120,5 +121,24 @@ export function parseValidatorConfig(raw: unknown): ValidatorConfig {
     if (error instanceof ConfigError) throw inProxySection(error);
     throw error;
   }
+  checkRetentionCoversScoring(proxy.ledgerRetention.days, validator.weights.intervalBlocks);
   return { ...validator, proxy };
+}
+
+/**
+ * The weight poster scores up to two posting intervals of work (WeightPoster's maxWindowBlocks):
+ * a retention must keep at least that, or a late post would score a window already deleted.
+ */
+/** Bittensor's block time, as the validator's BlockClock assumes (validator/scoring.ts). */
+const BLOCK_MS = 12_000;
+
+function checkRetentionCoversScoring(days: number, intervalBlocks: number | undefined): void {
+  if (days === 0 || intervalBlocks === undefined) return;
+  const windowDays = (2 * intervalBlocks * BLOCK_MS) / DAY_MS;
+  if (days < windowDays) {
+    throw new ConfigError(
+      `invalid configuration:\n  proxy.ledgerRetention.days: ${days} days is shorter than the ${windowDays.toFixed(2)} ` +
+        `days a post may score (2 × weights.intervalBlocks ${intervalBlocks} × 12 s); keep at least that, or 0 to keep everything`,
+    );
+  }
 }

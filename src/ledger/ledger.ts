@@ -175,6 +175,31 @@ export interface Ledger {
   job(id: LedgerJobId): Promise<StoredJob | undefined>;
   /** Reject summaries whose interval starts in a window, oldest first. */
   rejectSummaries(window: TimeWindow): Promise<RejectSummary[]>;
+  /**
+   * Deletes up to `maxRows` rows of each table from before `before` (ms since the epoch): shares
+   * stamped before it, reject summaries whose interval starts before it, and jobs received
+   * before it that no share left names. One short transaction: call again until nothing is
+   * deleted (proxy/ledger-retention.ts). Rejects with LEDGER_PRUNE_FAILED; recording goes on.
+   */
+  pruneBefore(before: number, maxRows: number): Promise<PrunedRows>;
   /** Flushes and releases the backend. */
   close(): Promise<void>;
 }
+
+/** What one `pruneBefore` call deleted. */
+export interface PrunedRows {
+  readonly shares: number;
+  readonly jobs: number;
+  readonly rejectSummaries: number;
+  /** Bytes of the file free for new rows afterwards (SQLite reuses them; the file does not shrink). */
+  readonly freeBytes?: number;
+}
+
+/**
+ * The reading half of a ledger: what scoring and the audit need. A ledger opened read-only
+ * (open-ledger.ts, `openLedgerReader`) is only this, and takes no writer's lock.
+ */
+export type LedgerReader = Pick<
+  Ledger,
+  'flush' | 'minerTotals' | 'upstreamTotals' | 'shares' | 'job' | 'rejectSummaries' | 'close'
+>;

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type {
   MinerTotals,
+  PrunedRows,
   RejectSummary,
   StoredJob,
   StoredShare,
@@ -8,6 +9,7 @@ import type {
   UpstreamTotals,
 } from './ledger.js';
 import type { PgLocation } from './pg-ledger-connection.js';
+import { currentVersion } from './pg-ledger-schema.js';
 import {
   JOB_COLUMNS,
   REJECT_SUMMARY_COLUMNS,
@@ -30,7 +32,8 @@ import {
 /**
  * The ledger's reading side: a small pool of connections of its own, so that a long window
  * aggregate never waits behind a commit (nor a commit behind it), and the id blocks are drawn
- * without queueing behind a batch. Queries see whatever any instance has committed.
+ * (and old rows pruned) without queueing behind a batch. Queries see whatever any instance has
+ * committed.
  */
 
 /**
@@ -56,6 +59,16 @@ export class PgReader {
     });
     // An idle connection that fails is dropped by the pool; without a listener it would throw.
     this.pool.on('error', () => undefined);
+  }
+
+  /** The schema's ledger version, 0 if it holds none; refuses a schema that is something else, or newer. */
+  async schemaVersion(where: string): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      return await currentVersion(client, this.s, where);
+    } finally {
+      client.release();
+    }
   }
 
   /** The block size of an id sequence (its increment). */
@@ -136,6 +149,41 @@ export class PgReader {
       rowMode: 'array',
     });
     return rows.map(storedRejectSummary);
+  }
+
+  /**
+   * One transaction of `Ledger.pruneBefore`. SKIP LOCKED: instances pruning together split the
+   * rows instead of queueing on each other, and a job a share being inserted now names (its
+   * foreign key check holds a lock on the job) is left for a later pass.
+   */
+  async prune(before: number, maxRows: number): Promise<PrunedRows> {
+    const s = this.s;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const deleted = async (sql: string): Promise<number> =>
+        (await client.query(sql, [before, maxRows])).rowCount ?? 0;
+      const shares = await deleted(
+        `DELETE FROM ${s}.shares WHERE id IN (SELECT id FROM ${s}.shares WHERE time < $1
+           ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      );
+      const rejectSummaries = await deleted(
+        `DELETE FROM ${s}.reject_summaries WHERE id IN (SELECT id FROM ${s}.reject_summaries
+           WHERE period_start < $1 ORDER BY period_start LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      );
+      const jobs = await deleted(
+        `DELETE FROM ${s}.jobs WHERE id IN (SELECT id FROM ${s}.jobs WHERE received_at < $1
+           AND NOT EXISTS (SELECT 1 FROM ${s}.shares WHERE shares.job_id = jobs.id)
+           ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      );
+      await client.query('COMMIT');
+      client.release();
+      return { shares, jobs, rejectSummaries };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    }
   }
 
   async close(): Promise<void> {

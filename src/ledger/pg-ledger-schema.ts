@@ -113,6 +113,12 @@ const MIGRATIONS: readonly ((schema: string) => string)[] = [
 
   CREATE INDEX reject_summaries_start ON ${s}.reject_summaries (period_start);
   `,
+  // Retention (pruneBefore) deletes old jobs no share names: finding them, and the foreign key
+  // check each delete makes, look shares up by job; old jobs are found by when they arrived.
+  (s) => `
+  CREATE INDEX IF NOT EXISTS shares_job ON ${s}.shares (job_id);
+  CREATE INDEX IF NOT EXISTS jobs_received_at ON ${s}.jobs (received_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -155,7 +161,7 @@ export async function migrate(client: ClientBase, schema: string, where: string)
 }
 
 /** 0 for a schema that is absent or empty; refuses one that holds something else or is newer. */
-async function currentVersion(client: ClientBase, schema: string, where: string): Promise<number> {
+export async function currentVersion(client: ClientBase, schema: string, where: string): Promise<number> {
   const meta = await client.query<{ present: boolean; relations: number }>(
     `SELECT to_regclass($1) IS NOT NULL AS present,
             (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -4,8 +4,10 @@ import type {
   Ledger,
   LedgerHealth,
   LedgerJobId,
+  LedgerReader,
   LedgerShareId,
   MinerTotals,
+  PrunedRows,
   RejectSummary,
   ShareRecord,
   StoredJob,
@@ -14,14 +16,21 @@ import type {
   UpstreamTotals,
   UpstreamVerdictUpdate,
 } from './ledger.js';
-import { LedgerError } from './ledger-error.js';
+import { LedgerError, pruneFailed } from './ledger-error.js';
 import { withDefaults } from './ledger-options.js';
 import { PgBatch } from './pg-ledger-batch.js';
 import { describeError, parsePgUrl, sqlState, type PgLocation } from './pg-ledger-connection.js';
 import { IdBlocks } from './pg-ledger-ids.js';
 import { PgReader } from './pg-ledger-reader.js';
 import { PgWriter } from './pg-ledger-writer.js';
-import { checkJobRecord, checkRejectSummary, checkVerdictUpdate, shareRecordError } from './record-checks.js';
+import { ReadOnlyLedger } from './read-only-ledger.js';
+import {
+  checkJobRecord,
+  checkPrune,
+  checkRejectSummary,
+  checkVerdictUpdate,
+  shareRecordError,
+} from './record-checks.js';
 
 /**
  * The PostgreSQL ledger: several proxy instances (and the validator) share one database.
@@ -123,6 +132,40 @@ export async function openPgLedger(url: string, options: PgLedgerOptions = {}): 
     await reader.close();
     throw openError(error, location);
   }
+}
+
+/**
+ * Opens the PostgreSQL ledger a URL names to read only (the audit): the reader's connections
+ * alone, no migration and no ids drawn, so a role granted only SELECT on the schema will do.
+ */
+export async function openPgLedgerReader(
+  url: string,
+  options: Pick<PgLedgerOptions, 'schema' | 'connectTimeoutMs'> = {},
+): Promise<LedgerReader> {
+  const location = parsePgUrl(url, options.schema);
+  const reader = new PgReader(location, options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs);
+  try {
+    if ((await reader.schemaVersion(location.database)) === 0) {
+      throw new LedgerError(
+        'LEDGER_OPEN_FAILED',
+        `schema ${location.schema} in ${location.database} holds no hashrelay ledger: check the URL ` +
+          '(the schema is ?schema=NAME, default hashrelay)',
+      );
+    }
+  } catch (error) {
+    await reader.close();
+    throw openError(error, location);
+  }
+  return new ReadOnlyLedger({
+    name: `the PostgreSQL ledger ${location.where} (read-only)`,
+    minerTotals: (window) => reader.minerTotals(window),
+    upstreamTotals: (window) => reader.upstreamTotals(window),
+    shares: (window) => reader.shares(window),
+    job: (id) => reader.job(id),
+    rejectSummaries: (window) => reader.rejectSummaries(window),
+    close: () => reader.close(),
+    queryFailure: describeError,
+  });
 }
 
 class PgLedgerImpl implements PgLedger {
@@ -249,6 +292,18 @@ class PgLedgerImpl implements PgLedger {
 
   job(id: LedgerJobId): Promise<StoredJob | undefined> {
     return this.commits.query('job', null, () => this.reader.job(id));
+  }
+
+  /** On a reader connection: commits go on beside it (rows they insert are newer than `before`). */
+  async pruneBefore(before: number, maxRows: number): Promise<PrunedRows> {
+    const refusal = this.commits.refusal();
+    if (refusal !== null) throw refusal;
+    checkPrune(before, maxRows);
+    try {
+      return await this.reader.prune(before, maxRows);
+    } catch (error) {
+      throw pruneFailed(`the PostgreSQL ledger ${this.where}`, describeError(error), error);
+    }
   }
 
   /** Flushes, then closes the connections. Rejects if the ledger failed (before or during close). */

@@ -78,6 +78,14 @@ export function checkRejectSummary(summary: RejectSummary): void {
   }
 }
 
+/** `pruneBefore`'s arguments: a time in integer ms, and a positive batch size. */
+export function checkPrune(before: number, maxRows: number): void {
+  checkMilliseconds('before', before);
+  if (!Number.isSafeInteger(maxRows) || maxRows < 1) {
+    throw new RangeError(`maxRows must be a positive integer, got ${String(maxRows)}`);
+  }
+}
+
 export function checkWindow(window: TimeWindow): void {
   if (!Number.isFinite(window.from) || !Number.isFinite(window.to) || !(window.to > window.from)) {
     throw new RangeError(

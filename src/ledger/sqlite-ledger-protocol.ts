@@ -55,13 +55,15 @@ export interface ThreadInit {
   readonly role: 'writer' | 'reader';
   readonly path: string;
   readonly busyTimeoutMs: number;
-  /** Reader only: how often it checkpoints. */
+  /** Reader only: how often it checkpoints; 0 for never (a reader with no writer of its own). */
   readonly checkpointIntervalMs: number;
 }
 
 export type ToThread =
   | { readonly type: 'commit'; readonly seq: number; readonly batch: CommitBatch }
   | { readonly type: 'query'; readonly seq: number; readonly query: Query }
+  /** Writer only: one transaction of `pruneBefore` (its reply's value is the PrunedRows). */
+  | { readonly type: 'prune'; readonly seq: number; readonly before: number; readonly maxRows: number }
   /** Writer only: fails with SQLITE_FULL while the disk has less than `minFreeBytes` free or refuses a write. */
   | { readonly type: 'probe'; readonly seq: number; readonly minFreeBytes: number }
   | { readonly type: 'close'; readonly seq: number };

@@ -84,12 +84,32 @@ const MIGRATIONS: readonly string[] = [
 
   CREATE INDEX reject_summaries_start ON reject_summaries (period_start);
   `,
+  // Retention (pruneBefore) deletes old jobs no share names: finding them, and the foreign key
+  // check each delete makes, look shares up by job; old jobs are found by when they arrived.
+  `
+  CREATE INDEX IF NOT EXISTS shares_job ON shares (job_id);
+  CREATE INDEX IF NOT EXISTS jobs_received_at ON jobs (received_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates the schema in an empty file, or brings an older ledger up to date. */
 export function migrate(db: Database, path: string): void {
+  const version = ledgerVersion(db, path);
+  if (version === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (const migration of MIGRATIONS.slice(version)) db.exec(migration);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+/**
+ * The file's ledger schema version (0 for an empty file); refuses a database that is not a
+ * ledger, or one written by a newer hashrelay.
+ */
+export function ledgerVersion(db: Database, path: string): number {
   const applicationId = db.pragma('application_id', { simple: true }) as number;
   const version = db.pragma('user_version', { simple: true }) as number;
   const objects = db.prepare<[], number>('SELECT count(*) FROM sqlite_schema').pluck().get() ?? 0;
@@ -107,10 +127,5 @@ export function migrate(db: Database, path: string): void {
         'run a hashrelay at least as new as the one that wrote it',
     );
   }
-  if (version === SCHEMA_VERSION) return;
-  db.transaction(() => {
-    for (const migration of MIGRATIONS.slice(version)) db.exec(migration);
-    db.pragma(`application_id = ${APPLICATION_ID}`);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
+  return version;
 }

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
   MinerTotals,
+  PrunedRows,
   RejectSummary,
   StoredJob,
   StoredShare,
@@ -10,10 +11,11 @@ import type {
   UpstreamTotals,
 } from './ledger.js';
 import { forEachShareRow } from './sqlite-ledger-batch.js';
-import { migrate, SCHEMA_VERSION } from './sqlite-ledger-schema.js';
+import { ledgerVersion, migrate, SCHEMA_VERSION } from './sqlite-ledger-schema.js';
 import {
   FILE_REPLACED,
   LOCKED,
+  NOT_A_LEDGER,
   ThreadFailure,
   type CommitBatch,
   type JobRow,
@@ -67,6 +69,7 @@ export class SqliteLedgerStore {
   private readonly insertSummary;
   private readonly commitBatch;
   private readonly probeWrite;
+  private readonly pruneBatch;
   private readonly selectSummaries;
   private readonly selectMinerTotals;
   private readonly selectUpstreamTotals;
@@ -110,6 +113,7 @@ export class SqliteLedgerStore {
     });
     // Rewriting the header's user_version (same value) commits one WAL page: a write with no row.
     this.probeWrite = db.transaction(() => db.pragma(`user_version = ${SCHEMA_VERSION}`));
+    this.pruneBatch = pruneTransaction(db);
     this.selectSummaries = db
       .prepare<[number, number], RejectSummaryRow>(
         `SELECT ${REJECT_SUMMARY_COLUMNS} FROM reject_summaries
@@ -181,6 +185,10 @@ export class SqliteLedgerStore {
     const db = new Database(path, { fileMustExist: true, timeout: busyTimeoutMs });
     try {
       db.pragma('query_only = ON');
+      // Opened on its own (the audit), the file may be anything: refuse what is not a ledger.
+      if (ledgerVersion(db, path) === 0) {
+        throw new ThreadFailure(NOT_A_LEDGER, `${path} is empty: no ledger has been written there yet`);
+      }
       db.pragma('synchronous = FULL');
       db.pragma('fullfsync = ON');
       db.pragma('checkpoint_fullfsync = ON');
@@ -220,6 +228,13 @@ export class SqliteLedgerStore {
     }
     this.probeWrite.immediate();
     this.checkStillInPlace();
+  }
+
+  /** One transaction of `Ledger.pruneBefore`, then the check that it landed in the file at `path`. */
+  prune(before: number, maxRows: number): PrunedRows {
+    const pruned = this.pruneBatch(before, maxRows);
+    this.checkStillInPlace();
+    return pruned;
   }
 
   query<K extends Query['kind']>(query: Query & { kind: K }): QueryResults[K];
@@ -312,6 +327,35 @@ function takeLock(path: string): Database.Database {
     }
     throw error;
   }
+}
+
+/**
+ * Deletes up to `maxRows` of each table's rows from before `before`, oldest first, in one
+ * transaction. Jobs go after the shares: a job some kept share names stays (the foreign key
+ * would refuse it anyway), and goes in a later call once its shares have.
+ */
+function pruneTransaction(db: Database.Database): (before: number, maxRows: number) => PrunedRows {
+  const deleteShares = db.prepare<[number, number]>(
+    'DELETE FROM shares WHERE id IN (SELECT id FROM shares WHERE time < ? ORDER BY time LIMIT ?)',
+  );
+  const deleteSummaries = db.prepare<[number, number]>(
+    `DELETE FROM reject_summaries WHERE id IN
+       (SELECT id FROM reject_summaries WHERE period_start < ? ORDER BY period_start LIMIT ?)`,
+  );
+  const deleteJobs = db.prepare<[number, number]>(
+    `DELETE FROM jobs WHERE id IN
+       (SELECT id FROM jobs WHERE received_at < ?
+          AND NOT EXISTS (SELECT 1 FROM shares WHERE shares.job_id = jobs.id)
+        ORDER BY received_at LIMIT ?)`,
+  );
+  const freePages = db.prepare<[], number>('PRAGMA freelist_count').pluck();
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  return db.transaction((before: number, maxRows: number): PrunedRows => {
+    const shares = deleteShares.run(before, maxRows).changes;
+    const rejectSummaries = deleteSummaries.run(before, maxRows).changes;
+    const jobs = deleteJobs.run(before, maxRows).changes;
+    return { shares, jobs, rejectSummaries, freeBytes: (freePages.get() ?? 0) * pageSize };
+  });
 }
 
 function placeholders(count: number): string {

@@ -27,7 +27,7 @@ function serve(port: MessagePort, init: ThreadInit): void {
   }
   send({ type: 'ready', ...store.lastIds() });
   const checkpoints =
-    init.role === 'reader'
+    init.role === 'reader' && init.checkpointIntervalMs > 0
       ? setInterval(() => {
           try {
             store.checkpoint();
@@ -50,6 +50,9 @@ function serve(port: MessagePort, init: ThreadInit): void {
           break;
         case 'probe':
           store.probe(message.minFreeBytes);
+          break;
+        case 'prune':
+          value = store.prune(message.before, message.maxRows);
           break;
         case 'close':
           clearInterval(checkpoints);

@@ -7,6 +7,7 @@ import type {
   LedgerJobId,
   LedgerShareId,
   MinerTotals,
+  PrunedRows,
   RejectSummary,
   ShareRecord,
   StoredJob,
@@ -15,10 +16,16 @@ import type {
   UpstreamTotals,
   UpstreamVerdictUpdate,
 } from './ledger.js';
-import type { LedgerError } from './ledger-error.js';
+import { pruneFailed, type LedgerError } from './ledger-error.js';
 import { joinBranch, rejectSummaryRow, type RejectSummaryRow } from './ledger-rows.js';
 import { withDefaults } from './ledger-options.js';
-import { checkJobRecord, checkRejectSummary, checkVerdictUpdate, shareRecordError } from './record-checks.js';
+import {
+  checkJobRecord,
+  checkPrune,
+  checkRejectSummary,
+  checkVerdictUpdate,
+  shareRecordError,
+} from './record-checks.js';
 import {
   FILE_REPLACED,
   ThreadFailure,
@@ -240,6 +247,23 @@ class SqliteLedgerImpl implements SqliteLedger {
 
   job(id: LedgerJobId): Promise<StoredJob | undefined> {
     return this.query({ kind: 'job', id });
+  }
+
+  /**
+   * On the writer thread, between commits: a commit waits behind at most one prune batch
+   * (tens of milliseconds for a thousand rows), never behind a whole retention pass.
+   */
+  async pruneBefore(before: number, maxRows: number): Promise<PrunedRows> {
+    const refusal = this.commits.refusal();
+    if (refusal !== null) throw refusal;
+    checkPrune(before, maxRows);
+    try {
+      const { value } = await this.writer.request({ type: 'prune', before, maxRows });
+      return value as PrunedRows;
+    } catch (error) {
+      const detail = error instanceof ThreadFailure ? `${error.code}: ${error.message}` : String(error);
+      throw pruneFailed(`the SQLite ledger ${this.path}`, detail, error);
+    }
   }
 
   /** Flushes, then stops both threads. Rejects if the ledger failed (before or during close). */
