@@ -414,9 +414,9 @@ export class Proxy {
     this.vardiffTimer.unref();
     const bound: { host: string; port: number }[] = [];
     for (const listener of this.config.listen) {
-      const vardiff = listenerVardiff(this.config, listener);
+      // Read at each connection: a reload may have changed the vardiff the listener starts from.
       const onConnection = (socket: net.Socket): void => {
-        this.onConnection(socket, vardiff);
+        this.onConnection(socket, listenerVardiff(this.config, listener));
       };
       const server =
         listener.tls === undefined
