@@ -131,6 +131,7 @@ export class ProxyMetrics {
   readonly upstreamUp: Gauge<'upstream'>;
   readonly upstreamSessions: Gauge<'upstream'>;
   readonly upstreamShares: Counter<'upstream' | 'result'>;
+  readonly upstreamSharesLost: Counter<'upstream' | 'reason'>;
   readonly upstreamDifficulty: Counter<'upstream'>;
   readonly upstreamLatency: Histogram<'upstream'>;
   readonly upstreamFailovers: Counter<'upstream' | 'reason'>;
@@ -223,6 +224,12 @@ export class ProxyMetrics {
       name: 'hashrelay_upstream_shares_total',
       help: 'Shares forwarded upstream, by the answer.',
       labelNames: ['upstream', 'result'],
+      registers,
+    });
+    this.upstreamSharesLost = new Counter({
+      name: 'hashrelay_upstream_shares_lost_total',
+      help: "Shares due upstream that no upstream answered: timeout (no answer within submitTimeoutSeconds), session_closed (in flight at a failover), not_sent (its session had closed). A share is bound to its session's coinbase, so none can be re-sent elsewhere.",
+      labelNames: ['upstream', 'reason'],
       registers,
     });
     this.upstreamDifficulty = new Counter({
