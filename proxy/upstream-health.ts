@@ -2,7 +2,9 @@
  * The upstream health rule, in one place. An upstream session is failed over (closed; its
  * miners move to the next upstream by one clean notify, no reconnect) when:
  *
- *  1. its connection fails or closes, or does not open within `upstream.connectTimeoutSeconds`;
+ *  1. its connection fails or closes, or does not open within `upstream.connectTimeoutSeconds`,
+ *     or its handshake (subscribe, authorize, a first job) is not done `upstream.submitAnswerSeconds`
+ *     after it opened;
  *  2. nothing at all arrives from it for `upstream.silenceSeconds`;
  *  3. it stops answering submits: `upstream.maxUnansweredSubmits` submits in a row get no answer
  *     within `upstream.submitTimeoutSeconds`, or a submit waits `upstream.submitAnswerSeconds`
@@ -32,6 +34,8 @@ export interface SessionHealthRules {
 /** What a session observed, on one monotonic clock (ms). */
 export interface SessionSignals {
   readonly lastReceivedAt: number;
+  /** When the connection opened, while its handshake is not done; undefined once ready. */
+  readonly handshakingSince: number | undefined;
   /** Submits that timed out with no submit answered in between. */
   readonly unansweredInARow: number;
   /** When the first submit sent since the last answer was sent; undefined if none is waiting. */
@@ -61,10 +65,18 @@ export function judgeSession(signals: SessionSignals, rules: SessionHealthRules,
       fault: 'misbehaving',
       reason: `unanswered: no submit answered for ${seconds(now - signals.awaitingAnswerSince!)} s`,
     };
+  const handshakeDue =
+    signals.handshakingSince === undefined ? Infinity : signals.handshakingSince + rules.submitAnswerMs;
+  if (now >= handshakeDue)
+    return {
+      healthy: false,
+      fault: 'lost',
+      reason: `no connection ready: handshake not done in ${seconds(now - signals.handshakingSince!)} s`,
+    };
   const silenceDue = signals.lastReceivedAt + rules.silenceMs;
   if (now >= silenceDue)
     return { healthy: false, fault: 'lost', reason: `silent for ${seconds(now - signals.lastReceivedAt)} s` };
-  return { healthy: true, recheckAt: Math.min(answerDue, silenceDue) };
+  return { healthy: true, recheckAt: Math.min(answerDue, handshakeDue, silenceDue) };
 }
 
 /** Rule 4: a locally valid share rejected upstream, counted by the link across its sessions. */

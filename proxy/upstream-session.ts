@@ -140,6 +140,7 @@ export class UpstreamSession {
   private corked = false;
   /** Health signals, on the performance.now() clock (see upstream-health.ts). */
   private lastReceivedAt = performance.now();
+  private handshakingSince: number | undefined;
   private unansweredInARow = 0;
   private awaitingAnswerSince: number | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
@@ -242,7 +243,8 @@ export class UpstreamSession {
     this.socket.setTimeout(0);
     this.log.info({ host: this.options.host, port: this.options.port }, 'upstream connected');
     this.lastReceivedAt = performance.now();
-    this.armHealthCheck(this.lastReceivedAt + this.options.health.silenceMs);
+    this.handshakingSince = this.lastReceivedAt;
+    this.armHealthCheck(this.handshakingSince + this.options.health.submitAnswerMs);
     this.request('mining.configure', [
       ['version-rolling'],
       { 'version-rolling.mask': WIDEST_VERSION_MASK, 'version-rolling.min-bit-count': 2 },
@@ -304,6 +306,7 @@ export class UpstreamSession {
     const health = judgeSession(
       {
         lastReceivedAt: this.lastReceivedAt,
+        handshakingSince: this.handshakingSince,
         unansweredInARow: this.unansweredInARow,
         awaitingAnswerSince: this.awaitingAnswerSince,
       },
@@ -489,6 +492,7 @@ export class UpstreamSession {
     if (this.state !== 'handshaking' || !this.subscribed || !this.authorized || this.currentJob === undefined)
       return;
     this.state = 'ready';
+    this.handshakingSince = undefined;
     this.log.info(
       {
         extranonce2Size: this.extranonce2Size,

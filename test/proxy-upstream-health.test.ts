@@ -8,7 +8,12 @@ import {
 } from '../proxy/upstream-health.js';
 
 const RULES: SessionHealthRules = { silenceMs: 120_000, maxUnansweredSubmits: 3, submitAnswerMs: 10_000 };
-const QUIET: SessionSignals = { lastReceivedAt: 0, unansweredInARow: 0, awaitingAnswerSince: undefined };
+const QUIET: SessionSignals = {
+  lastReceivedAt: 0,
+  handshakingSince: undefined,
+  unansweredInARow: 0,
+  awaitingAnswerSince: undefined,
+};
 
 describe('the upstream health rule', () => {
   test('a session that receives and has nothing waiting is healthy until its silence deadline', () => {
@@ -20,7 +25,7 @@ describe('the upstream health rule', () => {
   });
 
   test('a submit unanswered past submitAnswerSeconds fails the session even while jobs keep arriving', () => {
-    const waiting = { lastReceivedAt: 19_000, unansweredInARow: 0, awaitingAnswerSince: 9_500 };
+    const waiting = { ...QUIET, lastReceivedAt: 19_000, awaitingAnswerSince: 9_500 };
     expect(judgeSession(waiting, RULES, 19_000)).toEqual({ healthy: true, recheckAt: 19_500 });
     const verdict = judgeSession(waiting, RULES, 19_500);
     expect(verdict).toMatchObject({ healthy: false, fault: 'misbehaving' });
@@ -32,6 +37,12 @@ describe('the upstream health rule', () => {
     const verdict = judgeSession({ ...QUIET, unansweredInARow: 3 }, RULES, 1);
     expect(verdict).toMatchObject({ healthy: false, fault: 'misbehaving' });
     expect(verdict.healthy || verdict.reason).toMatch(/^unanswered: 3 submits in a row/);
+  });
+
+  test('a handshake not done within submitAnswerSeconds loses the session (a frozen pool still accepts TCP)', () => {
+    const connecting = { ...QUIET, handshakingSince: 1000 };
+    expect(judgeSession(connecting, RULES, 10_999)).toEqual({ healthy: true, recheckAt: 11_000 });
+    expect(judgeSession(connecting, RULES, 11_000)).toMatchObject({ healthy: false, fault: 'lost' });
   });
 
   test('rejections fail an upstream at the configured count', () => {
