@@ -313,8 +313,15 @@ export class UpstreamSession {
       this.options.health,
       performance.now(),
     );
-    if (health.healthy) this.armHealthCheck(health.recheckAt);
-    else this.close(health.reason, health.fault);
+    if (health.healthy) {
+      this.armHealthCheck(health.recheckAt);
+      return;
+    }
+    this.log.warn(
+      { reason: health.reason, fault: health.fault, awaitingAnswer: this.submitsAwaitingAnswer },
+      'upstream unhealthy: failing over',
+    );
+    this.close(health.reason, health.fault);
   }
 
   private onData(chunk: Buffer): void {

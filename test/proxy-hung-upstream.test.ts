@@ -53,6 +53,13 @@ async function expectLostSharesCounted(running: RunningProxy, upstream: string):
   return total;
 }
 
+/** Sessions of `upstream` given up for unanswered submits (hashrelay_upstream_failures_total). */
+async function unansweredFailures(running: RunningProxy, upstream: string): Promise<number> {
+  const failures = await running.proxy.metrics.upstreamFailovers.get();
+  const hit = failures.values.find((v) => v.labels.upstream === upstream && v.labels.reason === 'unanswered');
+  return hit?.value ?? 0;
+}
+
 function expectNoMinerReconnected(miners: CpuMiner[]): void {
   for (const m of miners) {
     // Every move was a clean notify on the same connection.
@@ -88,9 +95,9 @@ describe('hung upstreams are failed over; failback follows recovery', () => {
 
     poolA.setMode('frozen');
     await poolB.waitFor((p) => p.acceptedCount >= 6, 30_000, 'shares moved to B');
-    const a = running.proxy.state().upstreams.find((u) => u.name === 'pool0')!;
-    expect(a.healthy).toBe(false);
-    expect(a.lastFailure).toMatch(/unanswered/);
+    expect(running.proxy.state().upstreams.find((u) => u.name === 'pool0')!.healthy).toBe(false);
+    // Later probes that find it still frozen fail their handshake; the first failure was this.
+    expect(await unansweredFailures(running, 'pool0')).toBeGreaterThan(0);
 
     poolA.setMode('normal');
     await poolA.waitFor(
@@ -125,16 +132,14 @@ describe('hung upstreams are failed over; failback follows recovery', () => {
     await poolB.waitFor((p) => p.acceptedCount >= 6, 30_000, 'shares moved to B');
     const a = running.proxy.state().upstreams.find((u) => u.name === 'pool0')!;
     expect(a.healthy).toBe(false);
-    expect(a.lastFailure).toMatch(/unanswered/);
+    // Unanswered submits, or a later probe that got no handshake: either way the operator sees why.
+    expect(a.lastFailure).toMatch(/unanswered|handshake|silent/);
     await settled(miners);
     expectNoMinerReconnected(miners);
     const byReason = await lostShares(running, 'pool0');
     expect(byReason.get('timeout')).toBeGreaterThanOrEqual(3);
     expect(await expectLostSharesCounted(running, 'pool0')).toBeGreaterThanOrEqual(3);
-    const failures = await running.proxy.metrics.upstreamFailovers.get();
-    expect(
-      failures.values.some((v) => v.labels.upstream === 'pool0' && v.labels.reason === 'unanswered'),
-    ).toBe(true);
+    expect(await unansweredFailures(running, 'pool0')).toBeGreaterThan(0);
   });
 
   test('a primary that comes back is probed and failed back within a few probe intervals, whatever the backoff', async () => {
