@@ -3,8 +3,8 @@
  * miners move to the next upstream by one clean notify, no reconnect) when:
  *
  *  1. its connection fails or closes, or does not open within `upstream.connectTimeoutSeconds`,
- *     or its handshake (subscribe, authorize, a first job) is not done `upstream.submitAnswerSeconds`
- *     after it opened;
+ *     or subscribe and authorize are not both answered `upstream.submitAnswerSeconds` after it
+ *     opened (a frozen pool's kernel still completes the TCP handshake);
  *  2. nothing at all arrives from it for `upstream.silenceSeconds`;
  *  3. it stops answering submits: `upstream.maxUnansweredSubmits` submits in a row get no answer
  *     within `upstream.submitTimeoutSeconds`, or a submit waits `upstream.submitAnswerSeconds`
@@ -34,7 +34,7 @@ export interface SessionHealthRules {
 /** What a session observed, on one monotonic clock (ms). */
 export interface SessionSignals {
   readonly lastReceivedAt: number;
-  /** When the connection opened, while its handshake is not done; undefined once ready. */
+  /** When the connection opened, until subscribe and authorize are both answered. */
   readonly handshakingSince: number | undefined;
   /** Submits that timed out with no submit answered in between. */
   readonly unansweredInARow: number;
@@ -71,7 +71,7 @@ export function judgeSession(signals: SessionSignals, rules: SessionHealthRules,
     return {
       healthy: false,
       fault: 'lost',
-      reason: `no connection ready: handshake not done in ${seconds(now - signals.handshakingSince!)} s`,
+      reason: `no connection ready: subscribe and authorize got no answer in ${seconds(now - signals.handshakingSince!)} s`,
     };
   const silenceDue = signals.lastReceivedAt + rules.silenceMs;
   if (now >= silenceDue)

@@ -496,10 +496,11 @@ export class UpstreamSession {
   }
 
   private checkReady(): void {
+    // Answering subscribe and authorize shows the pool reads and answers; the job is work, not health.
+    if (this.subscribed && this.authorized) this.handshakingSince = undefined;
     if (this.state !== 'handshaking' || !this.subscribed || !this.authorized || this.currentJob === undefined)
       return;
     this.state = 'ready';
-    this.handshakingSince = undefined;
     this.log.info(
       {
         extranonce2Size: this.extranonce2Size,

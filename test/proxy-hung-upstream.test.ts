@@ -133,7 +133,7 @@ describe('hung upstreams are failed over; failback follows recovery', () => {
     const a = running.proxy.state().upstreams.find((u) => u.name === 'pool0')!;
     expect(a.healthy).toBe(false);
     // Unanswered submits, or a later probe that got no handshake: either way the operator sees why.
-    expect(a.lastFailure).toMatch(/unanswered|handshake|silent/);
+    expect(a.lastFailure).toMatch(/unanswered|silent/);
     await settled(miners);
     expectNoMinerReconnected(miners);
     const byReason = await lostShares(running, 'pool0');

@@ -39,7 +39,7 @@ describe('the upstream health rule', () => {
     expect(verdict.healthy || verdict.reason).toMatch(/^unanswered: 3 submits in a row/);
   });
 
-  test('a handshake not done within submitAnswerSeconds loses the session (a frozen pool still accepts TCP)', () => {
+  test('subscribe and authorize unanswered for submitAnswerSeconds lose the session (a frozen pool still accepts TCP)', () => {
     const connecting = { ...QUIET, handshakingSince: 1000 };
     expect(judgeSession(connecting, RULES, 10_999)).toEqual({ healthy: true, recheckAt: 11_000 });
     expect(judgeSession(connecting, RULES, 11_000)).toMatchObject({ healthy: false, fault: 'lost' });
