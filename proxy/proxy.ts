@@ -72,6 +72,12 @@ export interface UpstreamState {
   /** Weighted routing: the share of work this upstream should get, and what it got (decayed). */
   readonly target: number | null;
   readonly realised: number | null;
+  /** Forwarded submits waiting for the upstream's answer now. */
+  readonly submitsAwaitingAnswer: number;
+  /** Shares due to this upstream that it never answered (see hashrelay_upstream_shares_lost_total). */
+  readonly lostShares: number;
+  /** Why its last session was given up, if one was. */
+  readonly lastFailure: string | null;
 }
 
 export interface ProxyState {
@@ -161,6 +167,8 @@ export class Proxy {
   /** `blocks.minDifficulty` as a target: a share meeting nbits is a block only if it meets this too. */
   private readonly blockFloorTarget: Target;
   private readonly blockReports: BlockReports;
+  /** Upstream name → shares due to it that it never answered, for the admin API. */
+  private readonly lostShares = new Map<string, number>();
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
@@ -504,6 +512,9 @@ export class Proxy {
           weight,
           target: this.scheduler === undefined || totalWeight === 0 ? null : weight / totalWeight,
           realised: realised === undefined ? null : (realised.get(link.name) ?? 0),
+          submitsAwaitingAnswer: link.submitsAwaitingAnswer,
+          lostShares: this.lostShares.get(link.name) ?? 0,
+          lastFailure: link.lastFailure ?? null,
         };
       }),
       retiring: [...this.retiring.keys()].map((link) => link.name),
@@ -698,6 +709,7 @@ export class Proxy {
     if (this.draining) return;
     if (this.links.some((link) => link.healthy)) this.outage.end(Date.now());
     else this.outage.begin(Date.now());
+    this.setProbing();
     if (this.scheduler !== undefined) {
       for (const link of this.links) this.scheduler.setAvailable(link.name, link.healthy);
       // Only miners whose upstream went away move now; the rest follow the scheduler's ticks.
@@ -721,6 +733,23 @@ export class Proxy {
         continue;
       const target = preferred.sessionWithRoom();
       if (target === undefined || !this.moveTo(miner, target)) this.waiting.add(miner);
+    }
+  }
+
+  /**
+   * A down upstream is probed (retried every probe interval) while another carries the miners
+   * it would take: in failover, those ranked above the one in use; weighted, any with a weight.
+   * With none up, every link backs off: miners are idle either way, and the pools recovering
+   * are spared a fleet's reconnects.
+   */
+  private setProbing(): void {
+    const preferred = this.preferredLink();
+    for (const [rank, link] of this.links.entries()) {
+      const wanted =
+        this.scheduler === undefined
+          ? preferred !== undefined && rank < this.links.indexOf(preferred)
+          : preferred !== undefined && (this.weights.get(link.name) ?? 0) > 0;
+      link.setProbing(!link.healthy && wanted);
     }
   }
 
@@ -878,6 +907,8 @@ export class Proxy {
       return this.answerReject(miner, judgement, screening);
     }
     const recorded = this.ledger.recordShare(record);
+    // Due upstream, but its session closed first (failed over): nowhere else could take it.
+    if (judgement.forward && session !== undefined && !forward) this.countLost(session.upstream, 'not_sent');
 
     // Forward at once: the pool's clock is running; the miner's answer waits for the ledger.
     const submit =
@@ -963,8 +994,8 @@ export class Proxy {
     const link = this.linkOf(session);
     const answer = await session.submit(session.workerName, submit);
     this.metrics.upstreamShares.inc({ upstream: session.upstream, result: answer.kind });
-    if (answer.kind !== 'no-answer')
-      this.metrics.upstreamLatency.observe({ upstream: session.upstream }, answer.latencySeconds);
+    if (answer.kind === 'no-answer') this.countLost(session.upstream, answer.lost);
+    else this.metrics.upstreamLatency.observe({ upstream: session.upstream }, answer.latencySeconds);
     if (answer.kind === 'accepted') {
       this.metrics.upstreamDifficulty.inc({ upstream: session.upstream }, job.sessionJob.difficulty);
       link?.recordAcceptance();
@@ -1000,6 +1031,11 @@ export class Proxy {
       error: answer.kind === 'rejected' ? answer.error : answer.kind === 'no-answer' ? answer.reason : null,
     });
   }
+
+  private countLost(upstream: string, reason: 'timeout' | 'session_closed' | 'not_sent'): void {
+    this.metrics.upstreamSharesLost.inc({ upstream, reason });
+    this.lostShares.set(upstream, (this.lostShares.get(upstream) ?? 0) + 1);
+  }
 }
 
 export { identityOf };
@@ -1017,11 +1053,18 @@ function configuredUpstreams(config: ProxyConfig): UpstreamSpec[] {
 function linkTimings({ upstream: up }: ProxyConfig): UpstreamLinkTimings {
   return {
     connectTimeoutMs: up.connectTimeoutSeconds * 1000,
-    silenceMs: up.silenceSeconds * 1000,
+    health: {
+      silenceMs: up.silenceSeconds * 1000,
+      maxUnansweredSubmits: up.maxUnansweredSubmits,
+      submitAnswerMs: up.submitAnswerSeconds * 1000,
+    },
     submitTimeoutMs: up.submitTimeoutSeconds * 1000,
     maxConsecutiveRejects: up.maxConsecutiveRejects,
-    backoffMinMs: up.backoffMinSeconds * 1000,
-    backoffMaxMs: up.backoffMaxSeconds * 1000,
+    retry: {
+      backoffMinMs: up.backoffMinSeconds * 1000,
+      backoffMaxMs: up.backoffMaxSeconds * 1000,
+      probeMs: up.probeSeconds * 1000,
+    },
     maxMinersPerSession: up.maxMinersPerSession,
   };
 }
@@ -1050,6 +1093,7 @@ function reasonKind(reason: string): string {
   const known = [
     'no upstream',
     'rejects',
+    'unanswered',
     'silent',
     'rejected',
     'reconnect',

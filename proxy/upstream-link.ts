@@ -7,6 +7,13 @@ import {
   type UpstreamCredentials,
 } from './upstream-session.js';
 import type { U32 } from '../src/work/types.js';
+import {
+  retryDelayMs,
+  tooManyRejects,
+  type RetryPolicy,
+  type SessionHealthRules,
+  type UpstreamFault,
+} from './upstream-health.js';
 
 export interface UpstreamLinkOptions {
   readonly name: string;
@@ -14,11 +21,10 @@ export interface UpstreamLinkOptions {
   readonly priority: number;
   readonly url: UpstreamUrl;
   readonly connectTimeoutMs: number;
-  readonly silenceMs: number;
+  readonly health: SessionHealthRules;
   readonly submitTimeoutMs: number;
   readonly maxConsecutiveRejects: number;
-  readonly backoffMinMs: number;
-  readonly backoffMaxMs: number;
+  readonly retry: RetryPolicy;
   readonly maxMinersPerSession: number;
   readonly jobsKept: number;
   readonly userAgent: string;
@@ -42,11 +48,10 @@ export interface UpstreamLinkEvents {
 export type UpstreamLinkTimings = Pick<
   UpstreamLinkOptions,
   | 'connectTimeoutMs'
-  | 'silenceMs'
+  | 'health'
   | 'submitTimeoutMs'
   | 'maxConsecutiveRejects'
-  | 'backoffMinMs'
-  | 'backoffMaxMs'
+  | 'retry'
   | 'maxMinersPerSession'
 >;
 
@@ -54,8 +59,8 @@ let sessionSerial = 0;
 
 /**
  * One configured upstream: its sessions (a first one kept open, more opened when miners
- * outgrow it), reconnection with exponential backoff and jitter, and health (a link is
- * unhealthy while it has no ready session or after repeated rejections of valid shares).
+ * outgrow it), reconnection (probing or exponential backoff, with jitter), and health (a link
+ * is unhealthy while it has no ready session; the rule is in upstream-health.ts).
  */
 export class UpstreamLink {
   readonly name: string;
@@ -69,9 +74,16 @@ export class UpstreamLink {
   private failures = 0;
   private consecutiveRejects = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** When the pending reconnect fires (performance.now() clock). */
+  private reconnectDueAt: number | undefined;
   private target: { host: string; port: number };
   private stopped = false;
   private wasHealthy = false;
+  /** Another upstream carries the miners this one would: retry it every probe interval. */
+  private probing = false;
+  private lastFault: UpstreamFault = 'lost';
+  /** Why the last session was given up, for the admin API. */
+  lastFailure: string | undefined;
 
   constructor(options: UpstreamLinkOptions, events: UpstreamLinkEvents) {
     this.options = options;
@@ -116,6 +128,7 @@ export class UpstreamLink {
     this.failures = 0;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.reconnectDueAt = undefined;
     if (this.sessions.length === 0) this.openSession();
   }
 
@@ -151,12 +164,29 @@ export class UpstreamLink {
   /** A locally valid share was rejected upstream: repeated, this fails the link over. */
   recordRejection(): void {
     this.consecutiveRejects += 1;
-    if (this.consecutiveRejects >= this.options.maxConsecutiveRejects) {
+    const reason = tooManyRejects(this.consecutiveRejects, this.options.maxConsecutiveRejects);
+    if (reason !== undefined) {
       this.log.warn({ rejects: this.consecutiveRejects }, 'upstream rejects valid shares: failing over');
       this.consecutiveRejects = 0;
-      for (const session of [...this.sessions])
-        session.close(`rejected ${this.options.maxConsecutiveRejects} valid shares in a row`);
+      for (const session of [...this.sessions]) session.close(reason, 'misbehaving');
     }
+  }
+
+  /** Submits forwarded to this upstream still waiting for an answer. */
+  get submitsAwaitingAnswer(): number {
+    return this.sessions.reduce((sum, session) => sum + session.submitsAwaitingAnswer, 0);
+  }
+
+  /**
+   * Set while another upstream carries the miners this one would take: a lost link is then
+   * retried every probe interval instead of its backoff, so failback follows its recovery.
+   */
+  setProbing(probing: boolean): void {
+    if (probing === this.probing) return;
+    this.probing = probing;
+    if (!probing || this.stopped || this.sessions.length > 0 || this.reconnectDueAt === undefined) return;
+    const delay = this.retryDelay();
+    if (performance.now() + delay < this.reconnectDueAt) this.scheduleReconnect(delay);
   }
 
   recordAcceptance(): void {
@@ -174,7 +204,7 @@ export class UpstreamLink {
       host: this.target.host,
       port: this.target.port,
       connectTimeoutMs: this.options.connectTimeoutMs,
-      silenceMs: this.options.silenceMs,
+      health: this.options.health,
       submitTimeoutMs: this.options.submitTimeoutMs,
       jobsKept: this.options.jobsKept,
       userAgent: this.options.userAgent,
@@ -219,24 +249,37 @@ export class UpstreamLink {
     const index = this.sessions.indexOf(session);
     if (index >= 0) this.sessions.splice(index, 1);
     this.load.delete(session.id);
+    this.lastFailure = reason;
+    this.lastFault = session.fault;
+    // The router hears of it first: its answer decides whether this link is probed.
     this.events.sessionClosed(this, session, reason);
     this.notifyHealth();
     if (this.stopped || this.sessions.length > 0 || this.reconnectTimer !== undefined) return;
     this.failures += 1;
-    const base = Math.min(this.options.backoffMaxMs, this.options.backoffMinMs * 2 ** (this.failures - 1));
-    // Full jitter keeps a fleet of proxies from reconnecting to a recovering pool in lockstep.
-    const delay = base / 2 + (this.options.random ?? Math.random)() * (base / 2);
-    this.log.info(
-      { reason, retryInMs: Math.round(delay), failures: this.failures },
-      'upstream lost: reconnecting',
-    );
+    const delay = this.retryDelay();
+    const fields = { reason, fault: session.fault, retryInMs: Math.round(delay), failures: this.failures };
+    // A probe of a down pool fails every few seconds: one line at info, the rest at debug.
+    if (this.probing && this.failures > 1) this.log.debug(fields, 'upstream still down: probing');
+    else this.log.info(fields, 'upstream lost: reconnecting');
     this.scheduleReconnect(delay);
+  }
+
+  private retryDelay(): number {
+    return retryDelayMs(
+      this.failures,
+      this.lastFault,
+      this.probing,
+      this.options.retry,
+      (this.options.random ?? Math.random)(),
+    );
   }
 
   private scheduleReconnect(delayMs: number): void {
     clearTimeout(this.reconnectTimer);
+    this.reconnectDueAt = performance.now() + delayMs;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
+      this.reconnectDueAt = undefined;
       if (this.sessions.length === 0) this.openSession();
     }, delayMs);
   }

@@ -12,6 +12,7 @@ import { classifySubmitReject, type SubmitRejectReason } from '../src/stratum/su
 import type { Job } from '../src/work/job.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { toDifficulty } from '../src/work/types.js';
+import { judgeSession, type SessionHealthRules, type UpstreamFault } from './upstream-health.js';
 
 /** A job as one upstream session issued it, with what was in force when it arrived. */
 export interface SessionJob {
@@ -41,7 +42,12 @@ export type SubmitAnswer =
       readonly reason: SubmitRejectReason;
       readonly latencySeconds: number;
     }
-  | { readonly kind: 'no-answer'; readonly reason: string };
+  | {
+      readonly kind: 'no-answer';
+      readonly reason: string;
+      /** Timed out on a live session, in flight when it closed, or never sent (session not ready). */
+      readonly lost: 'timeout' | 'session_closed' | 'not_sent';
+    };
 
 export interface ReconnectRequest {
   readonly host: string | undefined;
@@ -67,7 +73,8 @@ export interface UpstreamSessionOptions {
   readonly host: string;
   readonly port: number;
   readonly connectTimeoutMs: number;
-  readonly silenceMs: number;
+  /** When the session is failed over for silence or unanswered submits (upstream-health.ts). */
+  readonly health: SessionHealthRules;
   readonly submitTimeoutMs: number;
   readonly jobsKept: number;
   readonly userAgent: string;
@@ -120,7 +127,10 @@ export class UpstreamSession {
   generation = 0;
   readonly jobs = new Map<string, SessionJob>();
   currentJob: SessionJob | undefined;
-  lastReceivedAt = Date.now();
+  /** Why the session was given up (read once it is closed). */
+  fault: UpstreamFault = 'lost';
+  /** Forwarded submits still waiting for their answer. */
+  submitsAwaitingAnswer = 0;
 
   private readonly options: UpstreamSessionOptions;
   private readonly log: Logger;
@@ -133,8 +143,14 @@ export class UpstreamSession {
   private username: string;
   /** set_extranonce applies from the next job. */
   private pendingExtranonce: { extranonce1: Uint8Array; extranonce2Size: number } | undefined;
-  private silenceTimer: NodeJS.Timeout | undefined;
   private corked = false;
+  /** Health signals, on the performance.now() clock (see upstream-health.ts). */
+  private lastReceivedAt = performance.now();
+  private handshakingSince: number | undefined;
+  private unansweredInARow = 0;
+  private awaitingAnswerSince: number | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private healthDueAt = Infinity;
 
   constructor(options: UpstreamSessionOptions) {
     this.options = options;
@@ -176,32 +192,48 @@ export class UpstreamSession {
   /** Forwards a share; resolves with the pool's answer, or `no-answer` on timeout or close. */
   submit(worker: string, params: SubmitParams): Promise<SubmitAnswer> {
     if (this.state !== 'ready')
-      return Promise.resolve({ kind: 'no-answer', reason: `session is ${this.state}` });
+      return Promise.resolve({ kind: 'no-answer', reason: `session is ${this.state}`, lost: 'not_sent' });
     const id = this.nextId++;
     const wire = submitWire(worker, params);
+    const sentAt = performance.now();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve({ kind: 'no-answer', reason: `no answer within ${this.options.submitTimeoutMs / 1000} s` });
+        this.submitsAwaitingAnswer -= 1;
+        resolve({
+          kind: 'no-answer',
+          reason: `no answer within ${this.options.submitTimeoutMs / 1000} s`,
+          lost: 'timeout',
+        });
+        this.unansweredInARow += 1;
+        this.checkHealth();
       }, this.options.submitTimeoutMs);
-      this.pending.set(id, { method: 'mining.submit', sentAt: performance.now(), timer, resolve });
+      this.pending.set(id, { method: 'mining.submit', sentAt, timer, resolve });
+      this.submitsAwaitingAnswer += 1;
       this.write(serializeRequest(id, 'mining.submit', wire));
+      if (this.awaitingAnswerSince === undefined) {
+        this.awaitingAnswerSince = sentAt;
+        this.armHealthCheck(sentAt + this.options.health.submitAnswerMs);
+      }
     });
   }
 
-  close(reason: string): void {
+  /** `fault`: misbehaving when it stayed connected but stopped doing its job (upstream-health.ts). */
+  close(reason: string, fault: UpstreamFault = 'lost'): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    clearTimeout(this.silenceTimer);
+    this.fault = fault;
+    clearTimeout(this.healthTimer);
     this.socket.destroy();
     for (const pending of this.pending.values()) {
       if (pending.method === 'mining.submit') {
         clearTimeout(pending.timer);
-        pending.resolve({ kind: 'no-answer', reason: `session closed: ${reason}` });
+        pending.resolve({ kind: 'no-answer', reason: `session closed: ${reason}`, lost: 'session_closed' });
       }
     }
     this.pending.clear();
-    this.log.info({ reason }, 'upstream session closed');
+    this.submitsAwaitingAnswer = 0;
+    this.log.info({ reason, fault }, 'upstream session closed');
     this.options.events.closed(this, reason);
   }
 
@@ -209,7 +241,9 @@ export class UpstreamSession {
     this.state = 'handshaking';
     this.socket.setTimeout(0);
     this.log.info({ host: this.options.host, port: this.options.port }, 'upstream connected');
-    this.armSilenceTimer();
+    this.lastReceivedAt = performance.now();
+    this.handshakingSince = this.lastReceivedAt;
+    this.armHealthCheck(this.handshakingSince + this.options.health.submitAnswerMs);
     this.request('mining.configure', [
       ['version-rolling'],
       { 'version-rolling.mask': WIDEST_VERSION_MASK, 'version-rolling.min-bit-count': 2 },
@@ -245,17 +279,52 @@ export class UpstreamSession {
     this.socket.uncork();
   };
 
-  private armSilenceTimer(): void {
-    clearTimeout(this.silenceTimer);
-    this.silenceTimer = setTimeout(() => {
-      this.close(`silent for ${this.options.silenceMs / 1000} s`);
-    }, this.options.silenceMs);
-    this.silenceTimer.unref();
+  /**
+   * One timer at the earliest time the health verdict could change; arriving data only moves
+   * deadlines later, so it is re-judged when the timer fires rather than re-armed per chunk.
+   */
+  private armHealthCheck(dueAt: number): void {
+    if (this.state === 'closed' || dueAt >= this.healthDueAt) return;
+    clearTimeout(this.healthTimer);
+    this.healthDueAt = dueAt;
+    this.healthTimer = setTimeout(
+      () => {
+        this.healthDueAt = Infinity;
+        // Judged after the poll phase, so lines that arrived during an event-loop stall count.
+        setImmediate(() => {
+          this.checkHealth();
+        });
+      },
+      Math.max(0, dueAt - performance.now()),
+    );
+    this.healthTimer.unref();
+  }
+
+  private checkHealth(): void {
+    if (this.state === 'closed') return;
+    const health = judgeSession(
+      {
+        lastReceivedAt: this.lastReceivedAt,
+        handshakingSince: this.handshakingSince,
+        unansweredInARow: this.unansweredInARow,
+        awaitingAnswerSince: this.awaitingAnswerSince,
+      },
+      this.options.health,
+      performance.now(),
+    );
+    if (health.healthy) {
+      this.armHealthCheck(health.recheckAt);
+      return;
+    }
+    this.log.warn(
+      { reason: health.reason, fault: health.fault, awaitingAnswer: this.submitsAwaitingAnswer },
+      'upstream unhealthy: failing over',
+    );
+    this.close(health.reason, health.fault);
   }
 
   private onData(chunk: Buffer): void {
-    this.lastReceivedAt = Date.now();
-    this.armSilenceTimer();
+    this.lastReceivedAt = performance.now();
     const { lines, overflow } = this.framer.push(chunk);
     if (overflow) {
       this.close(`pool sent a line over ${MAX_POOL_LINE_BYTES} bytes`);
@@ -320,6 +389,10 @@ export class UpstreamSession {
         break;
       case 'mining.submit': {
         clearTimeout(pending.timer);
+        this.submitsAwaitingAnswer -= 1;
+        // An answer shows the pool reads and answers: submits sent before it are not evidence.
+        this.unansweredInARow = 0;
+        this.awaitingAnswerSince = undefined;
         const latencySeconds = (performance.now() - pending.sentAt) / 1000;
         const decoded = decodeBooleanResult(response.result, response.id);
         if (response.error === null && decoded.ok && decoded.value) {
@@ -427,6 +500,8 @@ export class UpstreamSession {
   }
 
   private checkReady(): void {
+    // Answering subscribe and authorize shows the pool reads and answers; the job is work, not health.
+    if (this.subscribed && this.authorized) this.handshakingSince = undefined;
     if (this.state !== 'handshaking' || !this.subscribed || !this.authorized || this.currentJob === undefined)
       return;
     this.state = 'ready';

@@ -253,6 +253,63 @@ describe('CpuMiner against TestPool', () => {
     expect(pool.shares).toHaveLength(sharesBefore);
   });
 
+  test('frozen mode (SIGSTOP) reads nothing and sends nothing; thawed, it answers what waited', async () => {
+    const pool = await startPool();
+    const miner = await connectMiner(pool);
+    await miner.waitFor((m) => m.acceptedCount >= 1, 8000);
+    await settle(miner);
+    const answered = miner.submits.length;
+    const submitsRead = (p: TestPool) =>
+      p.connections[0]!.log.filter((e) => e.direction === 'in' && e.method === 'mining.submit').length;
+    const readBefore = submitsRead(pool);
+
+    pool.setMode('frozen');
+    const { job: unseen } = await pool.newJob();
+    miner.resume();
+    await miner.waitFor((m) => m.submits.length >= answered + 2, 8000, 'submits while frozen');
+    miner.pause();
+    const frozenSubmits = miner.submits.length;
+    // A round trip through the miner's event loop: anything the pool would do has had its chance.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(submitsRead(pool)).toBe(readBefore);
+    expect(miner.submits.slice(answered).every((s) => s.reply === undefined)).toBe(true);
+
+    pool.setMode('normal');
+    await miner.waitFor((m) => m.submits.every((s) => s.reply !== undefined), 8000, 'answers after thawing');
+    expect(submitsRead(pool)).toBe(readBefore + frozenSubmits - answered);
+    expect(miner.connected).toBe(true);
+    const notified = miner.received
+      .filter((entry) => entry.method === 'mining.notify')
+      .map((entry) => (JSON.parse(entry.line) as { params: unknown[] }).params[0]);
+    expect(notified).not.toContain(unseen.jobId);
+  });
+
+  test('deaf mode keeps sending jobs but answers nothing, handshakes included', async () => {
+    const pool = await startPool({ jobRefreshMs: 100 });
+    const miner = await connectMiner(pool);
+    await miner.waitFor((m) => m.acceptedCount >= 1, 8000);
+    await settle(miner);
+    const answered = miner.submits.length;
+
+    pool.setMode('deaf');
+    const jobsBefore = pool.jobs.length;
+    miner.resume();
+    await miner.waitFor((m) => m.submits.length >= answered + 3, 8000, 'submits while deaf');
+    miner.pause();
+    await pool.waitFor((p) => p.jobs.length >= jobsBefore + 3, 8000, 'jobs while deaf');
+    await miner.waitFor((m) => m.currentJob?.jobId === pool.currentJob.job.jobId, 8000, 'jobs keep coming');
+    expect(miner.submits.slice(answered).every((s) => s.reply === undefined)).toBe(true);
+    expect(pool.shares.length).toBe(answered);
+    const second = await CpuMiner.connect({ port: pool.port, username: 'bob', handshakeTimeoutMs: 500 }).then(
+      (connected) => {
+        cleanups.push(() => connected.close());
+        return 'connected';
+      },
+      (error: unknown) => (error as Error).message,
+    );
+    expect(second).not.toBe('connected');
+  });
+
   test('client.reconnect without parameters brings the miner back to the same pool', async () => {
     const pool = await startPool();
     const miner = await connectMiner(pool);

@@ -254,16 +254,30 @@ export const proxyConfigSchema = z
         rejectBudget: REJECT_BUDGET_DEFAULTS,
       }),
     upstream: z
+      // The health rule these keys feed is written out once, in proxy/upstream-health.ts.
       .object({
         connectTimeoutSeconds: z.number().positive().default(10),
         /** An upstream that sends nothing (no job, no answer) for this long is failed over. */
         silenceSeconds: z.number().positive().default(120),
-        /** An upstream whose answer to a submit takes longer is treated as silent. */
+        /** A submit unanswered this long is recorded `no-answer` (counted lost). */
         submitTimeoutSeconds: z.number().positive().default(30),
+        /** This many submits in a row recorded `no-answer` fail the upstream over. */
+        maxUnansweredSubmits: z.number().int().positive().default(3),
+        /**
+         * A submit waiting this long with no submit answered since it was sent fails the upstream
+         * over (a frozen pool, or one that still sends jobs but stopped answering).
+         */
+        submitAnswerSeconds: z.number().positive().default(10),
         /** Consecutive rejections of locally valid shares before an upstream is failed over. */
         maxConsecutiveRejects: z.number().int().positive().default(20),
+        /** Reconnects back off from min to max (doubling, jittered) while nothing waits for the upstream. */
         backoffMinSeconds: z.number().positive().default(1),
         backoffMaxSeconds: z.number().positive().default(60),
+        /**
+         * A lost upstream ranked above the one carrying the miners (or, weighted, one whose share
+         * others carry) is retried this often instead, so failback follows its recovery.
+         */
+        probeSeconds: z.number().positive().default(5),
         /** Miners per upstream session before another session is opened. */
         maxMinersPerSession: z.number().int().positive().default(4096),
         /** Jobs kept per session for late shares. */
@@ -284,9 +298,12 @@ export const proxyConfigSchema = z
         connectTimeoutSeconds: 10,
         silenceSeconds: 120,
         submitTimeoutSeconds: 30,
+        maxUnansweredSubmits: 3,
+        submitAnswerSeconds: 10,
         maxConsecutiveRejects: 20,
         backoffMinSeconds: 1,
         backoffMaxSeconds: 60,
+        probeSeconds: 5,
         maxMinersPerSession: 4096,
         jobsKept: 16,
         retireSeconds: 30,

@@ -134,6 +134,7 @@ export class ProxyMetrics {
   readonly upstreamSessions: Gauge<'upstream'>;
   readonly upstreamShares: Counter<'upstream' | 'result'>;
   readonly upstreamRejects: Counter<'upstream' | 'reason' | 'blamed'>;
+  readonly upstreamSharesLost: Counter<'upstream' | 'reason'>;
   readonly upstreamDifficulty: Counter<'upstream'>;
   readonly upstreamLatency: Histogram<'upstream'>;
   readonly upstreamFailovers: Counter<'upstream' | 'reason'>;
@@ -240,6 +241,12 @@ export class ProxyMetrics {
         'Shares the upstream refused, by reason (stale, duplicate, low-difficulty, other) and whether it ' +
         'counts towards failing the upstream over (blamed="true": a fresh share the proxy found good enough).',
       labelNames: ['upstream', 'reason', 'blamed'],
+      registers,
+    });
+    this.upstreamSharesLost = new Counter({
+      name: 'hashrelay_upstream_shares_lost_total',
+      help: "Shares due upstream that no upstream answered: timeout (no answer within submitTimeoutSeconds), session_closed (in flight at a failover), not_sent (its session had closed). A share is bound to its session's coinbase, so none can be re-sent elsewhere.",
+      labelNames: ['upstream', 'reason'],
       registers,
     });
     this.upstreamDifficulty = new Counter({

@@ -34,7 +34,13 @@ import { displayHex, hashValue, shareDifficulty, targetForDifficulty } from './p
 import type { SniffedLine } from './sniffer.js';
 import { Waiters } from './waiters.js';
 
-export type PoolMode = 'normal' | 'reject-all' | 'silent';
+/**
+ * How the pool behaves. `silent`: reads every line, answers nothing, sends nothing. `frozen`: a
+ * process under SIGSTOP: reads nothing (sockets paused, lines wait in the kernel), sends nothing,
+ * and takes up the waiting lines when it thaws. `deaf`: a pool whose receiver died: it keeps
+ * sending jobs but reads (acts on, answers) nothing, handshakes included.
+ */
+export type PoolMode = 'normal' | 'reject-all' | 'silent' | 'frozen' | 'deaf';
 
 /**
  * How submitted version bits make the header's nVersion: 'bip310' is
@@ -85,6 +91,8 @@ export interface TestPoolOptions {
   readonly reuseExtranonce1?: boolean;
   /** Keep every line in and out per connection (default true); benchmarks may turn it off. */
   readonly sniff?: boolean;
+  /** Issue a fresh (not clean) job this often, as pools refresh work; default: only when told. */
+  readonly jobRefreshMs?: number;
   /** Structured events (`connection`, `share`, `job`), for debugging a failing test. */
   readonly log?: (event: string, fields: Readonly<Record<string, unknown>>) => void;
 }
@@ -248,6 +256,7 @@ export class TestPool {
   private readonly sniff: boolean;
   private readonly emit: (event: string, fields: Readonly<Record<string, unknown>>) => void;
   private server: Server | undefined;
+  private jobRefresh: NodeJS.Timeout | undefined;
   private boundPort = 0;
   private difficultyForNew: number;
   private allowedVersionMask: number;
@@ -315,6 +324,11 @@ export class TestPool {
     const pool = new TestPool(options);
     pool.createJob(true);
     await pool.listen(options.port ?? 0);
+    if (options.jobRefreshMs !== undefined) {
+      pool.jobRefresh = setInterval(() => {
+        void pool.newJob();
+      }, options.jobRefreshMs);
+    }
     return pool;
   }
 
@@ -362,7 +376,12 @@ export class TestPool {
   }
 
   setMode(mode: PoolMode): void {
+    const wasFrozen = this.currentMode === 'frozen';
     this.currentMode = mode;
+    for (const state of this.live) {
+      if (mode === 'frozen') state.socket.pause();
+      else if (wasFrozen) state.socket.resume();
+    }
     this.emit('mode', { pool: this.name, mode });
   }
 
@@ -507,6 +526,7 @@ export class TestPool {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.jobRefresh);
     const server = this.server;
     this.server = undefined;
     const closed =
@@ -596,7 +616,7 @@ export class TestPool {
   }
 
   private sendJob(state: ConnectionState, poolJob: PoolJob, bytes: Buffer): Promise<void> {
-    if (this.currentMode === 'silent') return Promise.resolve();
+    if (this.currentMode === 'silent' || this.currentMode === 'frozen') return Promise.resolve();
     state.issued.set(poolJob.job.jobId, {
       poolJob,
       difficulty: state.difficulty,
@@ -655,6 +675,8 @@ export class TestPool {
     );
     this.all.push(state);
     this.live.add(state);
+    // The kernel completes the handshake of a stopped process; its lines wait unread.
+    if (this.currentMode === 'frozen') socket.pause();
     this.emit('connection', { pool: this.name, connection: state.id, remotePort: socket.remotePort });
     socket.on('data', (chunk: Buffer) => {
       this.receive(state, chunk);
@@ -674,7 +696,7 @@ export class TestPool {
   private receive(state: ConnectionState, chunk: Buffer): void {
     const { lines, overflow } = state.framer.push(chunk);
     for (const line of lines) this.handleLine(state, line);
-    if (overflow && this.currentMode !== 'silent') {
+    if (overflow && this.currentMode !== 'silent' && this.currentMode !== 'deaf') {
       void this.send(
         state,
         serializeError(null, JsonRpcErrorCode.invalidRequest, 'line longer than the pool accepts'),
@@ -695,14 +717,15 @@ export class TestPool {
     if (this.sniff) state.log.push({ direction, at: performance.now(), line, method, reply });
   }
 
-  /** Writes one line (or a serialised notify); silent mode swallows everything. */
+  /** Writes one line (or a serialised notify); silent and frozen modes swallow everything. */
   private send(
     state: ConnectionState,
     data: string | Buffer,
     method: string | undefined,
     reply = false,
   ): Promise<void> {
-    if (this.currentMode === 'silent' || state.socket.destroyed || !state.socket.writable) {
+    const mute = this.currentMode === 'silent' || this.currentMode === 'frozen';
+    if (mute || state.socket.destroyed || !state.socket.writable) {
       return Promise.resolve();
     }
     if (this.sniff) {
@@ -738,7 +761,7 @@ export class TestPool {
     const method =
       message === undefined ? undefined : message.kind === 'unknown' ? message.method : message.kind;
     this.record(state, 'in', line, method === 'response' ? undefined : method, method === 'response');
-    if (this.currentMode === 'silent') return;
+    if (this.currentMode === 'silent' || this.currentMode === 'deaf') return;
     if (!parsed.ok) {
       void this.send(state, serializeParseError(parsed.error), undefined, true);
       return;
