@@ -120,6 +120,9 @@ class CountingChain implements Chain {
   ): ReturnType<Chain['revealWeights']> =>
     this.run('revealWeights', () => this.inner.revealWeights(signer, netuid, vector));
   weightsOf = (netuid: NetUid, uid: Uid): Promise<Map<Uid, number>> => this.inner.weightsOf(netuid, uid);
+  timelockRuntime: Chain['timelockRuntime'] = () => this.inner.timelockRuntime();
+  commitTimelockedWeights: Chain['commitTimelockedWeights'] = (signer, netuid, commit) =>
+    this.inner.commitTimelockedWeights(signer, netuid, commit);
   close = (): Promise<void> => this.inner.close();
 }
 
