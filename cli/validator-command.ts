@@ -185,6 +185,7 @@ export async function runValidatorCommand(
       dryRun: config.weights.dryRun,
       versionKey: config.weights.versionKey === undefined ? undefined : BigInt(config.weights.versionKey),
       intervalBlocks: config.weights.intervalBlocks,
+      commitMode: config.weights.commitMode,
     });
   } catch (error) {
     await runtime.stop();

@@ -15,6 +15,7 @@ import {
   verifyPulse,
 } from '../src/chain/timelock.js';
 import {
+  decodeLegacyWeightsPayload,
   decodeWeightsPayload,
   encodeWeightsPayload,
   encryptWeightsPayload,
@@ -160,6 +161,8 @@ describe('weights payload', () => {
       .toU8a();
     expect(encodeWeightsPayload({ ...payload, hotkey: undefined })).toEqual(legacy);
     expect(decodeWeightsPayload(legacy)).toEqual({ ...payload, hotkey: undefined });
+    expect(decodeLegacyWeightsPayload(legacy)).toEqual({ ...payload, hotkey: undefined });
+    expect(decodeLegacyWeightsPayload(withHotkey)).toBeUndefined();
   });
 
   test('a 256-entry vector fits the 5000-byte commit limit; one too large for it is refused', () => {

@@ -201,6 +201,8 @@ async function openPoster(
     logger,
     registry,
     intervalBlocks: 1,
+    // Hash commit-reveal here; drand-timelocked commits: validator-timelocked-commits.test.ts.
+    commitMode: 'hash',
     ...options,
   });
   const count = async (result: WeightPostResult): Promise<number> => {

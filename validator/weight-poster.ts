@@ -17,6 +17,15 @@ import { epochIndex } from '../src/chain/epoch.js';
 import type { Logger } from '../src/log/logger.js';
 import { PendingCommitStore, type PendingCommit } from './pending-commits.js';
 import type { Scorer, WindowScores } from './scoring.js';
+import {
+  TimelockedCommits,
+  timelockedAdvice,
+  type CommitModeSetting,
+  type RevealWindow,
+  type SentTimelockedCommit,
+  type TimelockedCheck,
+} from './timelocked-commits.js';
+import type { DrandBeacon } from '../src/chain/timelock.js';
 import { toU16Vector, WeightsError } from './weights.js';
 
 /**
@@ -98,6 +107,10 @@ export interface WeightPosterOptions {
   readonly maxBackoffBlocks?: number;
   /** u16s of salt per commit. Default 8. */
   readonly saltLength?: number;
+  /** Hash or drand-timelocked commits under commit-reveal: `auto` follows the runtime. Default auto. */
+  readonly commitMode?: CommitModeSetting;
+  /** The drand beacon timelocked commits lock to (default quicknet; tests bring their own). */
+  readonly drandBeacon?: DrandBeacon;
 }
 
 export interface SetOutcome {
@@ -115,6 +128,14 @@ export interface CommittedOutcome {
   readonly commit: PendingCommit;
 }
 
+export interface TimelockedOutcome {
+  readonly kind: 'timelocked';
+  readonly vector: WeightsVector;
+  readonly scores: WindowScores;
+  readonly inclusion: Inclusion;
+  readonly commit: SentTimelockedCommit;
+}
+
 export type PostOutcome =
   | { readonly kind: 'busy' }
   | { readonly kind: 'waiting'; readonly reason: WaitReason; readonly nextBlock: number }
@@ -122,6 +143,7 @@ export type PostOutcome =
   | { readonly kind: 'dry-run'; readonly vector: WeightsVector; readonly scores: WindowScores }
   | SetOutcome
   | CommittedOutcome
+  | TimelockedOutcome
   | PostFailure;
 
 export interface PostFailure {
@@ -154,7 +176,16 @@ export interface TickReport {
   readonly block: number;
   readonly reveals: readonly RevealOutcome[];
   readonly post: PostOutcome;
+  /** Timelocked commits seen revealed (or not, after their reveal epoch) at this tick. */
+  readonly timelocked?: readonly TimelockedCheck[];
 }
+
+/** The extrinsic each way of posting sends (named in failure logs). */
+const CALL_OF_MODE = {
+  direct: 'set_weights',
+  hash: 'commit_weights',
+  timelocked: 'commit_timelocked_weights',
+} as const;
 
 /** Send errors after which the extrinsic may still have been included. */
 const AMBIGUOUS = new Set(['Disconnected', 'Timeout']);
@@ -174,6 +205,7 @@ export class WeightPoster {
   private readonly maxBackoffBlocks: number;
   private readonly saltLength: number;
   private readonly store: PendingCommitStore;
+  private readonly timelocked: TimelockedCommits;
   private busy = false;
   /** No post is attempted (and no metagraph read for one) before this block. */
   private nextPostBlock = 0;
@@ -202,6 +234,15 @@ export class WeightPoster {
     this.metrics = options.metrics ?? new WeightMetrics(options.registry);
     this.store = store;
     this.hotkey = hotkey;
+    this.timelocked = new TimelockedCommits({
+      chain: options.chain,
+      signer: options.signer,
+      netuid: options.netuid,
+      logger: options.logger,
+      setting: options.commitMode,
+      beacon: options.drandBeacon,
+      registry: options.registry,
+    });
     this.metrics.pendingCommits.set(store.list().length);
   }
 
@@ -246,7 +287,8 @@ export class WeightPoster {
 
   private async step(block: number): Promise<TickReport> {
     const revealDue = this.revealDue(block);
-    if (block < this.nextPostBlock && !revealDue) {
+    const timelockedDue = this.timelocked.checkDue(block);
+    if (block < this.nextPostBlock && !revealDue && !timelockedDue) {
       return { block, reveals: [], post: this.waiting() };
     }
     let metagraph: Metagraph;
@@ -257,8 +299,9 @@ export class WeightPoster {
     }
     this.epochRules = { tempo: metagraph.tempo, period: metagraph.commitRevealPeriod };
     const reveals = revealDue ? await this.reveal(metagraph) : [];
+    const timelocked = timelockedDue ? await this.checkTimelocked(metagraph) : [];
     const post = block < this.nextPostBlock ? this.waiting() : await this.post(metagraph);
-    return { block, reveals, post };
+    return { block, reveals, post, timelocked };
   }
 
   // ---- reveal ----
@@ -405,10 +448,16 @@ export class WeightPoster {
       return { kind: 'dry-run', vector, scores };
     }
 
+    let during = 'choosing how to post weights';
     try {
-      const outcome = metagraph.commitRevealEnabled
-        ? await this.commit(metagraph, vector, scores)
-        : await this.set(vector, scores);
+      const mode = await this.timelocked.choose(metagraph);
+      during = CALL_OF_MODE[mode];
+      const outcome =
+        mode === 'timelocked'
+          ? await this.commitTimelocked(metagraph, vector, scores)
+          : mode === 'hash'
+            ? await this.commit(metagraph, vector, scores)
+            : await this.set(vector, scores);
       this.postFailures = 0;
       this.lastWindowTo = block;
       this.nextPostBlock = outcome.inclusion.block + gap;
@@ -416,7 +465,7 @@ export class WeightPoster {
       if (scores.burn) this.metrics.burns.inc();
       return outcome;
     } catch (error) {
-      return this.failed(block, error, metagraph.commitRevealEnabled ? 'commit_weights' : 'set_weights');
+      return this.failed(block, error, during);
     }
   }
 
@@ -480,6 +529,47 @@ export class WeightPoster {
       'weights committed',
     );
     return { kind: 'committed', vector, scores, inclusion, commit };
+  }
+
+  private async commitTimelocked(
+    metagraph: Metagraph,
+    vector: WeightsVector,
+    scores: WindowScores,
+  ): Promise<TimelockedOutcome> {
+    const { tempo, commitRevealPeriod } = metagraph;
+    const window: RevealWindow = (at) => {
+      const revealEpoch = epochIndex(at, this.netuid, tempo) + commitRevealPeriod;
+      return {
+        start: firstBlockOfEpoch(revealEpoch, this.netuid, tempo),
+        end: firstBlockOfEpoch(revealEpoch + 1, this.netuid, tempo),
+      };
+    };
+    const { inclusion, commit } = await this.timelocked.commit(metagraph, vector, window);
+    this.metrics.posted.inc({ result: 'committed' });
+    return { kind: 'timelocked', vector, scores, inclusion, commit };
+  }
+
+  private async checkTimelocked(metagraph: Metagraph): Promise<TimelockedCheck[]> {
+    const uid = metagraph.neurons.find((neuron) => neuron.hotkey === this.hotkey)?.uid;
+    let checks: TimelockedCheck[];
+    try {
+      checks = await this.timelocked.check(metagraph.block, uid);
+    } catch (error) {
+      this.log.warn(
+        { error: (error as Error).message },
+        'cannot read weights to check timelocked reveals; will look again',
+      );
+      return [];
+    }
+    for (const check of checks) {
+      if (check.kind === 'revealed') {
+        this.metrics.posted.inc({ result: 'revealed' });
+        this.metrics.lastPostedBlock.set(check.block);
+      } else {
+        this.metrics.posted.inc({ result: 'expired' });
+      }
+    }
+    return checks;
   }
 
   /** The first block of this post's range: where the previous one ended, bounded to `maxWindowBlocks`. */
@@ -614,7 +704,7 @@ export function adviceFor(name: string, netuid: NetUid): string {
     case 'Timeout':
       return 'the chain endpoint did not answer: check it is reachable';
     default:
-      return `see subtensor's documentation of ${name}`;
+      return timelockedAdvice(name) ?? `see subtensor's documentation of ${name}`;
   }
 }
 

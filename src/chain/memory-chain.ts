@@ -18,7 +18,11 @@ import {
 } from './chain.js';
 import { commitHash } from './commit-hash.js';
 import { roundAt, timelockDecrypt, TimelockError, type DrandBeacon } from './timelock.js';
-import { decodeWeightsPayload, MAX_TIMELOCKED_COMMIT_BYTES } from './timelocked-weights.js';
+import {
+  decodeLegacyWeightsPayload,
+  decodeWeightsPayload,
+  MAX_TIMELOCKED_COMMIT_BYTES,
+} from './timelocked-weights.js';
 import { epochIndex } from './epoch.js';
 import type { Hotkey } from './hotkey.js';
 import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
@@ -658,7 +662,11 @@ export class MemoryChain implements Chain {
     } catch (error) {
       return error instanceof TimelockError ? `decryption failed: ${error.message}` : String(error);
     }
-    const payload = decodeWeightsPayload(plaintext);
+    // A runtime with only commit_crv3_weights predates the hotkey field (spec 293).
+    const payload =
+      this.timelockCall === 'commit_crv3_weights'
+        ? decodeLegacyWeightsPayload(plaintext)
+        : decodeWeightsPayload(plaintext);
     if (payload === undefined) return 'the payload decodes in neither form';
     if (payload.hotkey !== undefined && toHotkey(u8aToHex(payload.hotkey)) !== entry.who) {
       return 'the payload names another hotkey';

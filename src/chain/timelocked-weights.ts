@@ -49,6 +49,14 @@ export function encodeWeightsPayload(payload: WeightsPayload): Uint8Array {
 }
 
 /**
+ * The legacy payload alone, every byte of it: what a runtime from before the hotkey field
+ * (spec 293's `commit_crv3_weights`) can read. Undefined: not exactly that.
+ */
+export function decodeLegacyWeightsPayload(bytes: Uint8Array): WeightsPayload | undefined {
+  return readPayload(bytes, false, true);
+}
+
+/**
  * Reads a payload the way the runtime does: the form with the hotkey first, then the legacy
  * form (also when the hotkey field does not hold a 32-byte account). Undefined: neither fits.
  */
@@ -96,13 +104,14 @@ export function revealRound(timing: RevealTiming, beacon: DrandBeacon = QUICKNET
   return roundAt((timing.blockTimestampMs + ahead * timing.blockTimeMs) / 1000, beacon);
 }
 
-function readPayload(bytes: Uint8Array, withHotkey: boolean): WeightsPayload | undefined {
+function readPayload(bytes: Uint8Array, withHotkey: boolean, whole = false): WeightsPayload | undefined {
   const reader = new ScaleReader(bytes);
   try {
     const hotkey = withHotkey ? reader.bytes(reader.compact()) : undefined;
     const uids: Uid[] = reader.u16s(reader.compact());
     const values = reader.u16s(reader.compact());
     const versionKey = reader.u64();
+    if (whole && !reader.atEnd()) return undefined;
     return { hotkey, uids, values, versionKey };
   } catch {
     return undefined;
@@ -156,6 +165,10 @@ class ScaleReader {
     const value = this.#view.getBigUint64(this.#offset, true);
     this.#offset += 8;
     return value;
+  }
+
+  atEnd(): boolean {
+    return this.#offset === this.data.length;
   }
 
   #byte(): number {
