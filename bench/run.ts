@@ -3,6 +3,7 @@ import { runLedgerCommitBench } from './ledger-commit.js';
 import { runProxyLoadBench } from './proxy-load.js';
 import { runShareVerifyBench } from './share-verify.js';
 import { runSplitAccuracyBench } from './split-accuracy.js';
+import { runTimelockEncryptBench } from './timelock-encrypt.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   'share-verify': runShareVerifyBench,
@@ -10,6 +11,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'proxy-load': runProxyLoadBench,
   'split-accuracy': runSplitAccuracyBench,
   'hostile-miners': () => runHostileMinersBench(),
+  'timelock-encrypt': runTimelockEncryptBench,
 };
 
 const wanted = process.argv.slice(2);
