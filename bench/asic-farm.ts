@@ -7,6 +7,12 @@
  * difficulty (tiny, so a few dozen hashes) before it is submitted. Simulated time runs
  * `timeScale` times faster than the wall clock.
  *
+ * Like cpuminer and cgminer it starts its search again (extranonce2 from 0) whenever a notify
+ * brings a new job id: if that job's coinbase space is one it already searched (the same
+ * upstream job re-sent), it re-finds the shares it found there, in order, and submits them
+ * again as the real miner would (duplicates, counted per miner). Position in a space is
+ * hashrate × time since the restart; a share due within the covered part is such a copy.
+ *
  * What it keeps: every share by nonce (unique across the farm, the key to find it at a pool)
  * with the difficulty it was mined at; per miner, the pool each job came from (told by the
  * job's prevhash, which the pools announce), so a switch is a job whose pool differs from the
@@ -54,6 +60,21 @@ const SUBSCRIBE_ID = 1;
 const AUTHORIZE_ID = 2;
 const FIRST_SUBMIT_ID = 100;
 const UNKNOWN_POOL = -1;
+const DUPLICATE_SHARE = 22;
+
+/** A coinbase space as a miner searched it: how far (hashes), and the shares found, in order. */
+interface SearchedSpace {
+  covered: number;
+  readonly shares: { extranonce2: Uint8Array; nonce: number; shareDifficulty: number }[];
+}
+
+/** What makes the header space: everything in the job but its id and clean flag. */
+function spaceKey(job: Job): string {
+  return [job.prevhash, job.coinb1, job.coinb2, ...job.merkleBranch]
+    .map(bytesToHex)
+    .concat([String(job.version), String(job.nbits), String(job.ntime)])
+    .join('/');
+}
 /** A CPU grinds this many in well under a second; a difficulty that needs more is a misconfiguration. */
 const MAX_HASHES_PER_SHARE = 2 ** 20;
 
@@ -80,6 +101,15 @@ class SimulatedAsic {
   readonly segmentStart: number[] = [];
   readonly segmentPool: number[] = [];
   failure: string | undefined;
+  /** The space being searched, where in it (hashes since the restart), and as of when (wall ms). */
+  space: SearchedSpace | undefined;
+  position = 0;
+  positionAt = 0;
+  /** Next share to re-find in a space searched before. */
+  replayed = 0;
+  readonly spaces = new Map<string, SearchedSpace>();
+  submitted = 0;
+  duplicates = 0;
 
   constructor(
     readonly index: number,
@@ -159,6 +189,11 @@ export class AsicFarm {
     return switches / this.miners.length;
   }
 
+  /** Per miner: shares submitted and those the proxy called duplicates (re-mined space). */
+  duplicateCounts(): { submitted: number; duplicates: number }[] {
+    return this.miners.map((m) => ({ submitted: m.submitted, duplicates: m.duplicates }));
+  }
+
   /** The difficulty each miner was mining at last (where vardiff settled). */
   difficulties(): number[] {
     return this.miners.map((m) => m.difficulty ?? 0);
@@ -227,6 +262,7 @@ export class AsicFarm {
           miner.extranonce2Size = decoded.value.extranonce2Size;
         } else if (typeof id === 'number' && id >= FIRST_SUBMIT_ID) {
           if (message.error !== null) {
+            if (message.error.code === DUPLICATE_SHARE) miner.duplicates++;
             const key = `${message.error.code} ${message.error.message.slice(0, 100)}`;
             this.answers.errors.set(key, (this.answers.errors.get(key) ?? 0) + 1);
           } else if (message.result === true) this.answers.accepted++;
@@ -253,6 +289,19 @@ export class AsicFarm {
     }
     if (!first && session !== miner.session) miner.sessionSwitches++;
     miner.notifies++;
+    this.advance(miner, now);
+    if (first || job.jobId !== miner.job!.jobId) {
+      // A new job id: the search starts again from extranonce2 0, in this job's space.
+      const key = spaceKey(job);
+      let space = miner.spaces.get(key);
+      if (space === undefined) {
+        space = { covered: 0, shares: [] };
+        miner.spaces.set(key, space);
+      }
+      miner.space = space;
+      miner.position = 0;
+      miner.replayed = 0;
+    }
     miner.job = job;
     miner.pool = pool;
     miner.session = session;
@@ -266,6 +315,25 @@ export class AsicFarm {
         this.onDue(miner);
       }, miner.due - now);
     }
+  }
+
+  /** Moves the miner's search position on to `now` and extends what its space has covered. */
+  private advance(miner: SimulatedAsic, now: number): void {
+    if (miner.space !== undefined) {
+      miner.position += (miner.hashrate * (now - miner.positionAt) * this.options.timeScale) / 1000;
+      miner.space.covered = Math.max(miner.space.covered, miner.position);
+    }
+    miner.positionAt = now;
+  }
+
+  /** A share this miner found before at this point of the space, if it is searching covered ground. */
+  private refound(miner: SimulatedAsic): SearchedSpace['shares'][number] | undefined {
+    const space = miner.space!;
+    while (miner.replayed < space.shares.length) {
+      const share = space.shares[miner.replayed++]!;
+      if (share.shareDifficulty >= miner.difficulty!) return share;
+    }
+    return undefined;
   }
 
   /** Wall milliseconds between shares, on average, at the miner's current difficulty. */
@@ -290,6 +358,22 @@ export class AsicFarm {
   private submitShare(miner: SimulatedAsic): void {
     const job = miner.job!;
     const difficulty = miner.difficulty!;
+    const covered = miner.space!.covered;
+    this.advance(miner, performance.now());
+    miner.submitted++;
+    const again = miner.position <= covered ? this.refound(miner) : undefined;
+    if (again !== undefined) {
+      miner.socket.write(
+        serializeRequest(this.nextSubmitId++, 'mining.submit', [
+          `farm.m${miner.index}`,
+          job.jobId,
+          bytesToHex(again.extranonce2),
+          u32ToHex(job.ntime),
+          u32ToHex(again.nonce),
+        ]),
+      );
+      return;
+    }
     const extranonce2 = new Uint8Array(miner.extranonce2Size);
     const counter = miner.extranonce2Counter++ >>> 0;
     for (let i = 0; i < Math.min(4, extranonce2.length); i++)
@@ -312,6 +396,7 @@ export class AsicFarm {
       if (verdict.work === null) throw new Error(`simulated ASIC built a malformed share: ${verdict.detail}`);
       if (!verdict.valid) continue;
       this.shares.set(nonce, { miner: miner.index, difficulty, pool: miner.pool });
+      miner.space!.shares.push({ extranonce2, nonce, shareDifficulty: verdict.work.shareDifficulty });
       miner.socket.write(
         serializeRequest(this.nextSubmitId++, 'mining.submit', [
           `farm.m${miner.index}`,

@@ -135,6 +135,17 @@ interface CaseResult {
     readonly minerFailures: string[];
     readonly proxyProblems: Record<string, number>;
   };
+  /**
+   * Shares the proxy called duplicates: a miner re-finding work in space it already searched
+   * (sent the same upstream job again and restarting extranonce2). Target 0.
+   */
+  readonly duplicates: {
+    readonly total: number;
+    readonly submitted: number;
+    /** Per miner: duplicates / shares submitted. */
+    readonly perMinerRate: number[];
+    readonly worstMinerRate: number;
+  };
   readonly proxyCpuSeconds: number;
   /** This process's event-loop delay during the run (wall ms). */
   readonly eventLoopDelayMs: { readonly p99: number; readonly max: number };
@@ -378,6 +389,14 @@ async function runCase(c: Case, settings: Settings): Promise<CaseResult> {
     const sessionSwitches = counts.reduce((a, m) => a + m.session, 0);
     const uncleanSwitches = counts.reduce((a, m) => a + m.unclean, 0);
 
+    const perMiner = farm.duplicateCounts();
+    const perMinerRate = perMiner.map((m) => (m.submitted === 0 ? 0 : m.duplicates / m.submitted));
+    const duplicates = {
+      total: perMiner.reduce((sum, m) => sum + m.duplicates, 0),
+      submitted: perMiner.reduce((sum, m) => sum + m.submitted, 0),
+      perMinerRate,
+      worstMinerRate: Math.max(0, ...perMinerRate),
+    };
     const problems = Object.fromEntries(proxy.problems);
     await proxy.stop();
     const ledgerVerdict = readLedger(ledgerPath, names, stakes, epochDate, k, spec);
@@ -407,6 +426,7 @@ async function runCase(c: Case, settings: Settings): Promise<CaseResult> {
     reasons.push(
       `${vsTaohash ? '≤' : '>'} ${FAR_UNDER.toFixed(1)} × TaoHASH's ${taohash.sameWindows.worstPp.toFixed(1)} pp`,
     );
+    if (duplicates.total > 0) reasons.push(`${duplicates.total} duplicate shares (target 0)`);
     return {
       miners: c.miners,
       validators: c.validators,
@@ -438,9 +458,10 @@ async function runCase(c: Case, settings: Settings): Promise<CaseResult> {
         minerFailures: farm.failures(),
         proxyProblems: problems,
       },
+      duplicates,
       proxyCpuSeconds,
       eventLoopDelayMs,
-      verdict: underTarget && vsTaohash ? 'PASS' : 'MISS',
+      verdict: underTarget && vsTaohash && duplicates.total === 0 ? 'PASS' : 'MISS',
       verdictReason: reasons.join('; '),
     };
   } finally {
@@ -494,9 +515,14 @@ function caseLine(r: CaseResult): string {
     `loop delay p99 ${r.eventLoopDelayMs.p99.toFixed(0)} ms; ` +
     `stale ${r.counts.staleAtPools}, unmatched ${r.counts.unmatchedAtPools}, misrouted ${r.counts.misrouted}, ` +
     `unclean switches ${r.counts.uncleanSwitches}, ` +
+    `duplicates ${r.duplicates.total}/${r.duplicates.submitted} (worst miner ${percent(r.duplicates.worstMinerRate)}), ` +
     `refused ${r.counts.refused + Object.values(r.counts.errors).reduce((a, b) => a + b, 0)}` +
     (r.counts.minerFailures.length > 0 ? `, miner failures: ${r.counts.minerFailures.join('; ')}` : '')
   );
+}
+
+function percent(rate: number): string {
+  return `${(rate * 100).toFixed(1)} %`;
 }
 
 function printTable(results: readonly CaseResult[]): void {
@@ -513,6 +539,7 @@ function printTable(results: readonly CaseResult[]): void {
     'TaoHASH pp',
     'TaoHASH cycle pp',
     'TaoHASH sw/h',
+    'dup worst miner',
     'verdict',
   ];
   const rows = results.map((r) => [
@@ -528,6 +555,7 @@ function printTable(results: readonly CaseResult[]): void {
     r.taohash.sameWindows.worstPp.toFixed(1),
     r.taohash.fullCycle.worstPp.toFixed(1),
     r.taohash.switchesPerMinerHour.toFixed(1),
+    percent(r.duplicates.worstMinerRate),
     `${r.verdict} (${r.verdictReason})`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

@@ -15,6 +15,7 @@ import {
   type ChainWeightsComparison,
 } from '../validator/audit.js';
 import { ExitCode, type CommandResult } from './command.js';
+import { connectPolkadotChain } from './polkadot-connect.js';
 
 export const auditHelp = `Usage: hashrelay audit --ledger URL --from TIME --to TIME
                       [--chain URL --netuid N [--validator HOTKEY]] [--json]
@@ -160,7 +161,7 @@ interface ChainCheck {
 
 export async function runAuditCommand(
   args: readonly string[],
-  deps: AuditDeps = { connectChain: defaultConnect },
+  deps: AuditDeps = { connectChain: connectPolkadotChain },
 ): Promise<CommandResult> {
   const parsed = parseAuditArgs(args);
   if ('code' in parsed) return parsed;
@@ -411,9 +412,4 @@ function iso(ms: number): string {
 
 function num(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toPrecision(10);
-}
-
-async function defaultConnect(endpoint: string, logger: Logger): Promise<Chain> {
-  const { connectChain } = await import('../src/chain/connect-chain.js');
-  return connectChain(endpoint, logger);
 }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Logger } from 'pino';
 import type { Chain } from '../src/chain/chain.js';
-import { HotkeyError, loadConfiguredHotkey } from '../src/chain/hotkey.js';
+import { HotkeyError, loadConfiguredHotkey, type Hotkey } from '../src/chain/hotkey.js';
 import { parseAgentConfig, toRao, type AgentConfig } from '../src/config/agent-config.js';
 import { ConfigError, readConfigFile } from '../src/config/proxy-config.js';
 import { createLogger } from '../src/log/logger.js';
@@ -10,7 +10,9 @@ import { MinerAgent } from '../miner-agent/agent.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { proxyRouter } from './farm-router.js';
+import { reportRegistration } from './registration-report.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
+import { connectPolkadotChain } from './polkadot-connect.js';
 
 export const minerAgentHelp = `Usage: hashrelay miner-agent --config FILE [--chain URL] [--netuid N]
                             [--hotkey-file PATH] [--listen HOST:PORT] [--ledger sqlite:PATH]
@@ -45,7 +47,7 @@ export interface MinerAgentDeps {
 
 export async function runMinerAgentCommand(
   args: readonly string[],
-  deps: MinerAgentDeps = { connectChain: defaultConnect },
+  deps: MinerAgentDeps = { connectChain: connectPolkadotChain },
 ): Promise<CommandResult> {
   const { values, positionals } = parseArgs({
     args: [...args],
@@ -59,12 +61,16 @@ export async function runMinerAgentCommand(
       stderr: `hashrelay miner-agent: unexpected argument '${positionals[0]!}'\n\n${minerAgentHelp}`,
     };
 
+  // The file, then the flags over it: at start, and the proxy section again on each reload.
+  const loadConfig = (): AgentConfig => {
+    const raw = applyChainRoleFlags(values.config === undefined ? {} : readConfigFile(values.config), values);
+    if (values['interval-blocks'] !== undefined) raw.intervalBlocks = Number(values['interval-blocks']);
+    return parseAgentConfig(raw);
+  };
   let config: AgentConfig;
   let hotkey: KeyringPair;
   try {
-    const raw = applyChainRoleFlags(values.config === undefined ? {} : readConfigFile(values.config), values);
-    if (values['interval-blocks'] !== undefined) raw.intervalBlocks = Number(values['interval-blocks']);
-    config = parseAgentConfig(raw);
+    config = loadConfig();
     hotkey = await loadConfiguredHotkey(config.hotkey);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof HotkeyError)
@@ -85,13 +91,23 @@ export async function runMinerAgentCommand(
   }
   let runtime;
   try {
-    runtime = await startProxyRuntime(config.proxy, logger);
+    runtime = await startProxyRuntime(config.proxy, logger, {
+      reloadConfig: values.config === undefined ? undefined : () => loadConfig().proxy,
+    });
   } catch (error) {
     await chain.close();
     if (error instanceof StartupError || error instanceof ConfigError)
       return { code: ExitCode.failure, stderr: `hashrelay miner-agent: ${error.message}\n` };
     throw error;
   }
+  await reportRegistration({
+    chain,
+    netuid: config.netuid,
+    hotkey: hotkey.address as Hotkey,
+    hotkeyFile: config.hotkey.file,
+    role: 'farm',
+    logger,
+  });
   const agent = new MinerAgent({
     chain,
     netuid: config.netuid,
@@ -121,9 +137,4 @@ export async function runMinerAgentCommand(
   await chain.close();
   logger.info('stopped');
   return { code: ExitCode.ok };
-}
-
-async function defaultConnect(endpoint: string, logger: Logger): Promise<Chain> {
-  const { connectChain } = await import('../src/chain/connect-chain.js');
-  return connectChain(endpoint, logger);
 }

@@ -1,5 +1,10 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, parseProxyConfig, readConfigFile } from '../src/config/proxy-config.js';
+import {
+  ConfigError,
+  parseProxyConfig,
+  readConfigFile,
+  type ProxyConfig,
+} from '../src/config/proxy-config.js';
 import { createLogger } from '../src/log/logger.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
@@ -18,13 +23,19 @@ when it meets the upstream's difficulty.
                          in priority order)
   --ledger sqlite:PATH   the share ledger (default sqlite:./hashrelay.sqlite)
   --metrics HOST:PORT    the admin listener: /metrics, /healthz, /readyz, and with a token
-                         (HASHRELAY_ADMIN_TOKEN or adminTokenFile) GET /api/state, POST /api/drain;
+                         (HASHRELAY_ADMIN_TOKEN or adminTokenFile) GET /api/state, POST /api/drain,
+                         POST /api/reload;
                          give a loopback address unless Prometheus scrapes from elsewhere
   --config FILE          JSON config with the same keys and everything else (vardiff, limits,
                          extranonce, upstream timeouts); flags override the file
   --log-level LEVEL      fatal, error, warn, info (default), debug, trace, silent
 
 SIGTERM, SIGINT or POST /api/drain drains: stop accepting, let in-flight shares commit, close sessions.
+SIGHUP or POST /api/reload re-reads --config FILE and applies, without dropping miners, what can
+change live (upstreams and weights, limits, vardiff, upstream timings); listen addresses, the
+ledger, the admin listener, the log level, extranonce and routing mode need a restart (logged, and
+listed under "refused" in the API's answer). A key given as a flag keeps the flag's value. A file
+that does not parse keeps the running configuration.
 `;
 
 export async function runProxyCommand(args: readonly string[]): Promise<CommandResult> {
@@ -48,15 +59,19 @@ export async function runProxyCommand(args: readonly string[]): Promise<CommandR
       stderr: `hashrelay proxy: unexpected argument '${positionals[0]!}'\n\n${proxyHelp}`,
     };
 
-  let config;
-  try {
+  // The file, then the flags over it: at start, and again on each reload.
+  const loadConfig = (): ProxyConfig => {
     const raw: Record<string, unknown> = values.config === undefined ? {} : readConfigFile(values.config);
     if (values.listen !== undefined) raw.listen = values.listen;
     if (values.upstream !== undefined) raw.upstreams = values.upstream;
     if (values.ledger !== undefined) raw.ledger = values.ledger;
     if (values.metrics !== undefined) raw.metrics = values.metrics;
     if (values['log-level'] !== undefined) raw.logLevel = values['log-level'];
-    config = parseProxyConfig(raw);
+    return parseProxyConfig(raw);
+  };
+  let config;
+  try {
+    config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError)
       return { code: ExitCode.usage, stderr: `hashrelay proxy: ${error.message}\n` };
@@ -66,7 +81,9 @@ export async function runProxyCommand(args: readonly string[]): Promise<CommandR
   const logger = createLogger(config.logLevel);
   let runtime;
   try {
-    runtime = await startProxyRuntime(config, logger);
+    runtime = await startProxyRuntime(config, logger, {
+      reloadConfig: values.config === undefined ? undefined : loadConfig,
+    });
   } catch (error) {
     if (error instanceof StartupError || error instanceof ConfigError)
       return { code: ExitCode.failure, stderr: `hashrelay proxy: ${error.message}\n` };

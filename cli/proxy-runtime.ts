@@ -6,7 +6,7 @@ import type { Ledger } from '../src/ledger/ledger.js';
 import { openLedger } from '../src/ledger/open-ledger.js';
 import { redactCredentials } from '../src/log/redact.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
-import { startAdminServer } from '../proxy/admin-server.js';
+import { startAdminServer, type ReloadAnswer } from '../proxy/admin-server.js';
 import { Proxy, type ProxyOptions } from '../proxy/proxy.js';
 
 /** A running proxy engine with its ledger and admin listener: what `proxy`, `miner-agent` and `validator` start. */
@@ -17,8 +17,18 @@ export interface ProxyRuntime {
   readonly admin: http.Server | undefined;
   /** Resolves when SIGTERM, SIGINT or POST /api/drain asks the process to stop. */
   readonly stopRequested: Promise<string>;
+  /** Re-reads the configuration and applies what can change live (SIGHUP, POST /api/reload). */
+  reload(): ReloadAnswer;
   /** Drains the proxy, closes the admin listener and the ledger. */
   stop(): Promise<void>;
+}
+
+export interface RuntimeOptions extends Pick<ProxyOptions, 'admission' | 'metrics'> {
+  /**
+   * Loads the configuration again from where it came (file and flags); throws ConfigError on
+   * a bad file. Without it, SIGHUP and POST /api/reload say a restart is needed.
+   */
+  readonly reloadConfig?: () => ProxyConfig;
 }
 
 /** The admin API token: HASHRELAY_ADMIN_TOKEN, else the config's `adminTokenFile`, else none. */
@@ -44,7 +54,7 @@ export class StartupError extends Error {}
 export async function startProxyRuntime(
   config: ProxyConfig,
   logger: Logger,
-  extra: Pick<ProxyOptions, 'admission' | 'metrics'> = {},
+  { reloadConfig, ...extra }: RuntimeOptions = {},
 ): Promise<ProxyRuntime> {
   const token = adminToken(config);
   let ledger: Ledger;
@@ -61,6 +71,15 @@ export async function startProxyRuntime(
   const stopRequested = new Promise<string>((resolve) => {
     requestStop = resolve;
   });
+  const reload = (): ReloadAnswer => {
+    if (reloadConfig === undefined) {
+      const error =
+        'nothing to reload: started without --config FILE, or in a role that does not reload; restart to change settings';
+      logger.warn(error);
+      return { ok: false, error };
+    }
+    return reloadInto(proxy, reloadConfig, logger);
+  };
   let admin: http.Server | undefined;
   try {
     await proxy.start();
@@ -77,6 +96,7 @@ export async function startProxyRuntime(
           drain: () => {
             requestStop('admin API');
           },
+          reload,
         },
       });
     }
@@ -90,17 +110,42 @@ export async function startProxyRuntime(
       requestStop(signal);
     });
   }
+  // Without a handler SIGHUP ends the process at once, with no drain.
+  const onHangup = (): void => {
+    logger.info('SIGHUP: reloading the configuration');
+    reload();
+  };
+  process.on('SIGHUP', onHangup);
   return {
     proxy,
     ledger,
     metrics,
     admin,
     stopRequested,
+    reload,
     async stop() {
+      process.off('SIGHUP', onHangup);
       await proxy.drain();
       admin?.closeAllConnections();
       admin?.close();
       await ledger.close();
     },
   };
+}
+
+/** One reload: a bad file keeps the running configuration; a good one applies what it can. */
+function reloadInto(proxy: Proxy, reloadConfig: () => ProxyConfig, logger: Logger): ReloadAnswer {
+  let next: ProxyConfig;
+  try {
+    next = reloadConfig();
+  } catch (error) {
+    // Whatever went wrong reading it, the proxy keeps running as it was.
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error({ error: message }, 'configuration not reloaded: keeping the running one');
+    return { ok: false, error: message };
+  }
+  const { applied, refused } = proxy.reconfigure(next);
+  if (refused.length > 0) logger.warn({ refused }, 'configuration changes not applied: they need a restart');
+  logger.info({ applied, refused: refused.map((change) => change.key) }, 'configuration reloaded');
+  return { ok: true, applied, refused };
 }

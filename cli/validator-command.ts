@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import type { Chain } from '../src/chain/chain.js';
+import type { Chain, Metagraph } from '../src/chain/chain.js';
 import { formatEndpointCommitment } from '../src/chain/endpoint-commitment.js';
 import { HotkeyError, loadConfiguredHotkey, type Hotkey } from '../src/chain/hotkey.js';
 import { ConfigError, readConfigFile } from '../src/config/proxy-config.js';
@@ -14,7 +14,9 @@ import { BlockClock, ledgerScorer } from '../validator/scoring.js';
 import { WeightPoster, type TickReport } from '../validator/weight-poster.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
+import { reportRegistration } from './registration-report.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
+import { connectPolkadotChain } from './polkadot-connect.js';
 
 export const validatorHelp = `Usage: hashrelay validator --config FILE [--chain URL] [--netuid N] [--hotkey-file PATH]
                           [--listen HOST:PORT] [--upstream URL ...] [--ledger URL]
@@ -80,6 +82,16 @@ function parseValidatorArgs(
   return { raw: { ...raw, proxy, weights } };
 }
 
+/** The proxy section read again from the file and flags (SIGHUP, POST /api/reload); none without --config. */
+function reloadProxySection(args: readonly string[]): (() => ValidatorConfig['proxy']) | undefined {
+  if (!args.includes('--config') && !args.some((arg) => arg.startsWith('--config='))) return undefined;
+  return () => {
+    const parsed = parseValidatorArgs(args);
+    if ('done' in parsed) throw new ConfigError('the command line asks for help, not a run');
+    return parseValidatorConfig(parsed.raw).proxy;
+  };
+}
+
 /** Publishes the endpoint when the chain holds something else; a failure is logged, not fatal. */
 async function publishEndpoint(
   chain: Chain,
@@ -110,7 +122,7 @@ async function publishEndpoint(
 
 export async function runValidatorCommand(
   args: readonly string[],
-  deps: ValidatorDeps = { connectChain: defaultConnect },
+  deps: ValidatorDeps = { connectChain: connectPolkadotChain },
 ): Promise<CommandResult> {
   let config: ValidatorConfig;
   let hotkey: KeyringPair;
@@ -136,18 +148,23 @@ export async function runValidatorCommand(
   } catch (error) {
     return fail(`cannot reach the chain at ${config.chain}: ${(error as Error).message}`);
   }
-  let registered: string[];
+  let metagraph: Metagraph;
   try {
-    registered = (await chain.metagraph(config.netuid)).neurons.map((neuron) => neuron.hotkey);
+    metagraph = await chain.metagraph(config.netuid);
   } catch (error) {
     await chain.close();
     return fail(`cannot read subnet ${config.netuid}: ${(error as Error).message}`);
   }
-  if (!registered.includes(hotkey.address))
-    logger.error(
-      { hotkey: hotkey.address, netuid: config.netuid },
-      'this validator hotkey is not registered on the subnet: it can verify and forward work but cannot post weights',
-    );
+  const registered = metagraph.neurons.map((neuron) => neuron.hotkey);
+  const wallet = await reportRegistration({
+    chain,
+    netuid: config.netuid,
+    hotkey: hotkey.address as Hotkey,
+    hotkeyFile: config.hotkey.file,
+    role: 'validator',
+    logger,
+    metagraph,
+  });
 
   const metrics = new ProxyMetrics();
   const registry = metrics.registry;
@@ -163,7 +180,11 @@ export async function runValidatorCommand(
   });
   let runtime;
   try {
-    runtime = await startProxyRuntime(config.proxy, logger, { admission, metrics });
+    runtime = await startProxyRuntime(config.proxy, logger, {
+      admission,
+      metrics,
+      reloadConfig: reloadProxySection(args),
+    });
   } catch (error) {
     await chain.close();
     if (error instanceof StartupError || error instanceof ConfigError) return fail(error.message);
@@ -186,6 +207,7 @@ export async function runValidatorCommand(
       versionKey: config.weights.versionKey === undefined ? undefined : BigInt(config.weights.versionKey),
       intervalBlocks: config.weights.intervalBlocks,
       commitMode: config.weights.commitMode,
+      wallet,
     });
   } catch (error) {
     await runtime.stop();
@@ -238,9 +260,4 @@ export async function runValidatorCommand(
   await chain.close();
   logger.info('stopped');
   return { code: ExitCode.ok };
-}
-
-async function defaultConnect(endpoint: string, logger: Logger): Promise<Chain> {
-  const { connectChain } = await import('../src/chain/connect-chain.js');
-  return connectChain(endpoint, logger);
 }

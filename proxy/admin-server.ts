@@ -9,7 +9,18 @@ export interface AdminApi {
   state(): unknown;
   /** Starts a graceful drain (as SIGTERM does). */
   drain(): void;
+  /** Re-reads the configuration file (as SIGHUP does); undefined in roles that cannot. */
+  reload?(): ReloadAnswer;
 }
+
+/** A reload's outcome: what applied and what needs a restart, or why the file was not taken. */
+export type ReloadAnswer =
+  | {
+      readonly ok: true;
+      readonly applied: readonly string[];
+      readonly refused: readonly { readonly key: string; readonly reason: string }[];
+    }
+  | { readonly ok: false; readonly error: string };
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -25,7 +36,7 @@ export interface AdminServerOptions {
 
 /**
  * /metrics (Prometheus text), /healthz (the process runs), /readyz (ready for miners), and
- * with a bearer token: GET /api/state, POST /api/drain. Listens where it is told (the CLI
+ * with a bearer token: GET /api/state, POST /api/drain, POST /api/reload. Listens where it is told (the CLI
  * defaults it to loopback).
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<http.Server> {
@@ -68,6 +79,19 @@ export async function startAdminServer(options: AdminServerOptions): Promise<htt
         );
         json(response, 202, { draining: true });
         options.api.drain();
+        return;
+      }
+      if (path === '/api/reload' && request.method === 'POST') {
+        if (options.api.reload === undefined) {
+          json(response, 404, { error: 'no configuration reload here: restart to change settings' });
+          return;
+        }
+        options.logger.info(
+          { remote: request.socket.remoteAddress },
+          'reload requested through the admin API',
+        );
+        const answer = options.api.reload();
+        json(response, answer.ok ? 200 : 400, answer);
         return;
       }
       json(response, 404, { error: `no ${request.method ?? ''} ${path}` });

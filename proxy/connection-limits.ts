@@ -28,7 +28,12 @@ export class ConnectionsByAddress {
   private readonly byAddress = new Map<string, AddressCount>();
   private readonly connections = new Map<number, { key: string; authenticated: boolean }>();
 
-  constructor(private readonly limits: AddressLimits) {}
+  constructor(private limits: AddressLimits) {}
+
+  /** New limits (a configuration reload): they judge the next connections; none is closed. */
+  setLimits(limits: AddressLimits): void {
+    this.limits = limits;
+  }
 
   /** Counts the connection in, or says which limit it is over (and leaves it uncounted). */
   open(connectionId: number, address: string): Refusal | undefined {

@@ -16,12 +16,14 @@ import {
   serializeRequest,
   serializeResult,
 } from '../src/stratum/serialize.js';
+import type { LocalVerdict } from '../src/ledger/ledger.js';
 import type { PreparedJob } from '../src/work/share-check.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
-import { Vardiff, type VardiffOptions } from '../src/work/vardiff.js';
+import { Vardiff, type RetargetReason, type VardiffOptions } from '../src/work/vardiff.js';
+import { rollableMask } from '../src/work/version-rolling.js';
 import { isStale, type SlotClaim } from './extranonce-slots.js';
 import type { ProxyJob } from './proxy-job.js';
-import type { UpstreamSession } from './upstream-session.js';
+import type { SessionJob, UpstreamSession } from './upstream-session.js';
 
 export type SubmitReply =
   { readonly ok: true } | { readonly ok: false; readonly code: number; readonly message: string };
@@ -30,6 +32,8 @@ export type SubmitReply =
 export interface MinerJob {
   readonly job: ProxyJob;
   readonly difficulty: Difficulty;
+  /** The version mask in force when the job was sent (0: no rolling); see rollableMask. */
+  readonly versionMask: U32;
   /** The job bound to this miner's slot, prepared on the first share. */
   prepared: PreparedJob | undefined;
 }
@@ -78,16 +82,26 @@ export interface MinerHost {
   ): Promise<AdmissionVerdict>;
   /** The miner is subscribed and authorized: give it work. */
   place(miner: MinerConnection): void;
+  /** The miner's difficulty changed (`reason`); counted and logged by the host. */
+  retargeted(miner: MinerConnection, difficulty: Difficulty, reason: RetargetReason): void;
+  /** Sends the placed miner its session's current job afresh, so a new difficulty applies now. */
+  reissue(miner: MinerConnection): void;
   submit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply>;
   /** The miner's unsent output changed (a write, or a drain). */
   queued(miner: MinerConnection): void;
   /** Schedules a reply write; the host spreads bursts over event-loop turns. */
   deferReply(write: () => void): void;
   protocolError(kind: string): void;
+  /** Why miners are turned away now (no upstream past the grace), or undefined. */
+  turnAway(stage: 'subscribe' | 'authorize'): string | undefined;
   closed(miner: MinerConnection, reason: string): void;
 }
 
 const SUBSCRIPTION_ID = 'hashrelay';
+/** Usernames are as long as a line allows; a log field need not be. */
+const MAX_LOGGED_USERNAME = 128;
+/** Authorizes logged at info per connection. */
+const LOGGED_WORKERS = 8;
 
 /**
  * One miner's Stratum connection: framing, the handshake, per-connection policy (rate, idle,
@@ -107,6 +121,10 @@ export class MinerConnection {
   /** The session this miner is placed on, if any; owned by the router. */
   placement: unknown;
   readonly jobs = new Map<string, MinerJob>();
+  /** How many variants of each upstream job were sent here: the next one is fresh space. */
+  private readonly variantsSent = new WeakMap<SessionJob, number>();
+  /** The last job sent: the one being mined. */
+  lastJob: ProxyJob | undefined;
   vardiff: Vardiff;
   versionRolling = false;
   /** The mask the miner asked for in mining.configure. */
@@ -125,10 +143,17 @@ export class MinerConnection {
   private handshakeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private placed = false;
+  /** A difficulty the miner asked for was applied by a fresh job already. */
+  private askedReissue = false;
   /** Jobs with shares accepted or still being judged, and how many: they keep the slot claimed. */
   private readonly shareClaims = new Map<ProxyJob, number>();
+  private readonly connectedAt = Date.now();
+  /** Over the connection's life, for its disconnect line. */
+  private acceptedShares = 0;
+  private readonly rejectedShares = new Map<LocalVerdict, number>();
 
-  constructor(id: number, socket: net.Socket, host: MinerHost) {
+  /** `vardiff`: the listener's settings (its own starting difficulty and floor), default the host's. */
+  constructor(id: number, socket: net.Socket, host: MinerHost, vardiff: VardiffOptions = host.vardiff) {
     this.id = id;
     this.socket = socket;
     this.host = host;
@@ -137,7 +162,7 @@ export class MinerConnection {
     this.log = host.log.child({ connection: id, remote: this.remote });
     this.framer = new LineFramer({ maxLineLength: host.limits.maxLineBytes });
     this.tokens = host.limits.messageBurst;
-    this.vardiff = new Vardiff(host.vardiff, Date.now());
+    this.vardiff = new Vardiff(vardiff, Date.now());
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     socket.on('data', (chunk: Buffer) => {
@@ -156,6 +181,7 @@ export class MinerConnection {
       this.close(`no subscribe and authorize within ${host.limits.handshakeSeconds} s`);
     }, host.limits.handshakeSeconds * 1000);
     this.armIdleTimer();
+    this.log.info('miner connected');
   }
 
   get isOpen(): boolean {
@@ -170,16 +196,17 @@ export class MinerConnection {
   /** Sends a job (with set_difficulty / set_version_mask first when they changed). */
   sendJob(job: ProxyJob, clean: boolean, now = Date.now()): void {
     if (!this.isOpen) return;
-    const retargeted = this.vardiff.retarget(now);
-    if (retargeted !== undefined) this.log.debug({ difficulty: retargeted }, 'vardiff retarget');
+    this.retarget(now);
     const difficulty = this.vardiff.current;
     let out = '';
-    if (this.versionRolling) {
-      const mask = (job.session.versionMask & this.requestedMask) >>> 0;
-      if (mask !== this.maskSent) {
-        this.maskSent = mask;
-        out += serializeRequest(null, 'mining.set_version_mask', [hex8(mask)]);
-      }
+    // The job's own version bits leave the mask, so BIP 310 and OR pools build the same header;
+    // set_version_mask applies at once, so it goes just before the job it is for.
+    const mask = this.versionRolling
+      ? rollableMask(job.session.versionMask, this.requestedMask, job.minerJob.version)
+      : 0;
+    if (this.versionRolling && mask !== this.maskSent) {
+      this.maskSent = mask;
+      out += serializeRequest(null, 'mining.set_version_mask', [hex8(mask)]);
     }
     if (difficulty !== this.difficultySent) {
       this.difficultySent = difficulty;
@@ -187,12 +214,27 @@ export class MinerConnection {
     }
     if (out !== '') this.write(out);
     this.write(clean ? job.notifyClean : job.notify);
-    this.jobs.set(job.id, { job, difficulty, prepared: undefined });
+    this.jobs.set(job.id, { job, difficulty, versionMask: mask, prepared: undefined });
+    this.lastJob = job;
+    this.variantsSent.set(job.sessionJob, Math.max(this.nextVariant(job.sessionJob), job.variant + 1));
     // Keep enough jobs for late shares across a move, and no more.
     if (this.jobs.size > this.host.jobsKept * 2) {
       const oldest = this.jobs.keys().next().value;
       if (oldest !== undefined) this.jobs.delete(oldest);
     }
+  }
+
+  /** The variant of `sessionJob` whose coinbase space this miner has not been given. */
+  nextVariant(sessionJob: SessionJob): number {
+    return this.variantsSent.get(sessionJob) ?? 0;
+  }
+
+  /** Reconsiders the difficulty (at each job, and on the host's sweep); true if it changed. */
+  retarget(now: number): boolean {
+    const next = this.vardiff.retarget(now);
+    if (next === undefined) return false;
+    this.host.retargeted(this, next, this.vardiff.lastReason ?? 'rate');
+    return true;
   }
 
   /**
@@ -206,22 +248,57 @@ export class MinerConnection {
     }));
   }
 
-  /** The version mask this miner may roll on `job`'s session. */
-  versionMaskFor(job: ProxyJob): U32 {
-    return this.versionRolling ? (job.session.versionMask & this.requestedMask) >>> 0 : 0;
+  /** The version mask a share on this job is judged under: as sent, less what the upstream has since withdrawn. */
+  versionMaskFor(entry: MinerJob): U32 {
+    return (entry.versionMask & entry.job.session.versionMask) >>> 0;
   }
 
   recordCredit(difficulty: number): void {
-    this.vardiff.recordShare(difficulty);
+    this.acceptedShares += 1;
+    this.vardiff.recordShare(difficulty, Date.now());
   }
 
-  close(reason: string): void {
+  /**
+   * A difficulty the miner asked for (suggest_difficulty, minimum-difficulty). Once work was sent
+   * it applies at once by a fresh job, but only the first time: each fresh job costs a ledger
+   * row, so later requests wait for the next job.
+   */
+  private askDifficulty(difficulty: number): void {
+    const next = this.vardiff.setFloor(difficulty, Date.now());
+    if (next === undefined) return;
+    this.host.retargeted(this, next, 'miner');
+    if (this.lastJob === undefined || this.askedReissue) return;
+    this.askedReissue = true;
+    this.host.reissue(this);
+  }
+
+  recordReject(verdict: LocalVerdict): void {
+    this.rejectedShares.set(verdict, (this.rejectedShares.get(verdict) ?? 0) + 1);
+  }
+
+  /** Closes the connection; with a `farewell`, the miner is shown it (client.show_message) first. */
+  close(reason: string, farewell?: string): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.idleTimer);
-    this.socket.destroy();
-    this.log.info({ reason, identity: this.identity }, 'miner disconnected');
+    if (farewell === undefined) this.socket.destroy();
+    else {
+      // Ends once what was written (an error reply, the farewell) is sent; a peer that never
+      // closes its side is cut off.
+      this.socket.end(serializeRequest(null, 'client.show_message', [farewell]));
+      this.socket.setTimeout(1000, () => this.socket.destroy());
+    }
+    this.log.info(
+      {
+        reason,
+        identity: this.identity,
+        seconds: Math.round((Date.now() - this.connectedAt) / 1000),
+        accepted: this.acceptedShares,
+        rejected: Object.fromEntries(this.rejectedShares),
+      },
+      'miner disconnected',
+    );
     this.host.closed(this, reason);
   }
 
@@ -336,7 +413,7 @@ export class MinerConnection {
         this.reply(request.id, true);
         break;
       case 'mining.suggest_difficulty':
-        if (this.host.vardiff.honourMinerFloor) this.vardiff.setFloor(request.difficulty, Date.now());
+        if (this.host.vardiff.honourMinerFloor) this.askDifficulty(request.difficulty);
         this.reply(request.id, true);
         break;
       case 'mining.submit':
@@ -367,7 +444,7 @@ export class MinerConnection {
         }
         case 'minimum-difficulty':
           if (request.minimumDifficulty !== undefined && this.host.vardiff.honourMinerFloor) {
-            this.vardiff.setFloor(request.minimumDifficulty, Date.now());
+            this.askDifficulty(request.minimumDifficulty);
             result['minimum-difficulty'] = true;
           } else {
             result['minimum-difficulty'] = false;
@@ -388,6 +465,7 @@ export class MinerConnection {
   }
 
   private onSubscribe(id: JsonRpcId): void {
+    if (this.turnedAway(id, 'subscribe')) return;
     if (this.slot === undefined) {
       this.slot = this.host.allocateSlot();
       if (this.slot === undefined) {
@@ -412,17 +490,33 @@ export class MinerConnection {
   }
 
   private async onAuthorize(id: JsonRpcId, username: string, password: string): Promise<void> {
+    if (this.turnedAway(id, 'authorize')) return;
     const verdict = await this.host.authorize(username, password, this.id, this.remoteAddress);
     if (!this.isOpen) return;
+    const worker = username.slice(0, MAX_LOGGED_USERNAME);
     if (!verdict.ok) {
+      this.log.info({ worker, reason: verdict.message }, 'miner authorize refused');
       this.replyError(id, SubmitErrorCode.unauthorizedWorker, verdict.message);
       this.countFailedAuthorize();
       return;
     }
-    this.authorized.set(username, verdict.identity ?? identityOf(username));
+    const credited = verdict.identity ?? identityOf(username);
+    this.authorized.set(username, credited);
     this.identity ??= username;
+    // A rig authorizes a few workers; a connection cycling through names logs at debug after that.
+    const level = this.authorized.size <= LOGGED_WORKERS ? 'info' : 'debug';
+    this.log[level]({ worker, credited: credited.slice(0, MAX_LOGGED_USERNAME) }, 'miner authorized');
     this.reply(id, true);
     this.maybePlace();
+  }
+
+  /** No upstream past the grace: the request is refused and the connection closed, so the firmware fails over. */
+  private turnedAway(id: JsonRpcId, stage: 'subscribe' | 'authorize'): boolean {
+    const refusal = this.host.turnAway(stage);
+    if (refusal === undefined) return false;
+    this.replyError(id, SubmitErrorCode.other, refusal);
+    this.close(`no upstream: ${stage} refused`, refusal);
+    return true;
   }
 
   private maybePlace(): void {

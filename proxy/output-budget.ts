@@ -16,7 +16,12 @@ export class OutputBudget<Connection extends QueuedOutput> {
   private readonly queued = new Map<Connection, number>();
   private total = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(private maxBytes: number) {}
+
+  /** A new bound (a configuration reload), enforced from the next write. */
+  setMaxBytes(maxBytes: number): void {
+    this.maxBytes = maxBytes;
+  }
 
   /** The last seen total: at least what is queued now. */
   get bytes(): number {

@@ -12,6 +12,9 @@ import type { SessionJob, UpstreamSession } from './upstream-session.js';
  *   coinb1' = coinb1 ‖ en1_upstream ‖ pad, coinb2' = coinb2, miner en1 = its slot,
  * so every miner on the session hashes exactly what the session expects with
  * en2_upstream = pad ‖ slot ‖ en2_miner. The notify is the same bytes for all of them.
+ *
+ * Variant v of a job writes v (big-endian) into the pad: the same upstream job with a coinbase
+ * space of its own, for a miner sent that job before (./job-variants.ts). Variant 0 has a zero pad.
  */
 export interface ProxyJob {
   readonly id: JobId;
@@ -19,6 +22,7 @@ export interface ProxyJob {
   readonly sessionJob: SessionJob;
   readonly minerJob: Job;
   readonly pad: Uint8Array;
+  readonly variant: number;
   /** The upstream difficulty's target: a share is forwarded only if it meets it. */
   readonly upstreamTarget: Target;
   /** mining.notify as the upstream flagged it, and the same job with clean_jobs forced on. */
@@ -30,7 +34,7 @@ export interface ProxyJob {
 }
 
 export type FoldResult =
-  | { readonly ok: true; readonly minerJob: Job; readonly pad: Uint8Array }
+  | { readonly ok: true; readonly minerJob: Job; readonly pad: Uint8Array; readonly variant: number }
   | { readonly ok: false; readonly problem: string };
 
 export function foldJob(
@@ -38,6 +42,7 @@ export function foldJob(
   id: JobId,
   slotBytes: number,
   minerExtranonce2Size: number,
+  variant = 0,
 ): FoldResult {
   const padBytes = sessionJob.extranonce2Size - slotBytes - minerExtranonce2Size;
   if (padBytes < 0) {
@@ -49,20 +54,30 @@ export function foldJob(
         'extranonce.minerExtranonce2Size, or use a pool port with a larger extranonce2',
     };
   }
+  if (variant >= variantsOf(padBytes))
+    return { ok: false, problem: `variant ${variant} does not fit a ${padBytes}-byte pad` };
   const pad = new Uint8Array(padBytes);
+  for (let i = padBytes - 1, rest = variant; i >= 0 && rest > 0; i--, rest = Math.floor(rest / 256))
+    pad[i] = rest % 256;
   const job = sessionJob.job;
   return {
     ok: true,
     pad,
+    variant,
     minerJob: { ...job, jobId: id, coinb1: concatBytes(job.coinb1, sessionJob.extranonce1, pad) },
   };
+}
+
+/** How many distinct pads (coinbase spaces per slot) a pad of this many bytes gives. */
+export function variantsOf(padBytes: number): number {
+  return 256 ** Math.min(padBytes, 6);
 }
 
 export function makeProxyJob(
   session: UpstreamSession,
   sessionJob: SessionJob,
   id: string,
-  fold: { minerJob: Job; pad: Uint8Array },
+  fold: { minerJob: Job; pad: Uint8Array; variant: number },
   ledgerJobId: LedgerJobId,
   proofScope: ProofScope,
 ): ProxyJob {
@@ -73,6 +88,7 @@ export function makeProxyJob(
     sessionJob,
     minerJob: fold.minerJob,
     pad: fold.pad,
+    variant: fold.variant,
     upstreamTarget: difficultyToTarget(sessionJob.difficulty),
     notify,
     notifyClean: fold.minerJob.cleanJobs ? notify : serializeNotify({ ...fold.minerJob, cleanJobs: true }),

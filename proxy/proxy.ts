@@ -3,13 +3,19 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
+import { planReload, type ReloadPlan } from '../src/config/config-reload.js';
+import { listenerVardiff, upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
 import type { Ledger, ShareRecord } from '../src/ledger/ledger.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
 import { SubmitErrorCode } from '../src/stratum/errors.js';
 import type { SubmitRequest } from '../src/stratum/messages.js';
-import { toJobId } from '../src/work/types.js';
-import { BIP320_VERSION_MASK } from '../src/work/version-rolling.js';
+import { blamesPool } from '../src/stratum/submit-rejects.js';
+import { concatBytes } from '../src/work/bytes.js';
+import { difficultyToTarget, type Target } from '../src/work/target.js';
+import { toDifficulty, toJobId } from '../src/work/types.js';
+import type { VardiffOptions } from '../src/work/vardiff.js';
+import { BIP320_VERSION_MASK, rollableMask, upstreamVersionBits } from '../src/work/version-rolling.js';
+import { BlockReports } from './block-reports.js';
 import { ConnectionsByAddress, LogThrottle, refuseConnection } from './connection-limits.js';
 import { ExtranonceSlots } from './extranonce-slots.js';
 import {
@@ -19,17 +25,27 @@ import {
   type MinerHost,
   type SubmitReply,
 } from './miner-connection.js';
-import { foldJob, makeProxyJob, type ProxyJob } from './proxy-job.js';
+import { JobVariants } from './job-variants.js';
+import { foldJob, makeProxyJob, variantsOf, type ProxyJob } from './proxy-job.js';
 import { LedgerWatch } from './ledger-watch.js';
 import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
 import { RejectBudget, type RejectScreening } from './reject-budget.js';
+import { RejectLog } from './reject-log.js';
 import { RejectTally } from './reject-tally.js';
 import { judgeShare, type Judgement } from './share-judge.js';
 import { SlicedQueue } from './sliced-queue.js';
 import { SplitScheduler } from './split-scheduler.js';
-import { UpstreamLink } from './upstream-link.js';
-import type { SessionJob, UpstreamCredentials, UpstreamSession } from './upstream-session.js';
+import { UpstreamLink, type UpstreamLinkTimings } from './upstream-link.js';
+import { UpstreamOutage } from './upstream-outage.js';
+import {
+  submitWire,
+  type SessionJob,
+  type SubmitParams,
+  type UpstreamCredentials,
+  type UpstreamSession,
+} from './upstream-session.js';
+import type { ShareWork } from '../src/work/share-check.js';
 import type { UpstreamUrl } from '../src/config/endpoints.js';
 
 export const USER_AGENT = 'hashrelay/0.1.0';
@@ -101,7 +117,8 @@ export class Proxy {
   private weights = new Map<string, number>();
   private started = false;
   readonly miners = new Set<MinerConnection>();
-  private readonly config: ProxyConfig;
+  /** Replaced whole by a reload (reconfigure); read where it is used, not copied. */
+  private config: ProxyConfig;
   private readonly ledger: Ledger;
   private readonly log: Logger;
   private readonly slots: ExtranonceSlots<UpstreamSession>;
@@ -113,6 +130,11 @@ export class Proxy {
   private readonly servers: net.Server[] = [];
   /** Session id → the proxy jobs made from it, oldest first; and its current one. */
   private readonly sessionJobs = new Map<string, ProxyJob[]>();
+  /** Each job's variants: fresh coinbase space for a miner sent it again. */
+  private readonly variants = new JobVariants();
+  /** Sessions already warned that their pad leaves no room for variants. */
+  private readonly noVariantsWarned = new WeakSet<UpstreamSession>();
+  private vardiffTimer: NodeJS.Timeout | undefined;
   /** Session id → miners placed on it. */
   private readonly placements = new Map<string, Set<MinerConnection>>();
   private readonly minerSession = new Map<MinerConnection, UpstreamSession>();
@@ -132,6 +154,13 @@ export class Proxy {
   /** Rejects past their connection's recording budget, written as summary rows. */
   private readonly rejectTally: RejectTally;
   private readonly rejectBudgets = new WeakMap<MinerConnection, RejectBudget>();
+  /** Per-miner reject summaries for the operator's log. */
+  private readonly rejectLog: RejectLog;
+  /** Time with no upstream up; past its grace, miners are turned away (upstream.whenNoUpstream). */
+  private readonly outage: UpstreamOutage;
+  /** `blocks.minDifficulty` as a target: a share meeting nbits is a block only if it meets this too. */
+  private readonly blockFloorTarget: Target;
+  private readonly blockReports: BlockReports;
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
@@ -145,6 +174,16 @@ export class Proxy {
     this.proofScopes = new ProofScopes(Math.max(60, this.config.upstream.retireSeconds) * 1000);
     this.ledgerWatch = new LedgerWatch(this.ledger, this.metrics, this.log);
     this.rejectTally = new RejectTally(this.ledger, this.config.limits.rejectBudget.summarySeconds * 1000);
+    this.rejectLog = new RejectLog(this.config.rejectLogSeconds * 1000);
+    this.outage = new UpstreamOutage(
+      () => this.config.upstream,
+      this.log,
+      () => {
+        this.turnAwayWaiting();
+      },
+    );
+    this.blockFloorTarget = difficultyToTarget(toDifficulty(this.config.blocks.minDifficulty));
+    this.blockReports = new BlockReports(this.log, this.config.blocks.loggedPerMinute);
     const up = this.config.upstream;
     const limits = this.config.limits;
     this.addresses = new ConnectionsByAddress(limits);
@@ -154,13 +193,22 @@ export class Proxy {
       extranonceSlots: () => ({ inUse: this.slots.used, quarantined: this.slots.quarantined }),
       duplicateProofs: () => ({ scopes: this.proofScopes.scopeCount, proofs: this.proofScopes.proofCount }),
     });
+    const config = (): ProxyConfig => this.config;
     this.host = {
       log: this.log,
-      limits,
-      vardiff: this.config.vardiff,
+      get limits() {
+        return config().limits;
+      },
+      get vardiff() {
+        return config().vardiff;
+      },
       minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
       jobsKept: up.jobsKept,
-      versionMaskOffer: () => this.preferredLink()?.readySessions()[0]?.versionMask ?? BIP320_VERSION_MASK,
+      versionMaskOffer: () => {
+        const session = this.preferredLink()?.readySessions()[0];
+        if (session === undefined) return BIP320_VERSION_MASK;
+        return rollableMask(session.versionMask, 0xffffffff, session.currentJob?.job.version ?? 0);
+      },
       allocateSlot: () => this.slots.allocate(),
       authorize: (username, password, connectionId, remoteAddress) =>
         this.admission?.authorize(username, password, connectionId, remoteAddress) ??
@@ -168,6 +216,13 @@ export class Proxy {
       place: (miner) => {
         this.addresses.authenticated(miner.id);
         this.place(miner);
+      },
+      retargeted: (miner, difficulty, reason) => {
+        this.metrics.vardiffRetargets.inc({ reason });
+        miner.log.debug({ difficulty, reason }, 'vardiff retarget');
+      },
+      reissue: (miner) => {
+        this.reissue(miner);
       },
       submit: (miner, request) => this.track(this.onSubmit(miner, request)),
       queued: (miner) => {
@@ -179,19 +234,43 @@ export class Proxy {
       protocolError: (kind) => {
         this.metrics.protocolErrors.inc({ kind });
       },
+      turnAway: (stage) => {
+        const refusal = this.draining ? undefined : this.outage.refusal();
+        if (refusal !== undefined) this.metrics.minersTurnedAway.inc({ stage });
+        return refusal;
+      },
       closed: (miner, reason) => {
         this.onMinerClosed(miner, reason);
       },
     };
     if (this.config.routing.mode === 'weighted') this.scheduler = new SplitScheduler(this.config.routing);
-    const names = upstreamNames(this.config.upstreams);
-    this.setUpstreams(
-      this.config.upstreams.map((upstream, i) => ({
-        name: names[i]!,
-        url: upstream.url,
-        weight: upstream.weight,
-      })),
-    );
+    this.setUpstreams(configuredUpstreams(this.config));
+  }
+
+  /**
+   * A configuration reload (SIGHUP, POST /api/reload): applies every change that can apply
+   * without dropping a miner (upstreams and weights, limits, vardiff, timings) and keeps the
+   * running value of each key that needs a restart. Miners stay connected throughout.
+   */
+  reconfigure(next: ProxyConfig): ReloadPlan {
+    const plan = planReload(this.config, next);
+    if (plan.applied.length === 0) return plan;
+    const previous = this.config;
+    const config = plan.config;
+    this.config = config;
+    const now = Date.now();
+    this.addresses.setLimits(config.limits);
+    this.output.setMaxBytes(config.limits.maxTotalPendingWriteBytes);
+    for (const server of this.servers) server.maxConnections = config.limits.maxConnections;
+    this.rejectLog.setInterval(config.rejectLogSeconds * 1000);
+    if (JSON.stringify(previous.vardiff) !== JSON.stringify(config.vardiff))
+      for (const miner of this.miners) miner.vardiff.reconfigure(config.vardiff, now);
+    for (const link of [...this.linkList, ...this.retiring.keys()]) link.retune(linkTimings(config));
+    // A miner-agent's set comes from chain, not the file: an unchanged (empty) list is left alone.
+    if (JSON.stringify(previous.upstreams) !== JSON.stringify(config.upstreams))
+      this.setUpstreams(configuredUpstreams(config));
+    if (this.started) this.turnAwayWaiting(); // whenNoUpstream may have become disconnect
+    return plan;
   }
 
   /** Unsent bytes queued to all miners. */
@@ -282,13 +361,7 @@ export class Proxy {
         priority,
         url: spec.url,
         credentials: spec.credentials,
-        connectTimeoutMs: up.connectTimeoutSeconds * 1000,
-        silenceMs: up.silenceSeconds * 1000,
-        submitTimeoutMs: up.submitTimeoutSeconds * 1000,
-        maxConsecutiveRejects: up.maxConsecutiveRejects,
-        backoffMinMs: up.backoffMinSeconds * 1000,
-        backoffMaxMs: up.backoffMaxSeconds * 1000,
-        maxMinersPerSession: up.maxMinersPerSession,
+        ...linkTimings(this.config),
         jobsKept: up.jobsKept,
         userAgent: USER_AGENT,
         logger: this.log,
@@ -318,6 +391,9 @@ export class Proxy {
     this.started = true;
     this.ledgerWatch.start();
     this.rejectTally.start();
+    this.rejectLog.start();
+    this.outage.begin(Date.now(), false);
+    this.blockReports.start();
     for (const link of this.links) link.start();
     if (this.scheduler !== undefined) {
       // Re-decide each miner whose dwell has run out; a move is a clean notify (a job boundary).
@@ -328,10 +404,19 @@ export class Proxy {
       }, tickMs);
       this.routingTimer.unref();
     }
+    // Difficulty also comes down when no job does: one sweep over every placed miner.
+    const { targetShareSeconds, firstShareTargets, noShareTargets } = this.config.vardiff;
+    const quietest = Math.min(...[firstShareTargets, noShareTargets].filter((n) => n > 0), 4);
+    const sweepMs = Math.min(1000, Math.max(100, (quietest * targetShareSeconds * 1000) / 4));
+    this.vardiffTimer = setInterval(() => {
+      this.sweepVardiff();
+    }, sweepMs);
+    this.vardiffTimer.unref();
     const bound: { host: string; port: number }[] = [];
     for (const listener of this.config.listen) {
+      const vardiff = listenerVardiff(this.config, listener);
       const onConnection = (socket: net.Socket): void => {
-        this.onConnection(socket);
+        this.onConnection(socket, vardiff);
       };
       const server =
         listener.tls === undefined
@@ -367,12 +452,16 @@ export class Proxy {
     if (this.draining) return;
     this.draining = true;
     clearInterval(this.routingTimer);
+    clearInterval(this.vardiffTimer);
     this.log.info({ miners: this.miners.size, inFlight: this.inFlight.size }, 'draining');
     // close() stops accepting at once but resolves only when every miner is gone: await it last.
     const closed = Promise.all(this.servers.map((server) => new Promise((resolve) => server.close(resolve))));
     const deadline = new Promise((resolve) => setTimeout(resolve, this.config.drainSeconds * 1000).unref());
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
     this.rejectTally.stop();
+    this.rejectLog.stop();
+    this.outage.stop();
+    this.blockReports.stop();
     this.ledgerWatch.stop();
     await this.ledger.flush().catch((error: unknown) => {
       this.log.error({ error: (error as Error).message }, 'ledger could not flush while draining');
@@ -435,7 +524,7 @@ export class Proxy {
     return promise;
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: net.Socket, vardiff: VardiffOptions): void {
     if (this.draining) {
       socket.destroy();
       return;
@@ -453,7 +542,7 @@ export class Proxy {
       refuseConnection(socket, refusal.message);
       return;
     }
-    const miner = new MinerConnection(id, socket, this.host);
+    const miner = new MinerConnection(id, socket, this.host, vardiff);
     this.miners.add(miner);
     this.metrics.connections.inc({ role: 'miner' });
     this.metrics.connectionsTotal.inc({ role: 'miner' });
@@ -464,12 +553,23 @@ export class Proxy {
     this.admission?.release(miner.id);
     this.addresses.closed(miner.id);
     this.output.forget(miner);
+    this.rejectLog.forget(miner);
     this.waiting.delete(miner);
     this.scheduler?.removeMiner(String(miner.id));
     this.metrics.connections.dec({ role: 'miner' });
     this.metrics.disconnectsTotal.inc({ reason: reasonKind(reason) });
     this.unplace(miner);
     if (miner.slot !== undefined) this.slots.release(miner.slot, miner.slotClaims);
+  }
+
+  /** The grace ran out with no upstream: miners waiting for work leave for their backup pools. */
+  private turnAwayWaiting(): void {
+    const refusal = this.outage.refusal();
+    if (refusal === undefined || this.draining) return;
+    for (const miner of [...this.waiting]) {
+      this.metrics.minersTurnedAway.inc({ stage: 'waiting' });
+      miner.close(`no upstream for ${this.config.upstream.noUpstreamGraceSeconds} s: turned away`, refusal);
+    }
   }
 
   private preferredLink(): UpstreamLink | undefined {
@@ -499,7 +599,8 @@ export class Proxy {
   private place(miner: MinerConnection): void {
     const session = this.chooseSession(miner);
     if (session === undefined || !this.moveTo(miner, session)) {
-      if (!this.waiting.has(miner)) miner.log.warn('no upstream is up: the miner waits for work');
+      // One line per outage is the proxy's (UpstreamOutage); 10,000 miners need not each say it.
+      if (!this.waiting.has(miner)) miner.log.debug('no upstream is up: the miner waits for work');
       this.waiting.add(miner);
     }
   }
@@ -520,8 +621,45 @@ export class Proxy {
     this.linkOf(session)?.load.set(session.id, miners.size);
     this.metrics.minersPerUpstream.inc({ upstream: session.upstream });
     // Moving is one clean notify of the new session's job: no reconnect (the extranonce fold).
-    miner.sendJob(current, true);
+    miner.sendJob(this.jobFor(miner, current), true);
     return true;
+  }
+
+  /** Reconsiders every placed miner's difficulty; a change goes out with a fresh job. */
+  private sweepVardiff(): void {
+    const now = Date.now();
+    for (const miner of this.minerSession.keys()) if (miner.retarget(now)) this.reissue(miner);
+  }
+
+  /** The placed miner's session job again, as space it has not mined, so a new difficulty applies. */
+  private reissue(miner: MinerConnection): void {
+    const session = this.minerSession.get(miner);
+    const current = session === undefined ? undefined : this.currentJob(session);
+    if (current !== undefined) miner.sendJob(this.jobFor(miner, current), true);
+  }
+
+  /**
+   * `base` as this miner should get it: itself the first time, else a variant whose coinbase
+   * space the miner has not had (it restarts extranonce2 on the new job id).
+   */
+  private jobFor(miner: MinerConnection, base: ProxyJob): ProxyJob {
+    const variant = miner.nextVariant(base.sessionJob);
+    const job = this.variants.get(base, variant, () => this.mintJob(base.session, base.sessionJob, variant));
+    if (job !== undefined) {
+      if (variant > 0) this.metrics.jobVariants.inc({ upstream: base.session.upstream });
+      return job;
+    }
+    this.metrics.jobResends.inc({ upstream: base.session.upstream });
+    const padFull = variant >= variantsOf(base.pad.length);
+    if (padFull && !this.noVariantsWarned.has(base.session)) {
+      this.noVariantsWarned.add(base.session);
+      this.log.warn(
+        { upstream: base.session.upstream, padBytes: base.pad.length, variant },
+        'a miner is sent a job it already mined (it may re-mine covered work): the pool extranonce2 ' +
+          'leaves too little pad; lower extranonce.minerExtranonce2Size or slotBytes, or use a pool port with a larger extranonce2',
+      );
+    }
+    return miner.lastJob?.sessionJob === base.sessionJob ? miner.lastJob : base;
   }
 
   private unplace(miner: MinerConnection): void {
@@ -558,6 +696,8 @@ export class Proxy {
       this.metrics.upstreamSessions.set({ upstream: link.name }, link.readySessions().length);
     }
     if (this.draining) return;
+    if (this.links.some((link) => link.healthy)) this.outage.end(Date.now());
+    else this.outage.begin(Date.now());
     if (this.scheduler !== undefined) {
       for (const link of this.links) this.scheduler.setAvailable(link.name, link.healthy);
       // Only miners whose upstream went away move now; the rest follow the scheduler's ticks.
@@ -569,10 +709,7 @@ export class Proxy {
       return;
     }
     const preferred = this.preferredLink();
-    if (preferred === undefined) {
-      this.log.error('no upstream is up: miners keep their last job until one recovers');
-      return;
-    }
+    if (preferred === undefined) return; // miners keep their last job; UpstreamOutage says so
     // Failover and failback: every miner not on the preferred upstream moves there.
     for (const miner of this.miners) {
       const session = this.minerSession.get(miner);
@@ -604,21 +741,38 @@ export class Proxy {
     const job = this.registerJob(session, sessionJob);
     if (job === undefined) return;
     const clean = sessionJob.job.cleanJobs;
-    for (const miner of this.placements.get(session.id) ?? []) miner.sendJob(job, clean);
+    for (const miner of this.placements.get(session.id) ?? []) miner.sendJob(this.jobFor(miner, job), clean);
     if (this.waiting.size > 0 && session.state === 'ready') {
       for (const miner of [...this.waiting]) this.place(miner);
     }
   }
 
   private registerJob(session: UpstreamSession, sessionJob: SessionJob): ProxyJob | undefined {
+    const proxyJob = this.mintJob(session, sessionJob, 0);
+    if (proxyJob === undefined) return undefined;
+    this.variants.register(proxyJob);
+    let list = this.sessionJobs.get(session.id);
+    if (list === undefined) {
+      list = [];
+      this.sessionJobs.set(session.id, list);
+    }
+    list.push(proxyJob);
+    while (list.length > this.config.upstream.jobsKept) list.shift();
+    return proxyJob;
+  }
+
+  /** A session job folded for miners under a fresh proxy job id, recorded in the ledger. */
+  private mintJob(session: UpstreamSession, sessionJob: SessionJob, variant: number): ProxyJob | undefined {
     const id = `${session.id.slice(session.id.lastIndexOf('/') + 1)}.${(this.nextJobSerial++).toString(16)}`;
     const fold = foldJob(
       sessionJob,
       toJobId(id),
       this.config.extranonce.slotBytes,
       this.config.extranonce.minerExtranonce2Size,
+      variant,
     );
     if (!fold.ok) {
+      if (variant > 0) return undefined; // the pad has no room for another variant
       this.log.error({ upstream: session.upstream, problem: fold.problem }, 'cannot use this upstream');
       session.close(fold.problem);
       return undefined;
@@ -632,15 +786,7 @@ export class Proxy {
       return undefined;
     }
     const proofScope = this.proofScopes.forJob(session.id, sessionJob.job.prevhash, Date.now());
-    const proxyJob = makeProxyJob(session, sessionJob, id, fold, ledgerJobId, proofScope);
-    let list = this.sessionJobs.get(session.id);
-    if (list === undefined) {
-      list = [];
-      this.sessionJobs.set(session.id, list);
-    }
-    list.push(proxyJob);
-    while (list.length > this.config.upstream.jobsKept) list.shift();
-    return proxyJob;
+    return makeProxyJob(session, sessionJob, id, fold, ledgerJobId, proofScope);
   }
 
   private recordJob(session: UpstreamSession, sessionJob: SessionJob, id: string): number {
@@ -668,7 +814,9 @@ export class Proxy {
     // set_version_mask applies at once: tell this session's miners with the next write.
     const current = this.currentJob(session);
     if (current === undefined) return;
-    for (const miner of this.placements.get(session.id) ?? []) miner.sendJob(current, false);
+    // Each miner is re-sent the job it is mining (a variant, perhaps), not new space.
+    for (const miner of this.placements.get(session.id) ?? [])
+      miner.sendJob(miner.lastJob?.session === session ? miner.lastJob : current, false);
   }
 
   private onSessionClosed(link: UpstreamLink, session: UpstreamSession, reason: string): void {
@@ -690,8 +838,9 @@ export class Proxy {
     const judgement = judgeShare(entry, request, {
       slot: miner.slot!,
       minerExtranonce2Size: this.config.extranonce.minerExtranonce2Size,
-      versionMask: entry === undefined ? 0 : miner.versionMaskFor(entry.job),
+      versionMask: entry === undefined ? 0 : miner.versionMaskFor(entry),
       ntimeMaxAheadSeconds: this.config.ntimeMaxAheadSeconds,
+      blockFloorTarget: this.blockFloorTarget,
     });
     const job = entry?.job;
     const session = job?.session;
@@ -713,9 +862,13 @@ export class Proxy {
       hash: work?.hash ?? null,
       verdict: judgement.verdict,
       upstreamVerdict: forward ? 'pending' : 'not-forwarded',
-      isBlock: work?.isBlock ?? false,
+      isBlock: judgement.block,
     };
     const screening = this.screen(miner, judgement, time);
+    if (judgement.verdict !== 'accepted') {
+      miner.recordReject(judgement.verdict);
+      this.rejectLog.count(miner, judgement.verdict, time);
+    }
     if (!screening.record && judgement.verdict !== 'accepted') {
       // Past the connection's budget: counted, not recorded, and answered without a commit.
       const { miner: identity, worker, upstream } = record;
@@ -727,17 +880,29 @@ export class Proxy {
     const recorded = this.ledger.recordShare(record);
 
     // Forward at once: the pool's clock is running; the miner's answer waits for the ledger.
-    if (forward) {
-      void this.forward(miner, job!, session, request, judgement.upstreamExtranonce2, recorded);
-    }
+    const submit =
+      (forward || judgement.block) && work !== null && job !== undefined
+        ? upstreamSubmit(job, request, judgement, work)
+        : undefined;
+    if (forward) void this.forward(job!, session, submit!, judgement.meetsUpstreamTarget, recorded);
 
     this.metrics.shares.inc({ verdict: judgement.verdict });
-    if (work?.isBlock === true) {
+    if (judgement.block && work !== null && submit !== undefined) {
       this.metrics.blocksFound.inc({ upstream: record.upstream });
-      this.log.info(
-        { upstream: record.upstream, hash: Buffer.from(work.hash).reverse().toString('hex') },
-        'block found',
-      );
+      this.blockReports.found(() => ({
+        upstream: record.upstream,
+        miner: record.miner,
+        worker: request.worker,
+        hash: Buffer.from(work.hash).reverse().toString('hex'),
+        header: Buffer.from(work.header).toString('hex'),
+        coinbase: Buffer.from(
+          concatBytes(job!.minerJob.coinb1, miner.slot!, request.extranonce2, job!.minerJob.coinb2),
+        ).toString('hex'),
+        merkleBranch: job!.minerJob.merkleBranch.map((branch) => Buffer.from(branch).toString('hex')),
+        submit: submitWire(job!.session.workerName, submit),
+        shareDifficulty: work.shareDifficulty,
+        forwarded: forward,
+      }));
     }
     try {
       await recorded;
@@ -789,24 +954,14 @@ export class Proxy {
   }
 
   private async forward(
-    miner: MinerConnection,
     job: ProxyJob,
     session: UpstreamSession,
-    request: SubmitRequest,
-    extranonce2: Uint8Array,
+    submit: SubmitParams,
+    meetsUpstreamTarget: boolean,
     recorded: Promise<number>,
   ): Promise<void> {
     const link = this.linkOf(session);
-    const answer = await session.submit(session.workerName, {
-      jobId: job.sessionJob.job.jobId,
-      extranonce2,
-      ntime: request.ntime,
-      nonce: request.nonce,
-      versionBits:
-        request.versionBits === undefined
-          ? undefined
-          : (request.versionBits & miner.versionMaskFor(job)) >>> 0,
-    });
+    const answer = await session.submit(session.workerName, submit);
     this.metrics.upstreamShares.inc({ upstream: session.upstream, result: answer.kind });
     if (answer.kind !== 'no-answer')
       this.metrics.upstreamLatency.observe({ upstream: session.upstream }, answer.latencySeconds);
@@ -814,14 +969,24 @@ export class Proxy {
       this.metrics.upstreamDifficulty.inc({ upstream: session.upstream }, job.sessionJob.difficulty);
       link?.recordAcceptance();
     } else if (answer.kind === 'rejected') {
-      this.log.warn(
-        { upstream: session.upstream, error: answer.error, job: job.id },
-        'upstream rejected a share',
-      );
-      // A pool calling a locally unique proof a duplicate keys duplicates its own way (or saw
-      // it from elsewhere): the miner's doing, not the pool's health.
-      if (job.sessionJob.generation === session.generation && !/duplicate/i.test(answer.error))
+      // Only a disagreement on a fresh share that met the pool's difficulty is the pool's fault;
+      // a block sent under its difficulty, a stale or a duplicate is refused by design.
+      const blamed = blamesPool(answer.reason, {
+        fresh: job.sessionJob.generation === session.generation,
+        meetsUpstreamTarget,
+      });
+      this.metrics.upstreamRejects.inc({
+        upstream: session.upstream,
+        reason: answer.reason,
+        blamed: String(blamed),
+      });
+      const fields = { upstream: session.upstream, error: answer.error, reason: answer.reason, job: job.id };
+      if (blamed) {
+        this.log.warn(fields, 'upstream rejected a share the proxy judged valid');
         link?.recordRejection();
+      } else {
+        this.log.debug(fields, 'upstream rejected a share, as it may');
+      }
     }
     let shareId: number;
     try {
@@ -839,9 +1004,51 @@ export class Proxy {
 
 export { identityOf };
 
+/** The configured upstreams as the router takes them (in failover order). */
+function configuredUpstreams(config: ProxyConfig): UpstreamSpec[] {
+  const names = upstreamNames(config.upstreams);
+  return config.upstreams.map((upstream, i) => ({
+    name: names[i]!,
+    url: upstream.url,
+    weight: upstream.weight,
+  }));
+}
+
+function linkTimings({ upstream: up }: ProxyConfig): UpstreamLinkTimings {
+  return {
+    connectTimeoutMs: up.connectTimeoutSeconds * 1000,
+    silenceMs: up.silenceSeconds * 1000,
+    submitTimeoutMs: up.submitTimeoutSeconds * 1000,
+    maxConsecutiveRejects: up.maxConsecutiveRejects,
+    backoffMinMs: up.backoffMinSeconds * 1000,
+    backoffMaxMs: up.backoffMaxSeconds * 1000,
+    maxMinersPerSession: up.maxMinersPerSession,
+  };
+}
+
+/** The submit a pool gets for a share: its job id, its extranonce2, the version under its mask. */
+function upstreamSubmit(
+  job: ProxyJob,
+  request: SubmitRequest,
+  judgement: Judgement,
+  work: ShareWork,
+): SubmitParams {
+  return {
+    jobId: job.sessionJob.job.jobId,
+    extranonce2: judgement.upstreamExtranonce2,
+    ntime: request.ntime,
+    nonce: request.nonce,
+    versionBits:
+      request.versionBits === undefined
+        ? undefined
+        : upstreamVersionBits(work.version, job.session.versionMask),
+  };
+}
+
 /** A bounded label for a free-text reason. */
 function reasonKind(reason: string): string {
   const known = [
+    'no upstream',
     'rejects',
     'silent',
     'rejected',

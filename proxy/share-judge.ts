@@ -3,6 +3,7 @@ import { SubmitErrorCode } from '../src/stratum/errors.js';
 import type { SubmitRequest } from '../src/stratum/messages.js';
 import { concatBytes } from '../src/work/bytes.js';
 import { checkShare, prepareJob, type ShareWork } from '../src/work/share-check.js';
+import type { Target } from '../src/work/target.js';
 import type { MinerJob } from './miner-connection.js';
 
 export interface Judgement {
@@ -15,6 +16,10 @@ export interface Judgement {
   readonly upstreamExtranonce2: Uint8Array;
   /** Meets the upstream's difficulty (or is a block) and was not refused for its form. */
   readonly forward: boolean;
+  /** Meets the upstream's difficulty by our own hash: the pool refusing it is a disagreement. */
+  readonly meetsUpstreamTarget: boolean;
+  /** A block for the network: meets nbits and the floor of `blocks.minDifficulty`. */
+  readonly block: boolean;
 }
 
 export interface JudgeContext {
@@ -22,6 +27,11 @@ export interface JudgeContext {
   readonly minerExtranonce2Size: number;
   readonly versionMask: number;
   readonly ntimeMaxAheadSeconds: number;
+  /**
+   * The target of `blocks.minDifficulty`: a share meeting nbits is a block only if it meets this
+   * too (regtest's nbits is met by every share; no real network's block is under difficulty 1).
+   */
+  readonly blockFloorTarget: Target;
 }
 
 /**
@@ -59,7 +69,10 @@ export function judgeShare(
     return refuse(verdict.reason, SubmitErrorCode.other, verdict.detail, upstreamExtranonce2);
   }
   const work = verdict.work;
-  const forwardable = work.hashValue <= job.upstreamTarget || work.isBlock;
+  const block = work.isBlock && work.hashValue <= context.blockFloorTarget;
+  const meetsUpstreamTarget = work.hashValue <= job.upstreamTarget;
+  const forwardable = meetsUpstreamTarget || block;
+  const measured = { work, upstreamExtranonce2, meetsUpstreamTarget, block };
 
   // The chain moved on from this prevhash everywhere: nothing on it can be credited, and its
   // proofs are no longer remembered, so it is never forwarded either.
@@ -68,8 +81,7 @@ export function judgeShare(
       verdict: 'stale',
       code: SubmitErrorCode.jobNotFound,
       message: 'stale share: the block it builds on was replaced',
-      work,
-      upstreamExtranonce2,
+      ...measured,
       forward: false,
     };
   }
@@ -80,8 +92,7 @@ export function judgeShare(
       verdict: 'duplicate',
       code: SubmitErrorCode.duplicateShare,
       message: 'duplicate share: this proof of work was already submitted',
-      work,
-      upstreamExtranonce2,
+      ...measured,
       forward: false,
     };
   }
@@ -91,8 +102,7 @@ export function judgeShare(
       verdict: 'stale',
       code: SubmitErrorCode.jobNotFound,
       message: 'stale share: the job was replaced by a clean job',
-      work,
-      upstreamExtranonce2,
+      ...measured,
       forward: forwardable && verdict.valid,
     };
   }
@@ -102,12 +112,11 @@ export function judgeShare(
       verdict: verdict.reason,
       code: SubmitErrorCode.lowDifficultyShare,
       message: verdict.detail,
-      work,
-      upstreamExtranonce2,
-      forward: work.isBlock,
+      ...measured,
+      forward: block,
     };
   }
-  return { verdict: 'accepted', code: 0, message: '', work, upstreamExtranonce2, forward: forwardable };
+  return { verdict: 'accepted', code: 0, message: '', ...measured, forward: forwardable };
 }
 
 function refuse(
@@ -116,5 +125,14 @@ function refuse(
   message: string,
   upstreamExtranonce2: Uint8Array,
 ): Judgement {
-  return { verdict, code, message, work: null, upstreamExtranonce2, forward: false };
+  return {
+    verdict,
+    code,
+    message,
+    work: null,
+    upstreamExtranonce2,
+    forward: false,
+    meetsUpstreamTarget: false,
+    block: false,
+  };
 }

@@ -38,6 +38,18 @@ export interface UpstreamLinkEvents {
   sessionReady(link: UpstreamLink, session: UpstreamSession): void;
 }
 
+/** The options a configuration reload may change: they apply to the sessions opened after it. */
+export type UpstreamLinkTimings = Pick<
+  UpstreamLinkOptions,
+  | 'connectTimeoutMs'
+  | 'silenceMs'
+  | 'submitTimeoutMs'
+  | 'maxConsecutiveRejects'
+  | 'backoffMinMs'
+  | 'backoffMaxMs'
+  | 'maxMinersPerSession'
+>;
+
 let sessionSerial = 0;
 
 /**
@@ -105,6 +117,10 @@ export class UpstreamLink {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     if (this.sessions.length === 0) this.openSession();
+  }
+
+  retune(timings: UpstreamLinkTimings): void {
+    this.options = { ...this.options, ...timings };
   }
 
   get healthy(): boolean {

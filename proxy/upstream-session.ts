@@ -8,6 +8,7 @@ import { parsePoolMessage } from '../src/stratum/parse.js';
 import { decodeBooleanResult, decodeConfigureResult, decodeSubscribeResult } from '../src/stratum/results.js';
 import { JsonRpcErrorCode } from '../src/stratum/errors.js';
 import { serializeError, serializeRequest, serializeResult } from '../src/stratum/serialize.js';
+import { classifySubmitReject, type SubmitRejectReason } from '../src/stratum/submit-rejects.js';
 import type { Job } from '../src/work/job.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { toDifficulty } from '../src/work/types.js';
@@ -34,7 +35,12 @@ export interface SubmitParams {
 
 export type SubmitAnswer =
   | { readonly kind: 'accepted'; readonly latencySeconds: number }
-  | { readonly kind: 'rejected'; readonly error: string; readonly latencySeconds: number }
+  | {
+      readonly kind: 'rejected';
+      readonly error: string;
+      readonly reason: SubmitRejectReason;
+      readonly latencySeconds: number;
+    }
   | { readonly kind: 'no-answer'; readonly reason: string };
 
 export interface ReconnectRequest {
@@ -172,14 +178,7 @@ export class UpstreamSession {
     if (this.state !== 'ready')
       return Promise.resolve({ kind: 'no-answer', reason: `session is ${this.state}` });
     const id = this.nextId++;
-    const wire: JsonValue[] = [
-      worker,
-      params.jobId,
-      Buffer.from(params.extranonce2).toString('hex'),
-      hex8(params.ntime),
-      hex8(params.nonce),
-    ];
-    if (params.versionBits !== undefined) wire.push(hex8(params.versionBits));
+    const wire = submitWire(worker, params);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -328,7 +327,12 @@ export class UpstreamSession {
         } else {
           const error =
             response.error === null ? 'rejected' : `${response.error.code} ${response.error.message}`;
-          pending.resolve({ kind: 'rejected', error, latencySeconds });
+          pending.resolve({
+            kind: 'rejected',
+            error,
+            reason: classifySubmitReject(response.error),
+            latencySeconds,
+          });
         }
         break;
       }
@@ -438,6 +442,19 @@ export class UpstreamSession {
     this.options.events.job(this, this.currentJob);
     this.options.events.ready(this);
   }
+}
+
+/** mining.submit's params as they go on the wire. */
+export function submitWire(worker: string, params: SubmitParams): string[] {
+  const wire = [
+    worker,
+    params.jobId,
+    Buffer.from(params.extranonce2).toString('hex'),
+    hex8(params.ntime),
+    hex8(params.nonce),
+  ];
+  if (params.versionBits !== undefined) wire.push(hex8(params.versionBits));
+  return wire;
 }
 
 function hex8(value: number): string {

@@ -1,6 +1,7 @@
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ChainError } from '../src/chain/chain.js';
+import { epochStart } from '../src/chain/epoch.js';
 import { epochIndex, MemoryChain, type MemoryChainOptions } from '../src/chain/memory-chain.js';
 import { encryptWeightsPayload, type WeightsPayload } from '../src/chain/timelocked-weights.js';
 import { QUICKNET_ROUND_1000, testBeacon } from './support/drand-beacon.js';
@@ -22,7 +23,8 @@ const TEMPO = 10;
 
 /** Subnet 2, tempo 10, commit-reveal on (reveal one epoch later): alice 0 and bob 1 validators, charlie 2. */
 function timelockChain(options: MemoryChainOptions = {}): MemoryChain {
-  const chain = new MemoryChain(options);
+  // Legacy epochs (the formula) with v4's call: mainnet between commit_timelocked_weights and spec 423.
+  const chain = new MemoryChain({ timelockCall: 'commit_timelocked_weights', ...options });
   chain.addSubnet(NETUID, { tempo: TEMPO, weightsRateLimit: 5, minAllowedWeights: 1, commitRevealPeriod: 1 });
   chain.register(NETUID, alice.address, { stake: 1000n, validatorPermit: true });
   chain.register(NETUID, bob.address, { stake: 1000n, validatorPermit: true });
@@ -165,5 +167,58 @@ describe('MemoryChain drand-timelocked commits', () => {
     chain.storePulse(QUICKNET_ROUND_1000.round, QUICKNET_ROUND_1000.signature);
     chain.advance(await toNextEpoch(chain));
     expect((await chain.weightsOf(NETUID, 0)).get(2)).toBe(21845);
+  });
+
+  test('mainnet rules: commit_timelocked_weights, pool refusals as Custom error codes, reveal in the SubnetEpochIndex epoch', async () => {
+    expect((await new MemoryChain().timelockRuntime()).call).toBe('commit_crv3_weights'); // spec 293
+    const beacon = testBeacon();
+    const chain = new MemoryChain({
+      rules: 'mainnet',
+      drand: beacon,
+      startTimestampMs: (beacon.genesisTime + 30_000) * 1000,
+    });
+    chain.addSubnet(NETUID, {
+      tempo: TEMPO,
+      weightsRateLimit: 5,
+      minAllowedWeights: 1,
+      stakeThreshold: 500n,
+    });
+    chain.register(NETUID, alice.address, { stake: 1000n, validatorPermit: true });
+    chain.register(NETUID, bob.address, { stake: 1000n, validatorPermit: true });
+    chain.register(NETUID, charlie.address, { stake: 0n, validatorPermit: false });
+    chain.triggerEpoch(NETUID, 4); // the counter's epochs now differ from the formula's
+    chain.advance(6);
+    const { call, lastStoredRound } = await chain.timelockRuntime();
+    expect(call).toBe('commit_timelocked_weights');
+    const commit = (signer: KeyringPair, revealRound: bigint) => ({
+      ciphertext: encryptWeightsPayload(weights(signer), revealRound, beacon),
+      revealRound,
+      commitRevealVersion: 4,
+    });
+    const refusal = async (promise: Promise<unknown>): Promise<string> => {
+      const error = await promise.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ChainError);
+      return `${(error as ChainError).chainError}: ${(error as ChainError).message}`;
+    };
+    expect(
+      await refusal(chain.commitTimelockedWeights(charlie, NETUID, commit(charlie, lastStoredRound + 40n))),
+    ).toMatch(/^StakeAmountTooLow: .*Custom error: 1\b/);
+    expect(
+      await refusal(chain.commitTimelockedWeights(alice, NETUID, commit(alice, lastStoredRound - 1n))),
+    ).toMatch(/^InvalidRevealRound: .*Custom error: 15\b/);
+    const inclusion = await chain.commitTimelockedWeights(alice, NETUID, commit(alice, lastStoredRound + 1n));
+    const schedule = await chain.epochSchedule(NETUID, inclusion);
+    const revealFrom = epochStart(schedule, schedule.epoch + 1);
+    expect(epochIndex(revealFrom, NETUID, TEMPO)).toBe(epochIndex(revealFrom - 1, NETUID, TEMPO)); // not a formula boundary
+    chain.advance(revealFrom - 1 - (await chain.currentBlock()));
+    expect(await chain.weightsOf(NETUID, 0)).toEqual(new Map()); // pulse on chain, reveal epoch not begun
+    chain.advance(1);
+    expect(chain.timelockedReveals()).toMatchObject([
+      { hotkey: alice.address, block: revealFrom, failure: undefined },
+    ]);
+    expect((await chain.weightsOf(NETUID, 0)).get(1)).toBe(65535);
   });
 });

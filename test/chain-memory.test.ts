@@ -335,6 +335,137 @@ describe('commit-reveal', () => {
   });
 });
 
+describe('mainnet rules (spec 424/425)', () => {
+  // Subnet 1 added at block 1, tempo 10: LastEpochBlock 0 (staggered by netuid 1 % 10), so
+  // SubnetEpochIndex goes 0 → 1 at block 10, → 2 at block 20, …
+  function mainnetChain(config: Partial<SubnetConfig> = {}): MemoryChain {
+    const chain = new MemoryChain({ rules: 'mainnet' });
+    chain.addSubnet(NETUID, {
+      tempo: 10,
+      weightsRateLimit: 3,
+      minAllowedWeights: 1,
+      stakeThreshold: 500n,
+      ...config,
+    });
+    chain.register(NETUID, alice.address, { stake: 1000n, validatorPermit: true });
+    chain.register(NETUID, charlie.address, { stake: 0n, validatorPermit: false });
+    chain.register(NETUID, dave.address, { stake: 0n, validatorPermit: false });
+    return chain;
+  }
+
+  async function poolError(call: Promise<unknown>, name: string, code: number): Promise<ChainError> {
+    const error = await expectChainError(call, name);
+    expect(error.message).toContain(
+      `rejected by the transaction pool: 1010: Invalid Transaction: Custom error: ${code}`,
+    );
+    return error;
+  }
+
+  test('epochs fire every tempo blocks from LastEpochBlock, or earlier at PendingEpochAt', async () => {
+    const chain = mainnetChain();
+    expect(await chain.epochSchedule(NETUID)).toEqual({
+      source: 'SubnetEpochIndex',
+      block: 1,
+      epoch: 0,
+      nextEpochStart: 10,
+      epochLength: 10,
+    });
+    chain.advance(8);
+    expect((await chain.epochSchedule(NETUID)).epoch).toBe(0);
+    chain.advance(1);
+    expect(await chain.epochSchedule(NETUID)).toMatchObject({ block: 10, epoch: 1, nextEpochStart: 20 });
+    chain.triggerEpoch(NETUID, 14);
+    expect((await chain.epochSchedule(NETUID)).nextEpochStart).toBe(14);
+    chain.advance(4);
+    expect(await chain.epochSchedule(NETUID)).toMatchObject({ block: 14, epoch: 2, nextEpochStart: 24 });
+    chain.deferEpoch(NETUID, 24);
+    chain.advance(10);
+    expect(await chain.epochSchedule(NETUID)).toMatchObject({ block: 24, epoch: 2, nextEpochStart: 25 });
+    chain.advance(1);
+    expect((await chain.epochSchedule(NETUID)).epoch).toBe(3);
+    // A past block's schedule: its epoch then, and when the next one really fired.
+    expect(await chain.epochSchedule(NETUID, { block: 12, blockHash: chain.blockHash(12) })).toMatchObject({
+      epoch: 1,
+      nextEpochStart: 14,
+    });
+    // The old formula counts tempo + 1 blocks per epoch: it has parted from the counter already.
+    expect(epochIndex(25, NETUID, 10)).toBe(2);
+  });
+
+  test('weight calls are refused at the pool as Custom error N, named and marked retryable or not', async () => {
+    const chain = mainnetChain();
+    chain.advance(4); // past the rate limit from registration
+    const hash = (who: KeyringPair, v: RevealVector): Uint8Array =>
+      commitHash(who.address as Hotkey, NETUID, v.uids, v.values, v.salt, v.versionKey);
+    const v: RevealVector = { ...vector([1, 2], [65535, 30000]), salt: randomSalt(8) };
+
+    // 1: stake below StakeThreshold; an unregistered hotkey has none either.
+    const low = await poolError(
+      chain.commitWeights(charlie, NETUID, hash(charlie, v)),
+      'StakeAmountTooLow',
+      1,
+    );
+    expect(low.retryable).toBe(false);
+    await poolError(chain.commitWeights(eve, NETUID, hash(eve, v)), 'StakeAmountTooLow', 1);
+    // With no threshold, registration is left to dispatch, by its dispatch name.
+    chain.setSubnetConfig(NETUID, { stakeThreshold: 0n });
+    await expectChainError(chain.commitWeights(eve, NETUID, hash(eve, v)), 'HotKeyNotRegisteredInSubNet');
+    chain.setSubnetConfig(NETUID, { stakeThreshold: 500n });
+
+    // 16: nothing committed to reveal.
+    expect((await poolError(reveal(chain, alice, NETUID, v), 'CommitNotFound', 16)).retryable).toBe(false);
+
+    await chain.commitWeights(alice, NETUID, hash(alice, v)); // block 5, epoch 0
+    // 6: rate limit.
+    const v2: RevealVector = { ...v, salt: randomSalt(8) };
+    expect(
+      (await poolError(chain.commitWeights(alice, NETUID, hash(alice, v2)), 'RateLimitExceeded', 6))
+        .retryable,
+    ).toBe(true);
+    // 17: too early — and the very same reveal passes once the epoch fires.
+    chain.advance(4); // block 9
+    const early = await poolError(reveal(chain, alice, NETUID, v), 'CommitBlockNotInRevealRange', 17);
+    expect(early.retryable).toBe(true);
+    expect(await chain.weightsOf(NETUID, 0)).toEqual(new Map());
+    chain.advance(1); // block 10: epoch 1
+    await reveal(chain, alice, NETUID, v);
+    expect(await chain.weightsOf(NETUID, 0)).toEqual(
+      new Map([
+        [1, 65535],
+        [2, 30000],
+      ]),
+    );
+
+    // 17 also when too late: the pool looks at the whole queue, expired commits included.
+    const v3: RevealVector = { ...v, salt: randomSalt(8) };
+    await chain.commitWeights(alice, NETUID, hash(alice, v3)); // block 10, epoch 1
+    chain.advance(20); // block 30: epoch 3
+    await poolError(reveal(chain, alice, NETUID, v3), 'CommitBlockNotInRevealRange', 17);
+  });
+
+  test('under legacy rules the same early reveal fails at dispatch as RevealTooEarly', async () => {
+    const chain = new MemoryChain();
+    chain.addSubnet(NETUID, { tempo: 10, weightsRateLimit: 3, minAllowedWeights: 1 });
+    chain.register(NETUID, alice.address, { stake: 1000n, validatorPermit: true });
+    chain.register(NETUID, charlie.address, { stake: 0n, validatorPermit: false });
+    chain.advance(4);
+    const v: RevealVector = { ...vector([1], [65535]), salt: randomSalt(8) };
+    await chain.commitWeights(
+      alice,
+      NETUID,
+      commitHash(alice.address as Hotkey, NETUID, v.uids, v.values, v.salt, 0n),
+    );
+    const error = await expectChainError(reveal(chain, alice, NETUID, v), 'RevealTooEarly');
+    expect(error.message).not.toContain('Custom error');
+    expect(await chain.epochSchedule(NETUID)).toMatchObject({
+      source: 'formula',
+      epoch: 0,
+      nextEpochStart: 9,
+      epochLength: 11,
+    });
+  });
+});
+
 describe('commitments', () => {
   test('round trip, size bound, registration and the per-epoch space limit', async () => {
     const chain = setWeightsChain();
@@ -421,6 +552,7 @@ describe('blocks and lifecycle', () => {
       commitRevealPeriod: 1,
       maxWeightsLimit: 40000,
       minAllowedWeights: 1,
+      stakeThreshold: 500n,
     });
     expect(
       metagraph.neurons.map((n) => [n.uid, n.hotkey, n.totalStake, n.validatorPermit, n.lastUpdate]),

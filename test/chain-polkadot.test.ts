@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevnet, type Devnet } from '../cli/devnet-command.js';
 import { ChainError, type NetUid } from '../src/chain/chain.js';
 import { poolChainError } from '../src/chain/chain-errors.js';
+import { epochIndex } from '../src/chain/epoch.js';
 import { commitHash, randomSalt } from '../src/chain/commit-hash.js';
 import { commitmentInfoForText, textOfCommitmentFields } from '../src/chain/commitment-data.js';
 import type { Hotkey } from '../src/chain/hotkey.js';
@@ -63,6 +64,21 @@ describe('PolkadotChain without a chain', () => {
     expect(poolChainError('1010: Invalid Transaction: Transaction is outdated', 'x').chainError).toBe(
       'Stale',
     );
+  });
+
+  it("names mainnet's pool codes for weight calls, with their meaning and retry behaviour", () => {
+    const codes = [
+      [17, 'CommitBlockNotInRevealRange', true, /reveal epoch/],
+      [16, 'CommitNotFound', false, /NoWeightsCommitFound/],
+      [15, 'InvalidRevealRound', false, /LastStoredRound/],
+      [19, 'UidNotFound', false, /HotKeyNotRegisteredInSubNet/],
+      [1, 'StakeAmountTooLow', false, /StakeThreshold/],
+    ] as const;
+    for (const [code, name, retryable, meaning] of codes) {
+      const error = poolChainError(`1010: Invalid Transaction: Custom error: ${code}`, 'reveal_weights');
+      expect(error).toMatchObject({ chainError: name, retryable });
+      expect(error.message).toMatch(meaning);
+    }
   });
 
   it('round-trips commitment text through Raw fields and rejects text over 128 bytes', () => {
@@ -307,6 +323,12 @@ describe.skipIf(SPEC === undefined || SPEC === '')('PolkadotChain against a subt
         vector.versionKey,
       );
       await chain.commitWeights(validatorHot, netuid, hash);
+      // Spec 293 has no SubnetEpochIndex: there the old formula is the runtime's own rule.
+      const schedule = await chain.epochSchedule(netuid);
+      expect(schedule).toMatchObject({
+        source: 'formula',
+        epoch: epochIndex(schedule.block, netuid, graph.tempo),
+      });
 
       const early = await chain
         .revealWeights(validatorHot, netuid, vector)

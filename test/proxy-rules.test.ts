@@ -4,7 +4,7 @@ import { CpuMiner } from './peers/cpu-miner.js';
 import { RawStratumClient } from './peers/raw-client.js';
 import { inOrder, messageSequence, MINER_HANDSHAKE_SEQUENCE } from './peers/sniffer.js';
 import { craftShare } from './support/craft-share.js';
-import { ledgerShares } from './support/proxy-harness.js';
+import { ledgerShares, TEST_UPSTREAM } from './support/proxy-harness.js';
 import { testScope } from './support/scope.js';
 
 const DIFFICULTY = 2 ** -16;
@@ -43,7 +43,9 @@ describe('share rules at the proxy (raw client, real pool behind)', () => {
 
   test('every rejection reason gets its code, and the ledger records the verdict', async () => {
     const poolA = await pool();
-    const running = await proxyFor([poolA.port]);
+    // The test pool sends no job for a while: a quiet pool must not look silent and be failed
+    // over mid-test (a failover's clean notify would stand in for the pool's clean job).
+    const running = await proxyFor([poolA.port], { upstream: { ...TEST_UPSTREAM, silenceSeconds: 120 } });
     const client = await raw(running.port);
 
     const good = craft(client);

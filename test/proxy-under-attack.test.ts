@@ -155,15 +155,15 @@ describe('per-address connection limits', () => {
 describe('output flood from connections that do not read', () => {
   test('total queued output stays under the budget: non-readers are closed, the honest miner keeps mining', async () => {
     const budget = 4 * 1024 * 1024;
-    const pool = await scope.pool();
+    // A pool whose notifies are ~100 KB (a coinbase paying many outputs): the one output a
+    // miner can make the proxy queue without bound is the work itself, by not reading it.
+    const pool = await scope.pool({ coinbasePaddingBytes: 45_000 });
     const running = await scope.proxy([pool.port], {
       limits: {
         ...NO_ADDRESS_LIMITS,
         // Only the total budget can stop this attack: each connection alone may queue 64 MiB.
         maxPendingWriteBytes: 64 * 1024 * 1024,
         maxTotalPendingWriteBytes: budget,
-        messagesPerSecond: 1000,
-        messageBurst: 1000,
       },
     });
     const honest = await scope.miner(running.port, { username: 'erin.rig1' });
@@ -178,10 +178,6 @@ describe('output flood from connections that do not read', () => {
       return Promise.resolve();
     });
 
-    // Each request's id is echoed in its error reply: ~15 KB out per line, 800 lines each.
-    const bigId = 'x'.repeat(15_000);
-    const line = `{"id":"${bigId}","method":"mining.nothing","params":[]}\n`;
-    const attackers: Socket[] = [];
     for (let i = 0; i < 10; i++) {
       const socket = await new Promise<Socket>((resolve, reject) => {
         const s = dial({ host: '127.0.0.1', port: running.port });
@@ -196,9 +192,14 @@ describe('output flood from connections that do not read', () => {
         socket.destroy();
         return Promise.resolve();
       });
-      attackers.push(socket);
-      socket.write(line.repeat(800));
+      socket.write(
+        '{"id":1,"method":"mining.subscribe","params":[]}\n' +
+          '{"id":2,"method":"mining.authorize","params":["mallory.mute","x"]}\n',
+      );
     }
+    await waitUntil(() => running.proxy.miners.size === 11, 'the non-readers placed', 10_000);
+    // New jobs until every non-reader's socket and queue are full: each is ~100 KB to 11 miners.
+    for (let job = 0; job < 400 && running.proxy.miners.size > 1; job++) await pool.newJob();
     await waitUntil(() => running.proxy.miners.size === 1, 'every non-reader closed', 30_000);
     peak = Math.max(peak, running.proxy.pendingWriteBytes);
     expect(peak).toBeLessThanOrEqual(budget);

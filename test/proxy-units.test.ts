@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { parseHostPort, parseUpstreamUrl, redactUpstreamUrl } from '../src/config/endpoints.js';
-import { ConfigError, parseProxyConfig, upstreamNames } from '../src/config/proxy-config.js';
+import { ConfigError, listenerVardiff, parseProxyConfig, upstreamNames } from '../src/config/proxy-config.js';
 import { concatBytes } from '../src/work/bytes.js';
 import { checkShare, prepareJob } from '../src/work/share-check.js';
 import { toDifficulty, toJobId } from '../src/work/types.js';
@@ -142,21 +142,21 @@ describe('vardiff', () => {
 
   test('a miner four times too fast is raised to a power of two near the ideal', () => {
     const vardiff = new Vardiff(options, 0);
-    for (let i = 0; i < 24; i++) vardiff.recordShare(1024); // one share every 1.25 s for 30 s
+    for (let i = 0; i < 24; i++) vardiff.recordShare(1024, i * 1250); // one share every 1.25 s for 30 s
     expect(vardiff.retarget(30_000)).toBe(4096);
     expect(vardiff.current).toBe(4096);
   });
 
   test('hysteresis: within [½, 2] × target nothing changes', () => {
     const vardiff = new Vardiff(options, 0);
-    for (let i = 0; i < 9; i++) vardiff.recordShare(1024); // 3.3 s per share, target 5
+    for (let i = 0; i < 9; i++) vardiff.recordShare(1024, i * 3300); // 3.3 s per share, target 5
     expect(vardiff.retarget(30_000)).toBeUndefined();
     expect(vardiff.current).toBe(1024);
   });
 
   test('no retarget before the period, and bounds and floors hold', () => {
     const vardiff = new Vardiff(options, 0);
-    for (let i = 0; i < 1000; i++) vardiff.recordShare(1024);
+    for (let i = 0; i < 1000; i++) vardiff.recordShare(1024, i);
     expect(vardiff.retarget(10_000)).toBeUndefined();
     expect(vardiff.retarget(30_000)).toBe(2 ** 17); // ideal 170,666 → nearest power of two
     const slow = new Vardiff(options, 0);
@@ -164,6 +164,31 @@ describe('vardiff', () => {
     const floored = new Vardiff(options, 0);
     expect(floored.setFloor(2048, 0)).toBe(2048);
     expect(floored.retarget(30_000)).toBeUndefined(); // would go lower, but the floor holds
+  });
+
+  test('silence cuts 4× without waiting for the period: sooner before the first share', () => {
+    const quick = { ...options, noShareTargets: 6, firstShareTargets: 2 };
+    const vardiff = new Vardiff(quick, 0);
+    expect(vardiff.retarget(9_999)).toBeUndefined();
+    expect(vardiff.retarget(10_000)).toBe(256); // 2 × 5 s with no share at all
+    expect(vardiff.lastReason).toBe('no-share');
+    expect(vardiff.retarget(20_000)).toBe(64);
+    vardiff.recordShare(64, 21_000);
+    expect(vardiff.retarget(40_000)).toBeUndefined(); // 19 s of silence after a share: under 6 × 5 s
+    expect(vardiff.retarget(51_000)).toBe(16); // 30 s since the last share
+    const off = new Vardiff({ ...options, noShareTargets: 0, firstShareTargets: 0 }, 0);
+    expect(off.retarget(29_999)).toBeUndefined();
+  });
+
+  test("the miner's difficulty is where it starts; once it has shares it is only a floor", () => {
+    const vardiff = new Vardiff(options, 0);
+    expect(vardiff.setFloor(16, 0)).toBe(16); // below the initial 1024: the miner knows its rate
+    expect(vardiff.lastReason).toBe('miner');
+    vardiff.recordShare(16, 1000);
+    expect(vardiff.setFloor(4, 2000)).toBeUndefined();
+    expect(vardiff.current).toBe(16);
+    expect(vardiff.setFloor(64, 3000)).toBe(64);
+    expect(new Vardiff(options, 0).setFloor(2 ** -10, 0)).toBe(1); // within the bounds
   });
 });
 
@@ -212,6 +237,33 @@ describe('configuration', () => {
     expect(message).toMatch(/listen: at least one/);
     expect(message).toMatch(/upstreams\.0\.url: 'nope'/);
     expect(message).toMatch(/bogus/);
+  });
+
+  test('a listener may set its own starting difficulty and floor; out of bounds is named', () => {
+    const base = { upstreams: ['stratum+tcp://a@h:1'] };
+    const config = parseProxyConfig({
+      ...base,
+      listen: [
+        '127.0.0.1:3333',
+        { address: '127.0.0.1:3334', initialDifficulty: 0.001, minDifficulty: 0.0001 },
+      ],
+    });
+    expect(listenerVardiff(config, config.listen[0]!)).toMatchObject({
+      initialDifficulty: 65536,
+      minDifficulty: 1,
+    });
+    expect(listenerVardiff(config, config.listen[1]!)).toMatchObject({
+      initialDifficulty: 0.001,
+      minDifficulty: 0.0001,
+      noShareTargets: 6,
+      firstShareTargets: 2,
+    });
+    expect(() =>
+      parseProxyConfig({
+        ...base,
+        listen: ['127.0.0.1:3333', { address: '127.0.0.1:3334', initialDifficulty: 0.001 }],
+      }),
+    ).toThrow(/listen\.1: initialDifficulty 0\.001 is outside \[1, .*set listen\.1\.minDifficulty/);
   });
 
   test('duplicate upstream names are made unique (they label metrics)', () => {

@@ -354,6 +354,15 @@ describe('parseMinerMessage: the JSON-RPC envelope', () => {
     }
   });
 
+  it('refuses a string id longer than 64 characters: every answer echoes it', () => {
+    expect(accepted(`{"id":"${'i'.repeat(64)}","method":"mining.subscribe","params":[]}`).id).toHaveLength(
+      64,
+    );
+    const error = rejected(`{"id":"${'i'.repeat(12_000)}","method":"mining.subscribe","params":[]}`);
+    expect(error).toMatchObject({ id: null, code: JsonRpcErrorCode.invalidRequest });
+    expect(error.message).toBe('"id" is a string of 12000 characters; at most 64 are accepted');
+  });
+
   it('accepts number, string and null ids, and a missing id as null', () => {
     expect(accepted('{"id":"a7","method":"mining.subscribe","params":[]}').id).toBe('a7');
     expect(accepted('{"id":null,"method":"mining.subscribe","params":[]}').id).toBeNull();

@@ -247,8 +247,15 @@ describe('parsePoolMessage: responses', () => {
     );
   });
 
+  it('reads a bare string error (ckpool: "Above target", "Stale") as code 20 with its words', () => {
+    expect(accepted('{"id":4,"result":false,"error":"Above target"}')).toMatchObject({
+      result: false,
+      error: { code: 20, message: 'Above target' },
+    });
+  });
+
   it('rejects malformed errors, keeping the id', () => {
-    for (const error of ['"Job not found"', '[21]', '["21","x",null]', '{"code":21}', '[21,null,null]']) {
+    for (const error of ['[21]', '["21","x",null]', '{"code":21}', '[21,null,null]']) {
       const parseError = rejected(`{"id":4,"result":null,"error":${error}}`);
       expect(parseError).toMatchObject({ id: 4, code: JsonRpcErrorCode.invalidRequest });
       expect(parseError.message).toMatch(/^response "error"/);

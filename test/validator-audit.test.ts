@@ -335,12 +335,14 @@ describe('audit of shares recorded with real proof of work', () => {
     expect(report.scores!.vector).toMatchObject({ uids: [0], values: [65535] });
   });
 
-  test('version bits: rolled under BIP 320 first, then as a full version; no bits, the job’s version', () => {
+  test('version bits: the job version with the rolled bits, rolled under BIP 320, then as a full version; no bits, the job’s version', () => {
     expect(candidateVersions(0x20000000, null)).toEqual([0x20000000]);
     expect(candidateVersions(0x20000000, 0x00ffe000)).toEqual([0x20ffe000, 0x00ffe000]);
     expect(candidateVersions(0x20000000, 0x20ffe000)).toEqual([0x20ffe000]);
     // Bits outside BIP 320 that are not the job's: only a wider mask explains them.
     expect(candidateVersions(0x20000000, 0x00000001)).toEqual([0x00000001]);
+    // A job version with a bit inside BIP 320 (regtest, a signalling soft fork): the proxy keeps it.
+    expect(candidateVersions(0x30000000, 0x00ffe000)).toEqual([0x30ffe000, 0x20ffe000, 0x00ffe000]);
   });
 });
 

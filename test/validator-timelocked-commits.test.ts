@@ -6,8 +6,11 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Uid } from '../src/chain/chain.js';
+import { epochIndex, epochStart, formulaEpochStart } from '../src/chain/epoch.js';
 import type { Hotkey } from '../src/chain/hotkey.js';
 import { MemoryChain, type MemoryChainOptions, type SubnetConfig } from '../src/chain/memory-chain.js';
+import { roundAt } from '../src/chain/timelock.js';
+import { REVEAL_MARGIN_BLOCKS } from '../src/chain/timelocked-weights.js';
 import type { Scorer } from '../validator/scoring.js';
 import type { CommitModeSetting } from '../validator/timelocked-commits.js';
 import { WeightPoster, type TickReport } from '../validator/weight-poster.js';
@@ -43,9 +46,10 @@ afterAll(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Subnet 3 (tempo 10, rate limit 5, commit-reveal on): owner 0, validator 1, miners 2 and 3. */
+/** Subnet 3 (tempo 10, rate limit 5, commit-reveal on, mainnet rules): owner 0, validator 1, miners 2 and 3. */
 function subnet(options: MemoryChainOptions, config: Partial<SubnetConfig> = {}): MemoryChain {
-  const chain = new MemoryChain(options);
+  // A mainnet-like runtime: SubnetEpochIndex epochs, pool checks, commit_timelocked_weights.
+  const chain = new MemoryChain({ rules: 'mainnet', ...options });
   chain.addSubnet(NETUID, {
     tempo: 10,
     weightsRateLimit: 5,
@@ -176,6 +180,30 @@ describe('weight poster: drand-timelocked commits', () => {
     expect(reports.flatMap((report) => report.timelocked ?? []).map((check) => check.kind)).toEqual([
       'revealed',
     ]);
+  });
+
+  test("the drand round is aimed at the reveal epoch by the chain's SubnetEpochIndex schedule, not the old formula", async () => {
+    const chain = subnet({ drand: beacon, startTimestampMs: 1_790_000_000_000 });
+    // An owner-triggered epoch moves the counter's epochs away from the formula's.
+    chain.triggerEpoch(NETUID, 5);
+    const { poster } = await openPoster(chain, 'auto');
+    const reports = await run(chain, poster, 50);
+    const post = reports.map((report) => report.post).find((outcome) => outcome.kind === 'timelocked');
+    if (post?.kind !== 'timelocked') throw new Error('no timelocked commit was sent');
+    const schedule = await chain.epochSchedule(NETUID, post.inclusion);
+    const revealFrom = epochStart(schedule, schedule.epoch + 1);
+    expect(post.commit).toMatchObject({ revealFrom, revealUntil: epochStart(schedule, schedule.epoch + 2) });
+    const formulaFrom = formulaEpochStart(epochIndex(post.inclusion.block, NETUID, 10) + 1, NETUID, 10);
+    expect(formulaFrom).not.toBe(revealFrom); // the two rules disagree here
+    const roundOf = (block: number): bigint => roundAt(chain.timestampMs(block) / 1000, beacon);
+    expect(post.commit.revealRound).toBe(roundOf(revealFrom + REVEAL_MARGIN_BLOCKS));
+    // No pulse that opens it is on chain before its reveal epoch.
+    expect(post.commit.revealRound).toBeGreaterThan(roundOf(revealFrom - 1));
+    const [reveal] = chain.timelockedReveals();
+    expect(reveal).toMatchObject({ failure: undefined });
+    expect(reveal!.block).toBeGreaterThanOrEqual(revealFrom);
+    expect(reveal!.block).toBeLessThan(post.commit.revealUntil);
+    expect(await chain.weightsOf(NETUID, VALIDATOR_UID)).toEqual(want);
   });
 
   test('a commit whose pulse never reaches the chain is reported not revealed after its reveal epoch', async () => {

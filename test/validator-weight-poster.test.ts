@@ -5,6 +5,7 @@ import type { KeyringPair } from '@polkadot/keyring/types';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { poolChainError } from '../src/chain/chain-errors.js';
 import {
   chainError,
   type Chain,
@@ -19,6 +20,7 @@ import { epochIndex, MemoryChain, type SubnetConfig } from '../src/chain/memory-
 import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite-ledger.js';
 import { BlockClock, ledgerScorer, type Scorer, type WindowScores } from '../validator/scoring.js';
 import {
+  adviceFor,
   firstBlockOfEpoch,
   WeightPoster,
   type TickReport,
@@ -64,7 +66,7 @@ function tempDir(): string {
   return dir;
 }
 
-type Method = 'metagraph' | 'setWeights' | 'commitWeights' | 'revealWeights';
+type Method = 'metagraph' | 'setWeights' | 'commitWeights' | 'revealWeights' | 'weightsOf';
 
 /** MemoryChain behind a thin wrapper that counts calls and can fail the next ones on purpose. */
 class CountingChain implements Chain {
@@ -73,6 +75,7 @@ class CountingChain implements Chain {
     setWeights: 0,
     commitWeights: 0,
     revealWeights: 0,
+    weightsOf: 0,
   };
   /** Errors thrown by the next calls of a method, before (or, with `after`, after) the real call. */
   readonly faults: { method: Method; error: Error; after?: boolean }[] = [];
@@ -119,7 +122,9 @@ class CountingChain implements Chain {
     vector: RevealVector,
   ): ReturnType<Chain['revealWeights']> =>
     this.run('revealWeights', () => this.inner.revealWeights(signer, netuid, vector));
-  weightsOf = (netuid: NetUid, uid: Uid): Promise<Map<Uid, number>> => this.inner.weightsOf(netuid, uid);
+  weightsOf = (netuid: NetUid, uid: Uid): Promise<Map<Uid, number>> =>
+    this.run('weightsOf', () => this.inner.weightsOf(netuid, uid));
+  epochSchedule: Chain['epochSchedule'] = (netuid, at) => this.inner.epochSchedule(netuid, at);
   timelockRuntime: Chain['timelockRuntime'] = () => this.inner.timelockRuntime();
   commitTimelockedWeights: Chain['commitTimelockedWeights'] = (signer, netuid, commit) =>
     this.inner.commitTimelockedWeights(signer, netuid, commit);
@@ -130,8 +135,12 @@ class CountingChain implements Chain {
  * Subnet 3 (tempo 10, rate limit 5) with the owner (uid 0), a permitted validator (1) and two
  * miners (2, 3), all registered at block 1, so the first post is allowed at block 6.
  */
-function subnet(config: Partial<SubnetConfig> = {}, validatorPermit = true): CountingChain {
-  const memory = new MemoryChain();
+function subnet(
+  config: Partial<SubnetConfig> = {},
+  validatorPermit = true,
+  chainOptions: ConstructorParameters<typeof MemoryChain>[0] = {},
+): CountingChain {
+  const memory = new MemoryChain(chainOptions);
   memory.addSubnet(NETUID, {
     tempo: 10,
     weightsRateLimit: 5,
@@ -523,5 +532,131 @@ describe('weight poster: commit-reveal', () => {
     await expect(openPoster(chain, { stateDir })).rejects.toThrow(
       /commits\[0\]\.\w+ is not a string.*move it aside/,
     );
+  });
+});
+
+/** Ticks each block from `from` to `to` until a tick reports a reveal outcome. */
+async function revealWithin(
+  chain: CountingChain,
+  poster: WeightPoster,
+  from: number,
+  to: number,
+): Promise<TickReport | undefined> {
+  for (let block = from; block <= to; block++) {
+    const report = await tickAt(chain, poster, block);
+    if (report.reveals.length > 0) return report;
+  }
+  return undefined;
+}
+
+/** The weights the chain holds after a vector (its largest value is already 65535). */
+function onChain(vector: WeightsVector): Map<Uid, number> {
+  return new Map(vector.uids.map((uid, i) => [uid, vector.values[i]!]));
+}
+
+describe('weight poster: mainnet (pool pre-checks, SubnetEpochIndex)', () => {
+  const CR = { commitRevealEnabled: true, commitRevealPeriod: 1 };
+  const MAINNET = { rules: 'mainnet' } as const;
+
+  test('a reveal the pool refuses as too early (Custom error: 17) keeps its commit and is retried in its window', async () => {
+    const chain = subnet(CR, true, MAINNET); // subnet 3 at block 1: epochs fire at 10, 20, …
+    const stateDir = tempDir();
+    expect((await tickAt(chain, (await openPoster(chain, { stateDir })).poster, 8)).post.kind).toBe(
+      'committed',
+    );
+    const { poster, count, logs } = await openPoster(chain, { stateDir, intervalBlocks: 1000 });
+    // What mainnet's pool answers a reveal that reaches a node still in the commit's epoch.
+    chain.faults.push({
+      method: 'revealWeights',
+      error: poolChainError('1010: Invalid Transaction: Custom error: 17', 'SubtensorModule.reveal_weights'),
+    });
+    const early = await tickAt(chain, poster, 10);
+    expect(early.reveals).toMatchObject([
+      { kind: 'failed', error: 'CommitBlockNotInRevealRange', retryable: true, dropped: false },
+    ]);
+    expect(poster.pendingCommits()).toHaveLength(1);
+    const revealed = await revealWithin(chain, poster, 11, 19);
+    expect(revealed?.reveals).toMatchObject([{ kind: 'revealed' }]);
+    expect(poster.pendingCommits()).toEqual([]);
+    expect(await chain.weightsOf(NETUID, VALIDATOR_UID)).toEqual(onChain(expected(SCORES)));
+    expect(await count('error')).toBe(0);
+    expect(logs.some((line) => /dropped/.test(String(line.msg)))).toBe(false);
+  });
+
+  test('a deferred epoch: the reveal waits for the chain to fire it instead of going in early', async () => {
+    // Subnet 3 added at block 11: LastEpochBlock 8 (staggered by netuid), epochs fire at 18, 28, …
+    const chain = subnet(CR, true, { ...MAINNET, startBlock: 11 });
+    const stateDir = tempDir();
+    const first = await openPoster(chain, { stateDir });
+    const committed = await tickAt(chain, first.poster, 16); // rate limit: registration at 11 + 5
+    if (committed.post.kind !== 'committed') throw new Error(`expected a commit, got ${committed.post.kind}`);
+    expect(committed.post.commit.commitEpoch).toBe(0); // SubnetEpochIndex, not the old formula's 1
+    const { poster, count } = await openPoster(chain, { stateDir, intervalBlocks: 1000 });
+    await tickAt(chain, poster, 17);
+    chain.inner.deferEpoch(NETUID, 18); // the runtime's per-block epoch cap puts it off to 19
+    const revealed = await revealWithin(chain, poster, 18, 27);
+    expect(revealed).toMatchObject({ block: 19, reveals: [{ kind: 'revealed' }] });
+    expect(await chain.weightsOf(NETUID, VALIDATOR_UID)).toEqual(onChain(expected(SCORES)));
+    expect(chain.calls.revealWeights).toBe(1);
+    expect(await count('error')).toBe(0);
+  });
+
+  test('over 40 epochs every commit is revealed in its window (no drift from the old formula)', async () => {
+    // Tempo 10: the old formula's epochs are 11 blocks, the counter's 10; they part within 10 epochs.
+    const chain = subnet({ ...CR, tempo: 10 }, true, MAINNET);
+    const { poster, count } = await openPoster(chain, { intervalBlocks: 10 });
+    let committed = 0;
+    for (let block = 2; block <= 400; block++) {
+      const report = await tickAt(chain, poster, block);
+      if (report.post.kind === 'committed') committed += 1;
+    }
+    expect(committed).toBeGreaterThan(35);
+    expect(await count('expired')).toBe(0);
+    expect(await count('error')).toBe(0);
+    expect(await count('revealed')).toBe(committed - poster.pendingCommits().length);
+  });
+
+  test('a reveal whose answer was lost is confirmed from the weights on chain, not reported as refused', async () => {
+    const chain = subnet(CR, true, MAINNET);
+    // Subnet 3 at block 1: LastEpochBlock 0, epochs fire at 10, 20, …
+    const stateDir = tempDir();
+    expect((await tickAt(chain, (await openPoster(chain, { stateDir })).poster, 8)).post.kind).toBe(
+      'committed',
+    );
+    const { poster, count } = await openPoster(chain, { stateDir, intervalBlocks: 1000 });
+    chain.faults.push({
+      method: 'revealWeights',
+      error: chainError('Disconnected', 'lost the answer'),
+      after: true,
+    });
+    const lost = await tickAt(chain, poster, 10);
+    expect(lost.reveals).toMatchObject([{ kind: 'failed', error: 'Disconnected', dropped: false }]);
+    expect(poster.pendingCommits()).toHaveLength(1);
+    const settled = await revealWithin(chain, poster, 11, 19);
+    // The retry meets the pool's "no commit" (16): the weights on chain say the reveal landed.
+    expect(settled?.reveals).toMatchObject([{ kind: 'revealed' }]);
+    expect(poster.pendingCommits()).toEqual([]);
+    expect(await count('error')).toBe(0);
+    expect(await count('revealed')).toBe(1);
+  });
+
+  test("each of mainnet's pool codes for weight calls gets advice an operator can act on", () => {
+    const wallet = { name: 'ops', hotkey: 'v1' };
+    const register = 'btcli subnets register --netuid 3 --wallet.name ops --wallet.hotkey v1';
+    expect(adviceFor('UidNotFound', NETUID, wallet)).toContain(register);
+    expect(adviceFor('StakeAmountTooLow', NETUID, wallet)).toContain(
+      'btcli stake add --netuid 3 --wallet.name ops --wallet.hotkey v1',
+    );
+    expect(adviceFor('CommitNotFound', NETUID)).toBe(adviceFor('NoWeightsCommitFound', NETUID));
+    expect(adviceFor('CommitBlockNotInRevealRange', NETUID)).toMatch(/retried in its window/);
+    expect(adviceFor('InvalidRevealRound', NETUID)).toMatch(/drand/);
+  });
+
+  test('pool refusals of a commit are named, final, and advise what to run', async () => {
+    const chain = subnet({ ...CR, stakeThreshold: 5000n }, true, MAINNET);
+    const { poster } = await openPoster(chain);
+    const report = await tickAt(chain, poster, 6);
+    expect(report.post).toMatchObject({ kind: 'failed', error: 'StakeAmountTooLow', retryable: false });
+    expect(report.post.kind === 'failed' && report.post.advice).toMatch(/btcli stake add --netuid 3/);
   });
 });

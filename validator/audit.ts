@@ -335,13 +335,15 @@ function toAuditJob(job: StoredJob): AuditJob {
  * The header versions a share may have been hashed with. The ledger keeps the version bits as
  * sent but not the mask negotiated with the miner, so the audit rolls them under the BIP 320
  * mask (what the proxy offers and pools grant), then takes them as a full version (miners that
- * send the whole rolled version, or a mask wider than BIP 320).
+ * send the whole rolled version, or a mask wider than BIP 320). The proxy keeps the job version's
+ * own bits out of the mask it offers, so its header is the job version OR the rolled bits: first.
  */
 export function candidateVersions(jobVersion: U32, versionBits: U32 | null): U32[] {
   if (versionBits === null) return [jobVersion];
   const rolled = rollVersion(jobVersion, BIP320_VERSION_MASK, versionBits);
   if (!rolled.ok) return [versionBits];
-  return rolled.version === versionBits ? [versionBits] : [rolled.version, versionBits];
+  const kept = (jobVersion | (versionBits & BIP320_VERSION_MASK)) >>> 0;
+  return [...new Set([kept, rolled.version, versionBits])];
 }
 
 /** Rebuilds one share's header from its job, hashes it and compares it with the stored hash. */

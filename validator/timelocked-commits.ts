@@ -31,8 +31,13 @@ export type CommitModeSetting = (typeof COMMIT_MODE_SETTINGS)[number];
 export const COMMIT_MODES = ['direct', 'hash', 'timelocked'] as const;
 export type CommitMode = (typeof COMMIT_MODES)[number];
 
-/** The first and the one-past-last block of the epoch a commit sent at a block is revealed in. */
-export type RevealWindow = (block: number) => { readonly start: number; readonly end: number };
+/**
+ * The first and the one-past-last block of the epoch a commit is revealed in: one sent at a block
+ * (planned), or one included (by the chain's epoch schedule at its block).
+ */
+export type RevealWindow = (
+  at: number | Inclusion,
+) => Promise<{ readonly start: number; readonly end: number }>;
 
 export interface TimelockedCommitsOptions {
   readonly chain: Chain;
@@ -140,7 +145,7 @@ export class TimelockedCommits {
         'this runtime has no timelocked commit call: set weights.commitMode to hash',
       );
     }
-    const planned = window(runtime.block);
+    const planned = await window(runtime.block);
     let round = revealRound({ ...runtime, revealEpochStartBlock: planned.start }, this.beacon);
     if (round < runtime.lastStoredRound) {
       this.log.warn(
@@ -169,7 +174,7 @@ export class TimelockedCommits {
       revealRound: round,
       commitRevealVersion: runtime.commitRevealVersion ?? 4,
     });
-    const landed = window(inclusion.block);
+    const landed = await window(inclusion);
     const commit: SentTimelockedCommit = {
       vector,
       revealRound: round,

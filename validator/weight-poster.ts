@@ -4,6 +4,7 @@ import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
 import { Counter, Gauge, Registry } from 'prom-client';
 import {
   ChainError,
+  chainError,
   type Chain,
   type Inclusion,
   type Metagraph,
@@ -11,9 +12,11 @@ import {
   type Neuron,
   type WeightsVector,
 } from '../src/chain/chain.js';
+import { btcliRegister, btcliStakeAdd, UNKNOWN_WALLET, type WalletNames } from '../src/chain/btcli-advice.js';
 import { commitHash, randomSalt } from '../src/chain/commit-hash.js';
 import type { Hotkey } from '../src/chain/hotkey.js';
-import { epochIndex } from '../src/chain/epoch.js';
+import { epochAt, epochStart, formulaEpochStart, type EpochSchedule } from '../src/chain/epoch.js';
+import { maxUpscaleU16 } from '../src/chain/weight-limits.js';
 import type { Logger } from '../src/log/logger.js';
 import { PendingCommitStore, type PendingCommit } from './pending-commits.js';
 import type { Scorer, WindowScores } from './scoring.js';
@@ -36,6 +39,12 @@ import { toU16Vector, WeightsError } from './weights.js';
  * commit-reveal. A commit is written to the state directory before it is sent, so a restarted
  * validator still reveals it. Retryable chain errors back off (2, 4, 8, … blocks); others are
  * reported by name with what the operator can do, and tried again an epoch later.
+ *
+ * Reveal timing comes from the chain's own epoch schedule (`Chain.epochSchedule`: the
+ * `SubnetEpochIndex` counter on spec ≥ 423, the old formula before), never from a local formula.
+ * A reveal refused as not (yet) in its window — mainnet's pool answer `Custom error: 17` — keeps
+ * its commit and is retried; a commit is forgotten only once the weights on chain show the
+ * reveal landed, or its window has passed.
  */
 
 export const WEIGHT_POST_RESULTS = [
@@ -111,6 +120,8 @@ export interface WeightPosterOptions {
   readonly commitMode?: CommitModeSetting;
   /** The drand beacon timelocked commits lock to (default quicknet; tests bring their own). */
   readonly drandBeacon?: DrandBeacon;
+  /** The wallet names to spell btcli commands in advice with. Default: placeholders. */
+  readonly wallet?: WalletNames;
 }
 
 export interface SetOutcome {
@@ -189,6 +200,8 @@ const CALL_OF_MODE = {
 
 /** Send errors after which the extrinsic may still have been included. */
 const AMBIGUOUS = new Set(['Disconnected', 'Timeout']);
+/** A reveal refused because the chain holds no such commit (dispatch name, mainnet pool name). */
+const COMMIT_GONE = new Set(['NoWeightsCommitFound', 'CommitNotFound']);
 
 export class WeightPoster {
   readonly metrics: WeightMetrics;
@@ -204,6 +217,7 @@ export class WeightPoster {
   private readonly maxWindowBlocks: number | undefined;
   private readonly maxBackoffBlocks: number;
   private readonly saltLength: number;
+  private readonly wallet: WalletNames;
   private readonly store: PendingCommitStore;
   private readonly timelocked: TimelockedCommits;
   private busy = false;
@@ -213,8 +227,8 @@ export class WeightPoster {
   private postFailures = 0;
   private revealFailures = 0;
   private nextRevealBlock = 0;
-  /** Tempo and reveal period from the last metagraph, to know when a reveal is due. */
-  private epochRules: { tempo: number; period: number } | undefined;
+  /** The chain's epoch schedule and reveal period at the last read, to know when a reveal is due. */
+  private epochs: { schedule: EpochSchedule; period: number; tempo: number } | undefined;
   /** The end of the block range the last post (or dry run) scored. */
   private lastWindowTo: number | undefined;
   private lastDryRunBlock: number | undefined;
@@ -231,6 +245,7 @@ export class WeightPoster {
     this.maxWindowBlocks = positive('maxWindowBlocks', options.maxWindowBlocks);
     this.maxBackoffBlocks = positive('maxBackoffBlocks', options.maxBackoffBlocks) ?? 32;
     this.saltLength = positive('saltLength', options.saltLength) ?? 8;
+    this.wallet = options.wallet ?? UNKNOWN_WALLET;
     this.metrics = options.metrics ?? new WeightMetrics(options.registry);
     this.store = store;
     this.hotkey = hotkey;
@@ -292,13 +307,17 @@ export class WeightPoster {
       return { block, reveals: [], post: this.waiting() };
     }
     let metagraph: Metagraph;
+    let schedule: EpochSchedule;
     try {
-      metagraph = await this.chain.metagraph(this.netuid);
+      [metagraph, schedule] = await Promise.all([
+        this.chain.metagraph(this.netuid),
+        this.chain.epochSchedule(this.netuid),
+      ]);
     } catch (error) {
       return { block, reveals: [], post: this.failed(block, error, 'reading the metagraph') };
     }
-    this.epochRules = { tempo: metagraph.tempo, period: metagraph.commitRevealPeriod };
-    const reveals = revealDue ? await this.reveal(metagraph) : [];
+    this.epochs = { schedule, period: metagraph.commitRevealPeriod, tempo: metagraph.tempo };
+    const reveals = revealDue ? await this.reveal(metagraph, schedule) : [];
     const timelocked = timelockedDue ? await this.checkTimelocked(metagraph) : [];
     const post = block < this.nextPostBlock ? this.waiting() : await this.post(metagraph);
     return { block, reveals, post, timelocked };
@@ -309,20 +328,29 @@ export class WeightPoster {
   private revealDue(block: number): boolean {
     const commits = this.store.list();
     if (commits.length === 0 || block < this.nextRevealBlock) return false;
-    if (this.epochRules === undefined) return true;
-    const { tempo, period } = this.epochRules;
-    return commits.some((c) => block >= firstBlockOfEpoch(c.commitEpoch + period, this.netuid, tempo));
+    if (this.epochs === undefined) return true;
+    const { schedule, period } = this.epochs;
+    return commits.some((c) => block >= epochStart(schedule, c.commitEpoch + period));
   }
 
-  private async reveal(metagraph: Metagraph): Promise<RevealOutcome[]> {
+  private async reveal(metagraph: Metagraph, schedule: EpochSchedule): Promise<RevealOutcome[]> {
     const outcomes: RevealOutcome[] = [];
-    const epoch = epochIndex(metagraph.block, this.netuid, metagraph.tempo);
+    // The epoch of the best block by the chain's own counter (or formula, on old runtimes).
+    const epoch = schedule.epoch;
+    const myUid = metagraph.neurons.find((neuron) => neuron.hotkey === this.hotkey)?.uid;
     for (const commit of [...this.store.list()]) {
       const revealEpoch = commit.commitEpoch + metagraph.commitRevealPeriod;
       // A commit whose inclusion block is unknown may have landed one epoch later than assumed.
       const lastEpoch = revealEpoch + (commit.commitBlock === null ? 1 : 0);
       if (epoch < revealEpoch) continue;
       if (epoch > lastEpoch) {
+        // An earlier attempt whose answer was lost may have landed after all.
+        if ((await this.landed(commit, myUid)) === true) {
+          outcomes.push(
+            await this.revealed(commit, { block: metagraph.block, blockHash: metagraph.blockHash }),
+          );
+          continue;
+        }
         await this.store.remove(commit.hash);
         this.metrics.posted.inc({ result: 'expired' });
         this.log.warn(
@@ -341,29 +369,88 @@ export class WeightPoster {
           versionKey: commit.versionKey,
         });
       } catch (error) {
-        outcomes.push(await this.revealFailed(metagraph.block, commit, error));
+        // "No such commit" after an attempt whose answer was lost: the weights tell if it landed.
+        const gone = error instanceof ChainError && COMMIT_GONE.has(error.chainError);
+        if (gone && (await this.landed(commit, myUid)) === true) {
+          outcomes.push(
+            await this.revealed(commit, { block: metagraph.block, blockHash: metagraph.blockHash }),
+          );
+        } else {
+          outcomes.push(await this.revealFailed(schedule, commit, error));
+        }
         continue;
       }
-      await this.store.remove(commit.hash);
-      this.revealFailures = 0;
-      this.metrics.posted.inc({ result: 'revealed' });
-      this.metrics.lastPostedBlock.set(inclusion.block);
-      this.log.info(
-        { hash: commit.hash, block: inclusion.block, uids: commit.uids, values: commit.values },
-        'weights revealed',
-      );
-      outcomes.push({ kind: 'revealed', commit, inclusion });
+      // Included without a dispatch error: count it only if its weights show (else report it; the
+      // commit is consumed on chain either way).
+      if ((await this.landed(commit, myUid)) === false) {
+        outcomes.push(
+          await this.revealFailed(
+            schedule,
+            commit,
+            chainError(
+              'RevealNotApplied',
+              `reveal included at block ${inclusion.block}, but the weights on chain differ`,
+            ),
+          ),
+        );
+        continue;
+      }
+      outcomes.push(await this.revealed(commit, inclusion));
     }
     this.metrics.pendingCommits.set(this.store.list().length);
     return outcomes;
   }
 
-  private async revealFailed(block: number, commit: PendingCommit, error: unknown): Promise<RevealOutcome> {
+  /**
+   * Whether the chain's weights for this validator are the commit's vector (as the runtime
+   * stores it, max-upscaled): true, false, or undefined when they cannot be read (or the
+   * hotkey has no uid to read them at).
+   */
+  private async landed(commit: PendingCommit, uid: number | undefined): Promise<boolean | undefined> {
+    if (uid === undefined) return undefined;
+    let onChain: Map<number, number>;
+    try {
+      onChain = await this.chain.weightsOf(this.netuid, uid);
+    } catch {
+      return undefined;
+    }
+    const upscaled = maxUpscaleU16(commit.values);
+    return (
+      onChain.size === commit.uids.length &&
+      commit.uids.every((target, i) => onChain.get(target) === upscaled[i])
+    );
+  }
+
+  private async revealed(commit: PendingCommit, inclusion: Inclusion): Promise<RevealOutcome> {
+    await this.store.remove(commit.hash);
+    this.revealFailures = 0;
+    this.metrics.posted.inc({ result: 'revealed' });
+    this.metrics.lastPostedBlock.set(inclusion.block);
+    this.log.info(
+      { hash: commit.hash, block: inclusion.block, uids: commit.uids, values: commit.values },
+      'weights revealed',
+    );
+    return { kind: 'revealed', commit, inclusion };
+  }
+
+  private async revealFailed(
+    schedule: EpochSchedule,
+    commit: PendingCommit,
+    error: unknown,
+  ): Promise<RevealOutcome> {
     const { name, message, retryable } = classify(error);
-    const advice = adviceFor(name, this.netuid);
+    const advice = adviceFor(name, this.netuid, this.wallet);
+    const block = schedule.block;
     if (retryable) {
       this.revealFailures += 1;
-      this.nextRevealBlock = block + this.backoff(this.revealFailures);
+      // Short steps, so a retry never jumps over a whole reveal window; and not before the
+      // window opens when the schedule says it has not (an early reveal, mainnet's code 17).
+      const step = Math.min(
+        this.backoff(this.revealFailures),
+        Math.max(1, Math.floor(schedule.epochLength / 4)),
+      );
+      const opens = epochStart(schedule, commit.commitEpoch + (this.epochs?.period ?? 1));
+      this.nextRevealBlock = Math.max(block + step, opens);
       this.metrics.posted.inc({ result: 'retryable_error' });
       this.log.warn(
         { hash: commit.hash, chainError: name, error: message, retryAt: this.nextRevealBlock },
@@ -494,7 +581,11 @@ export class WeightPoster {
       hash: u8aToHex(hash),
       submittedAtBlock: metagraph.block,
       commitBlock: null,
-      commitEpoch: epochIndex(metagraph.block, this.netuid, metagraph.tempo),
+      // Provisional: the epoch is the one of the block it lands in, read back below.
+      commitEpoch: epochAt(
+        this.epochs?.schedule ?? (await this.chain.epochSchedule(this.netuid)),
+        metagraph.block,
+      ),
     };
     // Written before sending: a commit on chain whose salt was lost could never be revealed.
     await this.store.add(provisional);
@@ -510,7 +601,7 @@ export class WeightPoster {
     const commit: PendingCommit = {
       ...provisional,
       commitBlock: inclusion.block,
-      commitEpoch: epochIndex(inclusion.block, this.netuid, metagraph.tempo),
+      commitEpoch: await this.epochOfInclusion(inclusion),
     };
     await this.store.update(commit);
     this.metrics.pendingCommits.set(this.store.list().length);
@@ -522,7 +613,8 @@ export class WeightPoster {
         hash: commit.hash,
         commitEpoch: commit.commitEpoch,
         revealEpoch,
-        revealFromBlock: firstBlockOfEpoch(revealEpoch, this.netuid, metagraph.tempo),
+        revealFromBlock:
+          this.epochs === undefined ? undefined : epochStart(this.epochs.schedule, revealEpoch),
         uids: vector.uids,
         values: vector.values,
       },
@@ -536,13 +628,15 @@ export class WeightPoster {
     vector: WeightsVector,
     scores: WindowScores,
   ): Promise<TimelockedOutcome> {
-    const { tempo, commitRevealPeriod } = metagraph;
-    const window: RevealWindow = (at) => {
-      const revealEpoch = epochIndex(at, this.netuid, tempo) + commitRevealPeriod;
-      return {
-        start: firstBlockOfEpoch(revealEpoch, this.netuid, tempo),
-        end: firstBlockOfEpoch(revealEpoch + 1, this.netuid, tempo),
-      };
+    const period = metagraph.commitRevealPeriod;
+    // The reveal epoch by the chain's schedule (counter or formula), as for hash commits.
+    const window: RevealWindow = async (at) => {
+      const schedule =
+        typeof at === 'number'
+          ? (this.epochs?.schedule ?? (await this.chain.epochSchedule(this.netuid)))
+          : await this.scheduleOfInclusion(at);
+      const revealEpoch = epochAt(schedule, typeof at === 'number' ? at : at.block) + period;
+      return { start: epochStart(schedule, revealEpoch), end: epochStart(schedule, revealEpoch + 1) };
     };
     const { inclusion, commit } = await this.timelocked.commit(metagraph, vector, window);
     this.metrics.posted.inc({ result: 'committed' });
@@ -570,6 +664,26 @@ export class WeightPoster {
       }
     }
     return checks;
+  }
+
+  /** The epoch the chain tagged a commit with: its schedule at the inclusion block (else projected). */
+  private async epochOfInclusion(inclusion: Inclusion): Promise<number> {
+    return epochAt(await this.scheduleOfInclusion(inclusion), inclusion.block);
+  }
+
+  /** The chain's schedule at an inclusion block, else the last one read (projected by `epochAt`). */
+  private async scheduleOfInclusion(inclusion: Inclusion): Promise<EpochSchedule> {
+    try {
+      return await this.chain.epochSchedule(this.netuid, inclusion);
+    } catch (error) {
+      const schedule = this.epochs?.schedule;
+      if (schedule === undefined) throw error;
+      this.log.warn(
+        { block: inclusion.block, error: (error as Error).message },
+        "cannot read the commit block's epoch: projecting it from the last schedule",
+      );
+      return schedule;
+    }
   }
 
   /** The first block of this post's range: where the previous one ended, bounded to `maxWindowBlocks`. */
@@ -607,7 +721,7 @@ export class WeightPoster {
 
   /** A post not attempted because the metagraph already says the chain would refuse it. */
   private refused(block: number, metagraph: Metagraph, name: string, message: string): PostFailure {
-    const advice = adviceFor(name, this.netuid);
+    const advice = adviceFor(name, this.netuid, this.wallet);
     this.nextPostBlock = block + Math.max(metagraph.tempo, 1);
     this.nextPostReason = 'error';
     this.metrics.posted.inc({ result: 'error' });
@@ -620,7 +734,7 @@ export class WeightPoster {
 
   private failed(block: number, error: unknown, during: string): PostFailure {
     const { name, message, retryable } = classify(error);
-    const advice = adviceFor(name, this.netuid);
+    const advice = adviceFor(name, this.netuid, this.wallet);
     if (retryable) {
       this.postFailures += 1;
       this.nextPostBlock = block + this.backoff(this.postFailures);
@@ -633,7 +747,7 @@ export class WeightPoster {
     } else {
       this.postFailures = 0;
       // Unchanged, the same call fails again: try once more an epoch later (permits, stake and vectors change).
-      this.nextPostBlock = block + Math.max(this.epochRules?.tempo ?? 360, 1);
+      this.nextPostBlock = block + Math.max(this.epochs?.tempo ?? 360, 1);
       this.nextPostReason = 'error';
       this.metrics.posted.inc({ result: 'error' });
       this.log.error(
@@ -663,15 +777,31 @@ function classify(error: unknown): { name: string; message: string; retryable: b
   return { name, message, retryable: true };
 }
 
-/** What the operator can do about a refused weights call. */
-export function adviceFor(name: string, netuid: NetUid): string {
+/**
+ * What the operator can do about a refused weights call, by the runtime's dispatch error name
+ * or (mainnet) the pool's `CustomTransactionError` name.
+ */
+export function adviceFor(name: string, netuid: NetUid, wallet: WalletNames = UNKNOWN_WALLET): string {
   switch (name) {
     case 'NeuronNoValidatorPermit':
       return `this hotkey has no validator permit on subnet ${netuid}: stake more or wait for the next epoch`;
     case 'NotEnoughStakeToSetWeights':
       return `this hotkey's stake is below subnet ${netuid}'s StakeThreshold: stake more on it`;
+    case 'StakeAmountTooLow':
+      return (
+        `this hotkey's stake on subnet ${netuid} is below the StakeThreshold for weights (or it is not registered): ` +
+        `${btcliStakeAdd(netuid, wallet)}, or register it: ${btcliRegister(netuid, wallet)}`
+      );
     case 'HotKeyNotRegisteredInSubNet':
-      return `this hotkey is not registered on subnet ${netuid}: register it (btcli subnets register) or check --netuid`;
+    case 'UidNotFound':
+      return `this hotkey is not registered on subnet ${netuid}: ${btcliRegister(netuid, wallet)} (or check --netuid)`;
+    case 'CommitBlockNotInRevealRange':
+    case 'RevealTooEarly':
+      return "not the commit's reveal epoch yet: the reveal is retried in its window (if it recurs, the node's clock or epoch schedule is off)";
+    case 'InvalidRevealRound':
+      return 'the timelock reveal round is older than the last drand pulse on chain: the next commit picks a later round';
+    case 'RevealNotApplied':
+      return 'the reveal was included but the weights on chain differ: is another process posting weights with this hotkey?';
     case 'IncorrectWeightVersionKey':
       return `subnet ${netuid} requires a newer weights version key: upgrade hashrelay (or raise the configured version key)`;
     case 'TooManyUnrevealedCommits':
@@ -679,6 +809,7 @@ export function adviceFor(name: string, netuid: NetUid): string {
     case 'ExpiredWeightCommit':
       return 'the reveal epoch had passed: keep the validator running through the reveal epoch';
     case 'NoWeightsCommitFound':
+    case 'CommitNotFound':
     case 'InvalidRevealCommitHashNotMatch':
       return 'the chain holds no matching commit (deregistered since, or a state directory from another hotkey or chain)';
     case 'CommitRevealEnabled':
@@ -687,6 +818,7 @@ export function adviceFor(name: string, netuid: NetUid): string {
       return `subnet ${netuid} switched commit-reveal off: the next attempt sets weights directly`;
     case 'SettingWeightsTooFast':
     case 'CommittingWeightsTooFast':
+    case 'RateLimitExceeded':
       return `another process may be posting weights with this hotkey on subnet ${netuid}: run one validator per hotkey`;
     case 'SubnetNotExists':
     case 'MechanismDoesNotExist':
@@ -708,9 +840,9 @@ export function adviceFor(name: string, netuid: NetUid): string {
   }
 }
 
-/** The first block whose `epochIndex` is `epoch`. */
+/** The first block whose old-formula `epochIndex` is `epoch` (runtimes without `SubnetEpochIndex`). */
 export function firstBlockOfEpoch(epoch: number, netuid: NetUid, tempo: number): number {
-  return Math.max(epoch * (tempo + 1) - netuid - 1, 0);
+  return formulaEpochStart(epoch, netuid, tempo);
 }
 
 /** The runtime's n: one past the highest uid. */

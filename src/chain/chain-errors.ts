@@ -55,8 +55,28 @@ const SUBTENSOR_CUSTOM_ERRORS: Readonly<Record<number, string>> = {
   255: 'BadRequest',
 };
 
+/**
+ * What the codes mean for weight calls, which mainnet pre-checks in the pool
+ * (`SubtensorTransactionExtension` → `CheckWeights`, `CheckRateLimits`) instead of failing them
+ * at dispatch under their dispatch names.
+ */
+const WEIGHT_CALL_MEANINGS: Readonly<Record<string, string>> = {
+  StakeAmountTooLow:
+    "the hotkey's stake on the subnet is below StakeThreshold (NotEnoughStakeToSetWeights; an unregistered hotkey usually has none)",
+  RateLimitExceeded:
+    'weights were set or committed too recently (SettingWeightsTooFast / CommittingWeightsTooFast)',
+  InvalidRevealRound: 'the timelock reveal round is below Drand.LastStoredRound',
+  CommitNotFound: 'no pending commit matches this reveal (NoWeightsCommitFound)',
+  CommitBlockNotInRevealRange:
+    "it is not the commit's reveal epoch (RevealTooEarly: too early, or expired when too late)",
+  UidNotFound: 'the hotkey has no uid on the subnet (HotKeyNotRegisteredInSubNet)',
+};
+
 /** Pool rejections a later attempt of the same call can get past. */
 const RETRYABLE_POOL_ERRORS: ReadonlySet<string> = new Set([
+  // Too early for the reveal window (the same reveal passes a few blocks later); too late is
+  // told apart by the caller from the chain's epoch schedule.
+  'CommitBlockNotInRevealRange',
   'Priority',
   'Stale',
   'Future',
@@ -91,9 +111,10 @@ export function poolChainError(message: string, call: string): ChainError {
   if (custom !== null) name = SUBTENSOR_CUSTOM_ERRORS[Number(custom[1])] ?? `Custom${custom[1]!}`;
   name ??= POOL_PATTERNS.find(([pattern]) => pattern.test(message))?.[1];
   name ??= 'InvalidTransaction';
+  const meaning = custom === null ? undefined : WEIGHT_CALL_MEANINGS[name];
   return new ChainError(
     name,
-    `${call} rejected by the transaction pool: ${message}`,
+    `${call} rejected by the transaction pool: ${message}${meaning === undefined ? '' : ` (${meaning})`}`,
     RETRYABLE_POOL_ERRORS.has(name),
   );
 }

@@ -1,4 +1,5 @@
 import type { KeyringPair } from '@polkadot/keyring/types';
+import type { EpochSchedule } from './epoch.js';
 import type { Hotkey } from './hotkey.js';
 
 /**
@@ -43,6 +44,8 @@ export interface Metagraph {
   readonly maxWeightsLimit: number;
   /** `MinAllowedWeights`: a vector must hold at least min(n, this) entries. */
   readonly minAllowedWeights: number;
+  /** `StakeThreshold` (global): the stake a hotkey needs to set weights; undefined where not read. */
+  readonly stakeThreshold?: bigint;
 }
 
 /** A commitment a hotkey published on a subnet (`Commitments.CommitmentOf`), decoded to text. */
@@ -149,6 +152,11 @@ export interface Chain {
   timelockRuntime(): Promise<TimelockRuntime>;
   /** A drand-timelocked commit (`TimelockRuntime.call`); the runtime reveals it itself. */
   commitTimelockedWeights(signer: KeyringPair, netuid: NetUid, commit: TimelockedCommit): Promise<Inclusion>;
+  /**
+   * The subnet's epoch schedule at the best block, or at an included extrinsic's block: the
+   * runtime's `SubnetEpochIndex` where it has one, else the old formula (`epoch.ts`).
+   */
+  epochSchedule(netuid: NetUid, at?: Inclusion): Promise<EpochSchedule>;
   /** The weights a uid holds on chain (`Weights(netuid, uid)`), u16 values by uid. */
   weightsOf(netuid: NetUid, uid: Uid): Promise<Map<Uid, number>>;
   close(): Promise<void>;

@@ -16,14 +16,15 @@ import {
   type Uid,
   type WeightsVector,
 } from './chain.js';
+import { poolChainError } from './chain-errors.js';
 import { commitHash } from './commit-hash.js';
+import { counterSchedule, epochIndex, formulaSchedule, type EpochSchedule } from './epoch.js';
 import { roundAt, timelockDecrypt, TimelockError, type DrandBeacon } from './timelock.js';
 import {
   decodeLegacyWeightsPayload,
   decodeWeightsPayload,
   MAX_TIMELOCKED_COMMIT_BYTES,
 } from './timelocked-weights.js';
-import { epochIndex } from './epoch.js';
 import type { Hotkey } from './hotkey.js';
 import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
 
@@ -35,7 +36,19 @@ import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
  * names that block, where a real chain would include it in the next one: rate limits here are
  * one block stricter, never more lenient. A failing call changes nothing, as a dispatch error
  * rolls back on chain.
+ *
+ * Two rule sets (`rules`): `legacy` is the spec-293 runtime (epochs by the old formula, weight
+ * calls fail at dispatch with the pallet's error names); `mainnet` is spec 424/425 (epochs by
+ * the `SubnetEpochIndex` counter, fired every `tempo` blocks from `LastEpochBlock` or at an
+ * owner-set `PendingEpochAt`, and weight calls pre-checked at the transaction pool, refused as
+ * `Custom error: N` before dispatch, as `SubtensorTransactionExtension` does). Timelocked
+ * commits follow the rules too: `legacy` offers `commit_crv3_weights` (legacy payload), `mainnet`
+ * `commit_timelocked_weights`, refused in the pool for stake (1), rate (6) or a stale round (15);
+ * either reveals a commit from the first block of its reveal epoch by that rule set's epochs.
  */
+
+/** Which runtime the memory chain behaves like. */
+export type MemoryChainRules = 'legacy' | 'mainnet';
 
 /** A subnet's hyperparameters; `addSubnet` fills what is left out with the runtime's defaults. */
 export interface SubnetConfig {
@@ -108,11 +121,16 @@ export interface DrandPulseSource extends DrandBeacon {
 
 export interface MemoryChainOptions {
   startBlock?: number;
+  /** The runtime to behave like (default `legacy`). */
+  rules?: MemoryChainRules;
   /** Milliseconds per block (default 12 000, mainnet's). */
   blockTimeMs?: number;
   /** `Timestamp.Now` at the start block (default mid-2025). */
   startTimestampMs?: number;
-  /** The timelocked-commit call the runtime offers (default v4's) and `CommitRevealWeightsVersion` (4). */
+  /**
+   * The timelocked-commit call the runtime offers (default: v4's `commit_timelocked_weights` under
+   * `mainnet` rules, spec 293's `commit_crv3_weights` under `legacy`) and `CommitRevealWeightsVersion` (4).
+   */
   timelockCall?: TimelockedCommitCall | undefined;
   commitRevealVersion?: number;
   /** Pulses arrive as the chain's clock passes their round; without it only `storePulse` adds them. */
@@ -148,7 +166,30 @@ interface SubnetState {
   readonly commitmentSpace: Map<Hotkey, { epoch: number; used: number }>;
   /** `TimelockedWeightCommits`: by the epoch they were committed in. */
   readonly timelocked: Map<number, TimelockedEntry[]>;
+  /** The `mainnet` rules' epoch scheduler state (unused under `legacy`). */
+  readonly scheduler: EpochScheduler;
 }
+
+/** `LastEpochBlock`, `PendingEpochAt` (0: none) and `SubnetEpochIndex`, plus when epochs fired. */
+interface EpochScheduler {
+  lastEpochBlock: number;
+  pendingEpochAt: number;
+  epochIndex: number;
+  /** Blocks at which an epoch fired, oldest first (to answer schedules at past blocks). */
+  readonly fired: number[];
+  readonly initialLastEpochBlock: number;
+  /** Blocks at which a due epoch is put off by one block (the runtime's per-block epoch cap). */
+  readonly deferred: Set<number>;
+}
+
+/** `CustomTransactionError` codes the pool answers weight calls with (common/src/transaction_error.rs). */
+const POOL = {
+  stakeTooLow: 1,
+  rateLimit: 6,
+  invalidRevealRound: 15,
+  commitNotFound: 16,
+  notInRevealRange: 17,
+} as const;
 
 export class MemoryChain implements Chain {
   private block: number;
@@ -156,6 +197,7 @@ export class MemoryChain implements Chain {
   private readonly listeners = new Set<(block: number) => void>();
   private autoBlocks: NodeJS.Timeout | undefined;
   private closed = false;
+  readonly rules: MemoryChainRules;
   private readonly startBlock: number;
   private readonly blockTimeMs: number;
   private readonly startTimestampMs: number;
@@ -166,16 +208,23 @@ export class MemoryChain implements Chain {
   private readonly pulses = new Map<bigint, Uint8Array>();
   private readonly reveals: TimelockedReveal[] = [];
 
-  /** Starts at block 1: a `LastUpdate` of 0 means "never set" to the runtime. */
+  /** Starts at block 1: a `LastUpdate` of 0 means "never set" to the runtime. Rules default to `legacy`. */
   constructor(options: MemoryChainOptions = {}) {
     const start = options.startBlock ?? 1;
     if (!Number.isSafeInteger(start) || start < 0)
       throw new RangeError(`startBlock ${start} is not a block number`);
     this.block = start;
+    this.rules = options.rules ?? 'legacy';
     this.startBlock = start;
     this.blockTimeMs = options.blockTimeMs ?? 12_000;
     this.startTimestampMs = options.startTimestampMs ?? 1_750_000_000_000;
-    this.timelockCall = 'timelockCall' in options ? options.timelockCall : 'commit_timelocked_weights';
+    // Spec 293 has only commit_crv3_weights; mainnet runtimes have v4's commit_timelocked_weights.
+    this.timelockCall =
+      'timelockCall' in options
+        ? options.timelockCall
+        : this.rules === 'mainnet'
+          ? 'commit_timelocked_weights'
+          : 'commit_crv3_weights';
     this.commitRevealVersion = options.commitRevealVersion ?? 4;
     this.drand = options.drand;
   }
@@ -188,6 +237,8 @@ export class MemoryChain implements Chain {
     if (!Number.isSafeInteger(blocks) || blocks < 0) throw new RangeError(`cannot advance ${blocks} blocks`);
     for (let i = 0; i < blocks; i++) {
       this.block += 1;
+      if (this.rules === 'mainnet') for (const subnet of this.subnets.values()) this.fireEpoch(subnet);
+      // After the epoch fires: a commit reveals from the first block of its reveal epoch.
       this.revealTimelocked();
       for (const listener of [...this.listeners]) listener(this.block);
     }
@@ -253,6 +304,8 @@ export class MemoryChain implements Chain {
     if (this.subnets.has(netuid)) throw new Error(`subnet ${netuid} already exists`);
     const full: SubnetConfig = { ...DEFAULT_SUBNET_CONFIG, ...config };
     checkConfig(full);
+    // register_network staggers subnets' first epochs by netuid (subnets/subnet.rs).
+    const lastEpochBlock = Math.max(this.block - (netuid % Math.max(full.tempo, 1)), 0);
     this.subnets.set(netuid, {
       netuid,
       config: full,
@@ -262,7 +315,38 @@ export class MemoryChain implements Chain {
       commitments: new Map(),
       commitmentSpace: new Map(),
       timelocked: new Map(),
+      scheduler: {
+        lastEpochBlock,
+        pendingEpochAt: 0,
+        epochIndex: 0,
+        fired: [],
+        initialLastEpochBlock: lastEpochBlock,
+        deferred: new Set(),
+      },
     });
+  }
+
+  /**
+   * Sets `PendingEpochAt`: under `mainnet` rules the subnet's next epoch fires at `block` if that
+   * comes before its regular slot (an owner's `trigger_epoch`, or the per-block cap deferring an
+   * epoch). No effect on `legacy` epochs.
+   */
+  triggerEpoch(netuid: NetUid, block: number): void {
+    const subnet = this.subnetOrThrow(netuid);
+    if (!Number.isSafeInteger(block) || block <= this.block)
+      throw new RangeError(`an epoch can be triggered only at a future block, not ${block}`);
+    subnet.scheduler.pendingEpochAt = block;
+  }
+
+  /**
+   * Under `mainnet` rules, an epoch due at `block` does not fire there but one block later, as
+   * when the runtime's per-block epoch cap defers it (`PendingEpochAt = block + 1`).
+   */
+  deferEpoch(netuid: NetUid, block: number): void {
+    const subnet = this.subnetOrThrow(netuid);
+    if (!Number.isSafeInteger(block) || block <= this.block)
+      throw new RangeError(`only an epoch at a future block can be deferred, not ${block}`);
+    subnet.scheduler.deferred.add(block);
   }
 
   /** Changes hyperparameters, as the subnet owner or sudo would. */
@@ -270,6 +354,8 @@ export class MemoryChain implements Chain {
     const subnet = this.subnetOrThrow(netuid);
     const next = { ...subnet.config, ...patch };
     checkConfig(next);
+    // set_tempo resets the cycle: the next epoch is a full tempo from now (utils/misc.rs).
+    if (next.tempo !== subnet.config.tempo) subnet.scheduler.lastEpochBlock = this.block;
     subnet.config = next;
   }
 
@@ -347,11 +433,41 @@ export class MemoryChain implements Chain {
       commitRevealPeriod: config.commitRevealPeriod,
       maxWeightsLimit: config.maxWeightsLimit,
       minAllowedWeights: config.minAllowedWeights,
+      stakeThreshold: config.stakeThreshold,
     };
   }
 
   commitments(netuid: NetUid): Promise<Map<Hotkey, Commitment>> {
     return settle(() => new Map(this.subnetOrThrow(netuid).commitments));
+  }
+
+  epochSchedule(netuid: NetUid, at?: Inclusion): Promise<EpochSchedule> {
+    return settle(() => {
+      const subnet = this.subnetOrThrow(netuid);
+      const block = Math.min(at?.block ?? this.block, this.block);
+      if (this.rules === 'legacy') return formulaSchedule(block, netuid, subnet.config.tempo);
+      const { scheduler } = subnet;
+      if (block === this.block) {
+        return counterSchedule({
+          block,
+          subnetEpochIndex: scheduler.epochIndex,
+          lastEpochBlock: scheduler.lastEpochBlock,
+          pendingEpochAt: scheduler.pendingEpochAt,
+          tempo: subnet.config.tempo,
+        });
+      }
+      // A past block: its epoch from the firing history, its next start from what happened next.
+      const firedBy = scheduler.fired.filter((fired) => fired <= block);
+      const nextFired = scheduler.fired.find((fired) => fired > block);
+      const past = counterSchedule({
+        block,
+        subnetEpochIndex: firedBy.length,
+        lastEpochBlock: firedBy.at(-1) ?? scheduler.initialLastEpochBlock,
+        pendingEpochAt: 0,
+        tempo: subnet.config.tempo,
+      });
+      return nextFired === undefined ? past : { ...past, nextEpochStart: nextFired };
+    });
   }
 
   weightsOf(netuid: NetUid, uid: Uid): Promise<Map<Uid, number>> {
@@ -427,7 +543,7 @@ export class MemoryChain implements Chain {
     if (subnet === undefined || !subnet.uidOf.has(who)) {
       throw chainError('AccountNotAllowedCommit', `${who} is not registered on subnet ${netuid}`);
     }
-    const epoch = epochIndex(this.block, netuid, subnet.config.tempo);
+    const epoch = this.epoch(subnet);
     const previous = subnet.commitmentSpace.get(who);
     const used = previous?.epoch === epoch ? previous.used : 0;
     const required = Math.max(bytes, COMMITMENT_MIN_SPACE);
@@ -447,6 +563,7 @@ export class MemoryChain implements Chain {
     checkVector(vector);
     // The dispatchable checks the flag before anything else; a subnet that does not exist
     // reads the storage default, which is true, so it reports CommitRevealEnabled too.
+    this.poolCheck('SubtensorModule.set_weights', signer, netuid, 'set');
     if (this.subnets.get(netuid)?.config.commitRevealEnabled ?? true) {
       throw chainError(
         'CommitRevealEnabled',
@@ -461,6 +578,7 @@ export class MemoryChain implements Chain {
   private doCommitWeights(signer: KeyringPair, netuid: NetUid, hash: Uint8Array): Inclusion {
     this.ensureOpen();
     if (hash.length !== 32) throw new RangeError(`a commit hash is 32 bytes, got ${hash.length}`);
+    this.poolCheck('SubtensorModule.commit_weights', signer, netuid, 'commit');
     const who = toHotkey(signer.address);
     const subnet = this.subnets.get(netuid);
     if (subnet === undefined) throw chainError('MechanismDoesNotExist', `subnet ${netuid} does not exist`);
@@ -496,6 +614,7 @@ export class MemoryChain implements Chain {
     vector.salt.forEach((value, i) => {
       checkU16(`salt[${i}]`, value);
     });
+    this.poolCheck('SubtensorModule.reveal_weights', signer, netuid, 'reveal', vector);
     const who = toHotkey(signer.address);
     const subnet = this.subnets.get(netuid);
     if (!(subnet?.config.commitRevealEnabled ?? true)) {
@@ -562,9 +681,17 @@ export class MemoryChain implements Chain {
         `commit is ${commit.ciphertext.length} bytes; at most ${MAX_TIMELOCKED_COMMIT_BYTES}`,
       );
     }
+    const call = `SubtensorModule.${this.timelockCall}`;
+    if (this.rules === 'mainnet') {
+      // Mainnet's pool: stake and rate limit as for commit_weights, then the round (Custom error: 15).
+      this.poolCheck(call, signer, netuid, 'commit');
+      if (commit.revealRound < this.lastStoredRound()) {
+        throw poolChainError(`1010: Invalid Transaction: Custom error: ${POOL.invalidRevealRound}`, call);
+      }
+    }
     const who = toHotkey(signer.address);
     const subnet = this.subnets.get(netuid);
-    // The transaction pool's checks come first (SubtensorTransactionExtension): stake, then the round.
+    // Spec 293 checks stake, then the round, first too (SubtensorTransactionExtension), as dispatch errors.
     const poolNeuron = subnet?.slots[subnet.uidOf.get(who) ?? -1];
     if (subnet !== undefined && poolNeuron !== undefined && !this.stakePassed(subnet, poolNeuron)) {
       throw chainError(
@@ -783,12 +910,69 @@ export class MemoryChain implements Chain {
     return neuron.hotkey === ownerHotkey || neuron.stake >= stakeThreshold;
   }
 
+  /**
+   * Under `mainnet` rules, the pool's pre-checks of a weight call (`CheckWeights` then
+   * `CheckRateLimits`, guards/*.rs), refused as `Custom error: N` before anything dispatches.
+   * Like the runtime, an unregistered hotkey is not refused here for that (its stake is 0, so a
+   * subnet with a stake threshold refuses it as stake too low); dispatch names it.
+   */
+  private poolCheck(
+    call: string,
+    signer: KeyringPair,
+    netuid: NetUid,
+    kind: 'set' | 'commit' | 'reveal',
+    reveal?: RevealVector,
+  ): void {
+    if (this.rules !== 'mainnet') return;
+    const refuse = (code: number): never => {
+      throw poolChainError(`1010: Invalid Transaction: Custom error: ${code}`, call);
+    };
+    const who = toHotkey(signer.address);
+    const subnet = this.subnets.get(netuid);
+    if (subnet === undefined) return; // dispatch reports the missing subnet
+    const uid = subnet.uidOf.get(who);
+    const neuron = uid === undefined ? undefined : subnet.slots[uid];
+    const { config } = subnet;
+    const isOwner = config.ownerHotkey !== undefined && config.ownerHotkey === who && neuron !== undefined;
+    if (!isOwner && (neuron?.stake ?? 0n) < config.stakeThreshold) refuse(POOL.stakeTooLow);
+    if (kind === 'reveal' && reveal !== undefined) {
+      const hash = u8aToHex(
+        commitHash(who, netuid, reveal.uids, reveal.values, reveal.salt, reveal.versionKey),
+      );
+      // The pool looks through the whole queue, expired commits included.
+      const commit = subnet.commits.get(who)?.find((c) => c.hash === hash);
+      if (commit === undefined) refuse(POOL.commitNotFound);
+      if (this.epoch(subnet) !== commit!.epoch + config.commitRevealPeriod) refuse(POOL.notInRevealRange);
+    }
+    const rateLimited = kind === 'commit' || (kind === 'set' && !config.commitRevealEnabled);
+    if (rateLimited && neuron !== undefined && !this.rateLimitPassed(subnet, neuron)) refuse(POOL.rateLimit);
+  }
+
+  /** `drain_pending`: fires the subnet's epoch in this block's `on_initialize` when it is due. */
+  private fireEpoch(subnet: SubnetState): void {
+    const { scheduler } = subnet;
+    const { tempo } = subnet.config;
+    if (tempo === 0) return;
+    const pendingDue = scheduler.pendingEpochAt > 0 && this.block >= scheduler.pendingEpochAt;
+    if (!pendingDue && this.block - scheduler.lastEpochBlock < tempo) return;
+    if (scheduler.deferred.delete(this.block)) {
+      scheduler.pendingEpochAt = this.block + 1;
+      return;
+    }
+    scheduler.lastEpochBlock = this.block;
+    scheduler.pendingEpochAt = 0;
+    scheduler.epochIndex += 1;
+    scheduler.fired.push(this.block);
+  }
+
   /** `check_rate_limit`: a `LastUpdate` of 0 means never set. */
   private rateLimitPassed(subnet: SubnetState, neuron: NeuronState): boolean {
     return neuron.lastUpdate === 0 || this.block - neuron.lastUpdate >= subnet.config.weightsRateLimit;
   }
 
+  /** The epoch of a call at the current block: the counter (`mainnet`) or the old formula (`legacy`). */
   private epoch(subnet: SubnetState): number {
+    if (this.rules === 'mainnet') return subnet.scheduler.epochIndex;
     return epochIndex(this.block, subnet.netuid, subnet.config.tempo);
   }
 

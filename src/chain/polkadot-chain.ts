@@ -24,6 +24,7 @@ import {
 } from './chain.js';
 import { dispatchChainError, poolChainError } from './chain-errors.js';
 import { commitmentInfoForText, textOfCommitmentFields, type DataField } from './commitment-data.js';
+import { counterSchedule, formulaSchedule, type EpochSchedule } from './epoch.js';
 import type { Hotkey } from './hotkey.js';
 import { deriveSignedExtensions } from './signed-extensions.js';
 
@@ -170,6 +171,7 @@ export class PolkadotChain implements Chain {
       const commitReveal =
         graph.get('commitRevealWeightsEnabled') ??
         (await member(subtensor, 'commitRevealWeightsEnabled', 'subtensorModule')(netuid));
+      const stakeThreshold = subtensor.stakeThreshold;
       return {
         netuid,
         block,
@@ -183,6 +185,9 @@ export class PolkadotChain implements Chain {
         commitRevealPeriod: Number(await param('commitRevealPeriod', 'revealPeriodEpochs')),
         maxWeightsLimit: Number(await param('maxWeightsLimit', 'maxWeightsLimit')),
         minAllowedWeights: Number(await param('minAllowedWeights', 'minAllowedWeights')),
+        ...(stakeThreshold === undefined
+          ? {}
+          : { stakeThreshold: toBigInt(await stakeThreshold(), 'stakeThreshold') }),
       };
     });
   }
@@ -295,6 +300,32 @@ export class PolkadotChain implements Chain {
     return this.#submit(signer, 'SubtensorModule.commit_crv3_weights', () =>
       this.#subtensorCall('commitCrv3Weights')(netuid, ciphertext, commit.revealRound),
     );
+  }
+
+  /**
+   * Spec ≥ 423: `SubnetEpochIndex`, `LastEpochBlock`, `PendingEpochAt` and `Tempo` at one block
+   * (what the `get_next_epoch_start_block` runtime API reads). Older runtimes lack the counter:
+   * there the old formula is the runtime's own rule.
+   */
+  async epochSchedule(netuid: NetUid, at?: Inclusion): Promise<EpochSchedule> {
+    return this.#guard('epochSchedule', async () => {
+      const view =
+        at === undefined
+          ? await this.#best()
+          : { at: await this.#api.at(at.blockHash), block: at.block, blockHash: at.blockHash };
+      const subtensor = section(view.at.query, 'subtensorModule', 'pallet');
+      const read = async (storage: string): Promise<number> =>
+        Number(toBigInt(await member(subtensor, storage, 'subtensorModule')(netuid), storage));
+      const tempo = await read('tempo');
+      if (subtensor.subnetEpochIndex === undefined) return formulaSchedule(view.block, netuid, tempo);
+      return counterSchedule({
+        block: view.block,
+        subnetEpochIndex: await read('subnetEpochIndex'),
+        lastEpochBlock: await read('lastEpochBlock'),
+        pendingEpochAt: await read('pendingEpochAt'),
+        tempo,
+      });
+    });
   }
 
   async weightsOf(netuid: NetUid, uid: Uid): Promise<Map<Uid, number>> {

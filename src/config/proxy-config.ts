@@ -40,6 +40,12 @@ const listener = z.preprocess(
     .object({
       address: hostPort,
       tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+      /**
+       * Miners on this port start at (and may not go below) these instead of vardiff's: a
+       * low-difficulty port for small miners beside a high-difficulty one for farms.
+       */
+      initialDifficulty: z.number().positive().optional(),
+      minDifficulty: z.number().positive().optional(),
     })
     .strict(),
 );
@@ -138,6 +144,13 @@ export const proxyConfigSchema = z
         targetShareSeconds: z.number().positive().default(3.3),
         /** How often a connection's difficulty is reconsidered. */
         retargetSeconds: z.number().positive().default(30),
+        /**
+         * No share for this many target intervals cuts the difficulty 4× at once, without waiting
+         * for retargetSeconds or a new job (a fresh job goes with it); 0 turns it off.
+         */
+        noShareTargets: z.number().min(0).default(6),
+        /** The same before a connection's first share, while its difficulty is a guess; 0 = off. */
+        firstShareTargets: z.number().min(0).default(2),
         /** Honour mining.suggest_difficulty and minimum-difficulty as floors. */
         honourMinerFloor: z.boolean().default(true),
       })
@@ -148,6 +161,8 @@ export const proxyConfigSchema = z
         maxDifficulty: 2 ** 40,
         targetShareSeconds: 3.3,
         retargetSeconds: 30,
+        noShareTargets: 6,
+        firstShareTargets: 2,
         honourMinerFloor: true,
       }),
     limits: z
@@ -227,6 +242,14 @@ export const proxyConfigSchema = z
         jobsKept: z.number().int().min(2).default(16),
         /** A removed upstream stays open this long so shares on its last jobs still reach it. */
         retireSeconds: z.number().min(0).default(30),
+        /** With no upstream up, miners wait this long for work (a pool restarting) before whenNoUpstream applies. */
+        noUpstreamGraceSeconds: z.number().positive().default(60),
+        /**
+         * disconnect: past the grace, miners waiting for work are closed (shown why) and new ones
+         * refused at subscribe/authorize, so ASIC firmware fails over to its own backup pools.
+         * wait: they stay connected with no work until an upstream is up.
+         */
+        whenNoUpstream: z.enum(['disconnect', 'wait']).default('disconnect'),
       })
       .strict()
       .default({
@@ -239,7 +262,23 @@ export const proxyConfigSchema = z
         maxMinersPerSession: 4096,
         jobsKept: 16,
         retireSeconds: 30,
+        noUpstreamGraceSeconds: 60,
+        whenNoUpstream: 'disconnect',
       }),
+    blocks: z
+      .object({
+        /**
+         * A share is a block only if it meets the job's nbits target and at least this
+         * difficulty. Bitcoin's networks never go under difficulty 1 (regtest's nbits does, and
+         * ckpool floors it at 1), so a share under the pool's difficulty goes up only if it is
+         * a block by this rule. Lower it only for a chain whose blocks really are that easy.
+         */
+        minDifficulty: z.number().positive().default(1),
+        /** Blocks logged whole (header, coinbase, submit) per minute; the rest are counted in one summary line. */
+        loggedPerMinute: z.number().int().min(0).default(10),
+      })
+      .strict()
+      .default({ minDifficulty: 1, loggedPerMinute: 10 }),
     routing: z
       .object({
         /**
@@ -272,6 +311,11 @@ export const proxyConfigSchema = z
       })
       .strict()
       .default({ maxMiners: 1000, maxWorkers: 1000, idleSeconds: 600 }),
+    /**
+     * Rejected shares are logged per miner as one summary line (counts by verdict) at most this
+     * often; per-share lines would drown the log at 10,000 miners.
+     */
+    rejectLogSeconds: z.number().positive().default(60),
     /** ckpool's rule: ntime may run this far past the job's. */
     ntimeMaxAheadSeconds: z.number().int().positive().default(7000),
     /** SIGTERM waits this long for in-flight shares before closing. */
@@ -282,6 +326,16 @@ export const proxyConfigSchema = z
 export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
 export type ProxyConfig = z.output<typeof proxyConfigSchema>;
 export type UpstreamConfig = ProxyConfig['upstreams'][number];
+export type ListenerConfig = ProxyConfig['listen'][number];
+
+/** The vardiff settings of miners on one listener: its own starting difficulty and floor, if set. */
+export function listenerVardiff(config: ProxyConfig, listener: ListenerConfig): ProxyConfig['vardiff'] {
+  return {
+    ...config.vardiff,
+    initialDifficulty: listener.initialDifficulty ?? config.vardiff.initialDifficulty,
+    minDifficulty: listener.minDifficulty ?? config.vardiff.minDifficulty,
+  };
+}
 
 export class ConfigError extends Error {}
 
@@ -305,6 +359,19 @@ export function parseProxyConfig(
   const config = parsed.data;
   if (config.vardiff.minDifficulty > config.vardiff.maxDifficulty) {
     throw new ConfigError('invalid configuration:\n  vardiff: minDifficulty is above maxDifficulty');
+  }
+  for (const [index, entry] of config.listen.entries()) {
+    const { initialDifficulty, minDifficulty, maxDifficulty } = listenerVardiff(config, entry);
+    if (minDifficulty > maxDifficulty)
+      throw new ConfigError(
+        `invalid configuration:\n  listen.${index}: minDifficulty is above vardiff.maxDifficulty`,
+      );
+    const own = entry.initialDifficulty !== undefined || entry.minDifficulty !== undefined;
+    if (own && (initialDifficulty < minDifficulty || initialDifficulty > maxDifficulty))
+      throw new ConfigError(
+        `invalid configuration:\n  listen.${index}: initialDifficulty ${initialDifficulty} is outside ` +
+          `[${minDifficulty}, ${maxDifficulty}]; set listen.${index}.minDifficulty too (or vardiff.maxDifficulty)`,
+      );
   }
   return config;
 }

@@ -133,6 +133,7 @@ export class ProxyMetrics {
   readonly upstreamUp: Gauge<'upstream'>;
   readonly upstreamSessions: Gauge<'upstream'>;
   readonly upstreamShares: Counter<'upstream' | 'result'>;
+  readonly upstreamRejects: Counter<'upstream' | 'reason' | 'blamed'>;
   readonly upstreamDifficulty: Counter<'upstream'>;
   readonly upstreamLatency: Histogram<'upstream'>;
   readonly upstreamFailovers: Counter<'upstream' | 'reason'>;
@@ -146,6 +147,10 @@ export class ProxyMetrics {
   readonly splitTarget: Gauge<'upstream'>;
   readonly splitRealised: Gauge<'upstream'>;
   readonly connectionsRefused: Counter<'reason'>;
+  readonly minersTurnedAway: Counter<'stage'>;
+  readonly vardiffRetargets: Counter<'reason'>;
+  readonly jobVariants: Counter<'upstream'>;
+  readonly jobResends: Counter<'upstream'>;
   readonly pendingWriteBytes: Gauge;
   readonly extranonceSlots: Gauge<'state'>;
   readonly duplicateScopes: Gauge;
@@ -229,6 +234,14 @@ export class ProxyMetrics {
       labelNames: ['upstream', 'result'],
       registers,
     });
+    this.upstreamRejects = new Counter({
+      name: 'hashrelay_upstream_rejects_total',
+      help:
+        'Shares the upstream refused, by reason (stale, duplicate, low-difficulty, other) and whether it ' +
+        'counts towards failing the upstream over (blamed="true": a fresh share the proxy found good enough).',
+      labelNames: ['upstream', 'reason', 'blamed'],
+      registers,
+    });
     this.upstreamDifficulty = new Counter({
       name: 'hashrelay_upstream_accepted_difficulty_total',
       help: 'Sum of upstream difficulty of shares the upstream accepted.',
@@ -303,6 +316,30 @@ export class ProxyMetrics {
       name: 'hashrelay_connections_refused_total',
       help: 'Miner connections closed on arrival, by the limit they were over.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.minersTurnedAway = new Counter({
+      name: 'hashrelay_miners_turned_away_total',
+      help: 'Miners closed or refused because no upstream was up past upstream.noUpstreamGraceSeconds, by when (waiting, subscribe, authorize).',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.vardiffRetargets = new Counter({
+      name: 'hashrelay_vardiff_retargets_total',
+      help: 'Miner difficulty changes, by reason: rate (share rate off target), no-share (silence), miner (suggested).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.jobVariants = new Counter({
+      name: 'hashrelay_job_variants_total',
+      help: 'Jobs sent as fresh coinbase space to a miner that had the same upstream job before (moved back, new difficulty).',
+      labelNames: ['upstream'],
+      registers,
+    });
+    this.jobResends = new Counter({
+      name: 'hashrelay_job_resends_total',
+      help: 'Jobs re-sent to a miner that had them, with no fresh space left (the pad is full): it may re-mine covered work.',
+      labelNames: ['upstream'],
       registers,
     });
     const load = (): ProxyLoad | undefined => this.load;

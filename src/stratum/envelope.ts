@@ -1,5 +1,6 @@
+import { StratumLimits } from './limits.js';
 import { describeValue } from './describe-value.js';
-import { JsonRpcErrorCode, StratumParseError } from './errors.js';
+import { JsonRpcErrorCode, StratumParseError, SubmitErrorCode } from './errors.js';
 import { FieldReader, isJsonObject, ownProperty } from './field-reader.js';
 import type { JsonRpcId, JsonValue, ResponseError, StratumResponse } from './messages.js';
 
@@ -61,6 +62,13 @@ export function decodeEnvelope(line: string): Envelope {
 
 /** A missing id reads as null (a JSON-RPC 1.0 notification). */
 function decodeId(id: unknown): JsonRpcId {
+  if (typeof id === 'string' && id.length > StratumLimits.maxIdLength) {
+    throw new StratumParseError(
+      null,
+      JsonRpcErrorCode.invalidRequest,
+      `"id" is a string of ${id.length} characters; at most ${StratumLimits.maxIdLength} are accepted`,
+    );
+  }
   if (id === undefined || id === null || typeof id === 'string') return id ?? null;
   if (typeof id === 'number' && Number.isFinite(id)) return id === 0 ? 0 : id; // -0 → 0
   throw new StratumParseError(
@@ -70,9 +78,13 @@ function decodeId(id: unknown): JsonRpcId {
   );
 }
 
-/** Stratum sends `[code, message, traceback]`; JSON-RPC 2.0 peers send `{code, message}`. */
+/**
+ * Stratum sends `[code, message, traceback]`; JSON-RPC 2.0 peers send `{code, message}`; ckpool
+ * sends a bare string ("Above target", "Stale"), read as code 20 (other): its words say why.
+ */
 function decodeResponseError(id: JsonRpcId, error: unknown): ResponseError | null {
   if (error === undefined || error === null) return null;
+  if (typeof error === 'string') return { code: SubmitErrorCode.other, message: error };
   const field = new FieldReader(id, 'response "error"', JsonRpcErrorCode.invalidRequest);
   if (Array.isArray(error)) {
     if (error.length < 2)

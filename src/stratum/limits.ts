@@ -15,4 +15,9 @@ export const StratumLimits = {
   /** Extranonce2 bytes accepted in a submit; whether the size fits the job is judged later. */
   maxSubmitExtranonce2Bytes: 32,
   maxHostLength: 255,
+  /**
+   * Longest string id accepted. Every answer echoes the id, so a long one turns each request
+   * into an equally long reply: an amplifier against a proxy's memory and its peers' buffers.
+   */
+  maxIdLength: 64,
 } as const;

@@ -27,3 +27,21 @@ export function rollVersion(jobVersion: U32, mask: U32, versionBits: U32): Rolle
 export function negotiateVersionMask(upstreamMask: U32, minerMask: U32): U32 {
   return (upstreamMask & minerMask) >>> 0;
 }
+
+/**
+ * The mask a miner may roll on a job: what the upstream allows and the miner asked for, less the
+ * bits the job's version sets. BIP 310 builds `(v & ~m) | (b & m)`, ckpool `v | b`; the two agree
+ * exactly when `v & m = 0`, so under this mask every pool hashes the header the proxy checked.
+ */
+export function rollableMask(upstreamMask: U32, minerMask: U32, jobVersion: U32): U32 {
+  return (upstreamMask & minerMask & ~jobVersion) >>> 0;
+}
+
+/**
+ * The version bits to send a pool for a share rolled to `version`: the version under the pool's
+ * mask. A BIP 310 pool keeps the job's bits outside the mask and takes these inside it; an OR pool
+ * adds these to the job's version: both give `version` back (given {@link rollableMask}).
+ */
+export function upstreamVersionBits(version: U32, upstreamMask: U32): U32 {
+  return (version & upstreamMask) >>> 0;
+}

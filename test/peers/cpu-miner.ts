@@ -66,6 +66,11 @@ export interface CpuMinerOptions {
   readonly sniff?: boolean;
   /** Connect and handshake, but do not hash until `resume()`. */
   readonly startPaused?: boolean;
+  /**
+   * Start extranonce2 again at 0 whenever a notify brings a job id other than the last one, as
+   * cpuminer (stratum_notify) and cgminer do; default: one counter for the miner's life.
+   */
+  readonly restartExtranonce2?: boolean;
   readonly name?: string;
 }
 
@@ -198,7 +203,7 @@ export class CpuMiner {
   private timer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private nextWorker = 0;
-  /** Never reset, so no two work units of this miner repeat an extranonce2 on a re-sent job. */
+  /** Never reset (unless `restartExtranonce2`), so no two work units repeat an extranonce2 on a re-sent job. */
   private extranonce2Counter = 0;
   private recentSubmits: number[] = [];
   private accepted = 0;
@@ -603,6 +608,8 @@ export class CpuMiner {
       session.extranonce2Size = session.nextExtranonce.extranonce2Size;
       session.nextExtranonce = undefined;
     }
+    if (this.options.restartExtranonce2 === true && previous?.jobId !== job.jobId)
+      this.extranonce2Counter = 0;
     const target = targetForDifficulty(difficulty);
     session.job = {
       job,

@@ -36,6 +36,18 @@ import { Waiters } from './waiters.js';
 
 export type PoolMode = 'normal' | 'reject-all' | 'silent';
 
+/**
+ * How submitted version bits make the header's nVersion: 'bip310' is
+ * `(job & ~mask) | bits`; 'or' is `job | bits`, as ckpool computes it.
+ */
+export type VersionRule = 'bip310' | 'or';
+
+/**
+ * How a rejection is worded: 'stratum' sends `[code, message, null]`; 'ckpool' sends a bare
+ * string ("Above target", "Stale", "Duplicate", "Invalid JobID") beside `result: false`, as ckpool does.
+ */
+export type ErrorStyle = 'stratum' | 'ckpool';
+
 export interface TestPoolOptions {
   readonly host?: string;
   /** 0 (the default) picks a free port; read it from `.port`. */
@@ -49,9 +61,20 @@ export interface TestPoolOptions {
   /** The version-rolling bits this pool allows; each miner is granted `versionMask & its mask`. */
   readonly versionMask?: number;
   readonly version?: number;
+  /** Default 'bip310'. */
+  readonly versionRule?: VersionRule;
   readonly nbits?: number;
+  /**
+   * A share is a block only if it also meets this difficulty: ckpool floors the network
+   * difficulty at 1, so on regtest a share under difficulty 1 is no block to it. Default: none.
+   */
+  readonly networkDifficultyFloor?: number;
+  /** Default 'stratum'. */
+  readonly errorStyle?: ErrorStyle;
   /** Transactions besides the coinbase in each job. */
   readonly transactions?: number;
+  /** Bytes of an extra coinbase output (a pool paying many addresses): makes notifies large. */
+  readonly coinbasePaddingBytes?: number;
   /** Accepted ntime: job.ntime ≤ ntime ≤ job.ntime + this (ckpool's rule). */
   readonly ntimeWindowSeconds?: number;
   readonly authorize?: (username: string, password: string) => boolean;
@@ -214,11 +237,13 @@ export class TestPool {
   private readonly live = new Set<ConnectionState>();
   private readonly seenHashes = new Set<string>();
   private readonly targets = new Map<number, bigint>();
-  private readonly nbitsTarget: bigint;
+  /** What a block must meet: the nbits target, or the floor's if that is harder. */
+  private readonly blockTarget: bigint;
   private readonly extranonce1Size: number;
   private readonly extranonce2Size: number;
   private readonly ntimeWindow: number;
   private readonly transactionCount: number;
+  private readonly coinbasePadding: Uint8Array;
   private readonly authorizeWorker: (username: string, password: string) => boolean;
   private readonly sniff: boolean;
   private readonly emit: (event: string, fields: Readonly<Record<string, unknown>>) => void;
@@ -226,7 +251,9 @@ export class TestPool {
   private boundPort = 0;
   private difficultyForNew: number;
   private allowedVersionMask: number;
-  private readonly jobVersion: number;
+  private jobVersion: number;
+  private readonly versionRule: VersionRule;
+  private readonly errorStyle: ErrorStyle;
   private readonly nbits: number;
   private currentMode: PoolMode = 'normal';
   private epoch = 0;
@@ -263,7 +290,13 @@ export class TestPool {
     if (exponent < 3 || exponent > 32 || (this.nbits & 0x00800000) !== 0) {
       throw new RangeError(`nbits ${u32ToHex(this.nbits)} is not a target this pool can check`);
     }
-    this.nbitsTarget = BigInt(`0x${Buffer.from(Block.calculateTarget(this.nbits)).toString('hex')}`);
+    this.coinbasePadding = new Uint8Array(options.coinbasePaddingBytes ?? 0).fill(0x51); // OP_1s
+    const nbitsTarget = BigInt(`0x${Buffer.from(Block.calculateTarget(this.nbits)).toString('hex')}`);
+    const floor = options.networkDifficultyFloor;
+    const floorTarget = floor === undefined ? nbitsTarget : targetForDifficulty(difficultyOption(floor));
+    this.blockTarget = floorTarget < nbitsTarget ? floorTarget : nbitsTarget;
+    this.versionRule = options.versionRule ?? 'bip310';
+    this.errorStyle = options.errorStyle ?? 'stratum';
     this.transactionCount = sizeOption(
       options.transactions ?? DEFAULTS.transactions,
       0,
@@ -319,6 +352,11 @@ export class TestPool {
     return this.allowedVersionMask;
   }
 
+  /** Shares that solved a block as this pool sees it (submitted to its node, whatever the share's own verdict). */
+  get blocks(): readonly PoolShareRecord[] {
+    return this.shares.filter((share) => share.isBlock);
+  }
+
   waitFor(predicate: (pool: TestPool) => boolean, timeoutMs = 5000, what?: string): Promise<void> {
     return this.waiters.waitFor(predicate, timeoutMs, what ?? `${this.name} condition`);
   }
@@ -328,8 +366,12 @@ export class TestPool {
     this.emit('mode', { pool: this.name, mode });
   }
 
-  /** Issues a job to every ready connection; a clean job changes the prevhash and makes older jobs stale. */
-  async newJob({ clean = false }: { clean?: boolean } = {}): Promise<PoolJob> {
+  /**
+   * Issues a job to every ready connection; a clean job changes the prevhash and makes older jobs
+   * stale. `version` changes the job version from this job on (a soft-fork deployment's signal).
+   */
+  async newJob({ clean = false, version }: { clean?: boolean; version?: number } = {}): Promise<PoolJob> {
+    if (version !== undefined) this.jobVersion = u32Option(version, 'version');
     const poolJob = this.createJob(clean);
     await this.broadcastJob(poolJob, this.ready());
     return poolJob;
@@ -530,6 +572,7 @@ export class TestPool {
       coinbase.addInput(new Uint8Array(32), 0xffffffff, 0xffffffff, scriptSig);
       coinbase.addOutput(p2pkhScript(), 312_500_000n);
       coinbase.addOutput(Uint8Array.from([0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed, ...randomBytes(32)]), 0n);
+      if (this.coinbasePadding.length > 0) coinbase.addOutput(this.coinbasePadding, 0n);
       const serialized = Buffer.from(coinbase.toBuffer());
       const at = serialized.indexOf(marker);
       // A random marker found twice is astronomically unlikely; draw again rather than guess.
@@ -815,11 +858,11 @@ export class TestPool {
       this.replyResult(state, request.id, request.kind, true);
     } else {
       // `result: false` beside the error: some proxies read only one of the two.
-      const line = `${JSON.stringify({
-        id: request.id,
-        result: false,
-        error: [verdict.errorCode, verdict.errorMessage ?? 'rejected', null],
-      })}\n`;
+      const error =
+        this.errorStyle === 'ckpool'
+          ? ckpoolError(verdict)
+          : [verdict.errorCode, verdict.errorMessage ?? 'rejected', null];
+      const line = `${JSON.stringify({ id: request.id, result: false, error })}\n`;
       void this.send(state, line, request.kind, true);
     }
   }
@@ -873,7 +916,10 @@ export class TestPool {
           difficulty,
         };
       }
-      version = ((job.version & ~mask) | request.versionBits) >>> 0;
+      version =
+        this.versionRule === 'or'
+          ? (job.version | request.versionBits) >>> 0
+          : ((job.version & ~mask) | request.versionBits) >>> 0;
     }
 
     const coinbaseBytes = Buffer.concat([job.coinb1, issued.extranonce1, request.extranonce2, job.coinb2]);
@@ -898,7 +944,7 @@ export class TestPool {
       version,
       hash: displayHex(digest),
       shareDifficulty: shareDifficulty(value),
-      isBlock: value <= this.nbitsTarget,
+      isBlock: value <= this.blockTarget,
     };
     if (this.seenHashes.has(measured.hash)) {
       return { ...measured, ...reject(SubmitErrorCode.duplicateShare, 'duplicate share') };
@@ -934,6 +980,24 @@ export class TestPool {
 
 function reject(errorCode: number, errorMessage: string): Verdict {
   return { errorCode, errorMessage };
+}
+
+/** ckpool's wording of a rejection (its share_errs strings), sent as a bare string. */
+function ckpoolError(verdict: Verdict): string {
+  switch (verdict.errorCode) {
+    case SubmitErrorCode.jobNotFound:
+      return verdict.errorMessage?.includes('stale') === true ? 'Stale' : 'Invalid JobID';
+    case SubmitErrorCode.duplicateShare:
+      return 'Duplicate';
+    case SubmitErrorCode.lowDifficultyShare:
+      return 'Above target';
+    case SubmitErrorCode.unauthorizedWorker:
+      return 'Worker mismatch';
+    default:
+      return verdict.errorMessage?.startsWith('version bits') === true
+        ? 'Invalid version mask'
+        : (verdict.errorMessage ?? 'Invalid');
+  }
 }
 
 function pruneIssued(state: ConnectionState, epoch: number): void {

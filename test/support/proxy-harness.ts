@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { parseProxyConfig, type ProxyConfigInput } from '../../src/config/proxy-config.js';
 import type { Ledger, StoredShare } from '../../src/ledger/ledger.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
@@ -13,6 +14,8 @@ export interface RunningProxy {
   readonly ledger: Ledger;
   readonly ledgerPath: string;
   readonly port: number;
+  /** Every listener's port, in `listen` order (`port` is the first). */
+  readonly ports: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -38,6 +41,8 @@ export function weightedRouting(difficulty: number): Pick<ProxyConfigInput, 'rou
       maxDifficulty: 1,
       targetShareSeconds: 3.3,
       retargetSeconds: 100_000,
+      noShareTargets: 0,
+      firstShareTargets: 0,
       honourMinerFloor: false,
     },
   };
@@ -60,6 +65,8 @@ export function testConfig(
       maxDifficulty: 2 ** 32,
       targetShareSeconds: 3.3,
       retargetSeconds: 100_000,
+      noShareTargets: 0,
+      firstShareTargets: 0,
       honourMinerFloor: false,
     },
     upstream: TEST_UPSTREAM,
@@ -67,22 +74,27 @@ export function testConfig(
   };
 }
 
-export async function startProxy(config: ProxyConfigInput): Promise<RunningProxy> {
+/** `logger`: where the proxy logs (default: nowhere). */
+export async function startProxy(
+  config: ProxyConfigInput,
+  logger: Logger = silentLogger(),
+): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'hashrelay-proxy-'));
   const ledgerPath = join(dir, 'ledger.sqlite');
   const ledger = await openSqliteLedger(ledgerPath);
   const proxy = new Proxy({
     config: parseProxyConfig(config, { upstreamsFromAgent: config.upstreams?.length === 0 }),
     ledger,
-    logger: silentLogger(),
+    logger,
     metrics: new ProxyMetrics(undefined, { defaultMetrics: false }),
   });
-  const [bound] = await proxy.start();
+  const bound = await proxy.start();
   return {
     proxy,
     ledger,
     ledgerPath,
-    port: bound!.port,
+    port: bound[0]!.port,
+    ports: bound.map((listener) => listener.port),
     async stop() {
       await proxy.drain();
       await ledger.close();
