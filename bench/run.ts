@@ -4,6 +4,7 @@ import { runProxyLoadBench } from './proxy-load.js';
 import { runShareVerifyBench } from './share-verify.js';
 import { runSplitAccuracyBench } from './split-accuracy.js';
 import { runUpstreamFailoverBench } from './upstream-failover.js';
+import { runTimelockEncryptBench } from './timelock-encrypt.js';
 
 const benches: Record<string, () => void | Promise<void>> = {
   'share-verify': runShareVerifyBench,
@@ -12,6 +13,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'split-accuracy': runSplitAccuracyBench,
   'hostile-miners': () => runHostileMinersBench(),
   'upstream-failover': () => runUpstreamFailoverBench(),
+  'timelock-encrypt': runTimelockEncryptBench,
 };
 
 const wanted = process.argv.slice(2);

@@ -206,6 +206,7 @@ export async function runValidatorCommand(
       dryRun: config.weights.dryRun,
       versionKey: config.weights.versionKey === undefined ? undefined : BigInt(config.weights.versionKey),
       intervalBlocks: config.weights.intervalBlocks,
+      commitMode: config.weights.commitMode,
       wallet,
     });
   } catch (error) {

@@ -1,9 +1,10 @@
 import net from 'node:net';
 import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
-import type { ApiPromise } from '@polkadot/api';
+import { WsProvider, type ApiPromise } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';
 import type { EventRecord } from '@polkadot/types/interfaces';
+import { u8aToHex } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevnet, type Devnet } from '../cli/devnet-command.js';
@@ -15,7 +16,9 @@ import { commitmentInfoForText, textOfCommitmentFields } from '../src/chain/comm
 import type { Hotkey } from '../src/chain/hotkey.js';
 import { PolkadotChain } from '../src/chain/polkadot-chain.js';
 import { deriveSignedExtensions } from '../src/chain/signed-extensions.js';
+import { encryptWeightsPayload } from '../src/chain/timelocked-weights.js';
 import { silentLogger } from '../src/log/logger.js';
+import { QUICKNET_ROUND_1000 } from './support/drand-beacon.js';
 
 /**
  * The `@polkadot/api` chain client against a real subtensor runtime running under chopsticks.
@@ -354,6 +357,58 @@ describe.skipIf(SPEC === undefined || SPEC === '')('PolkadotChain against a subt
   );
 
   it(
+    'commits drand-timelocked weights that the runtime opens with the round-1000 pulse and applies',
+    async () => {
+      const runtime = await chain.timelockRuntime();
+      expect(runtime.call).toBeDefined();
+      const graph = await chain.metagraph(netuid);
+      const validatorUid = graph.neurons.find((neuron) => neuron.hotkey === validatorHot.address)!.uid;
+      const minerUid = graph.neurons.find((neuron) => neuron.hotkey === minerHot.address)!.uid;
+      const vector = {
+        uids: [validatorUid, minerUid],
+        values: [12345, 65535],
+        versionKey: graph.weightsVersion,
+      };
+      // Spec 293 has only commit_crv3_weights, which reads the payload without the hotkey.
+      const hotkey = runtime.call === 'commit_timelocked_weights' ? validatorHot.publicKey : undefined;
+      const started = performance.now();
+      const ciphertext = encryptWeightsPayload({ ...vector, hotkey }, QUICKNET_ROUND_1000.round);
+      timings.encryptMs = performance.now() - started;
+      await chain.commitTimelockedWeights(validatorHot, netuid, {
+        ciphertext,
+        revealRound: QUICKNET_ROUND_1000.round,
+        commitRevealVersion: runtime.commitRevealVersion ?? 0,
+      });
+      // The drand pallet cannot fetch pulses here: write round 1000's as its offchain worker would.
+      await devSetStorage(devnet.endpoint, {
+        Drand: {
+          Pulses: [
+            [
+              [QUICKNET_ROUND_1000.round],
+              {
+                round: QUICKNET_ROUND_1000.round,
+                randomness: `0x${QUICKNET_ROUND_1000.randomness}`,
+                signature: u8aToHex(QUICKNET_ROUND_1000.signature),
+              },
+            ],
+          ],
+          LastStoredRound: QUICKNET_ROUND_1000.round,
+        },
+      });
+      const want = new Map([
+        [validatorUid, 12345],
+        [minerUid, 65535],
+      ]);
+      for (let blocks = 0; blocks < 3 * (graph.tempo + 1); blocks++) {
+        if (sameMap(await chain.weightsOf(netuid, validatorUid), want)) break;
+        await devnet.newBlocks(1);
+      }
+      expect(await chain.weightsOf(netuid, validatorUid)).toEqual(want);
+    },
+    CHAIN_TEST_TIMEOUT_MS,
+  );
+
+  it(
     'reports each new block to a subscriber until unsubscribed',
     async () => {
       const seen: number[] = [];
@@ -480,4 +535,19 @@ function describeError(
 
 async function waitFor(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+function sameMap<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>): boolean {
+  return a.size === b.size && [...b].every(([key, value]) => a.get(key) === value);
+}
+
+/** chopsticks' `dev_setStorage` (storage given decoded, by pallet and item). */
+async function devSetStorage(endpoint: string, storage: Record<string, unknown>): Promise<void> {
+  const provider = new WsProvider(endpoint);
+  try {
+    await provider.isReady;
+    await provider.send('dev_setStorage', [storage]);
+  } finally {
+    await provider.disconnect();
+  }
 }

@@ -125,6 +125,9 @@ class CountingChain implements Chain {
   weightsOf = (netuid: NetUid, uid: Uid): Promise<Map<Uid, number>> =>
     this.run('weightsOf', () => this.inner.weightsOf(netuid, uid));
   epochSchedule: Chain['epochSchedule'] = (netuid, at) => this.inner.epochSchedule(netuid, at);
+  timelockRuntime: Chain['timelockRuntime'] = () => this.inner.timelockRuntime();
+  commitTimelockedWeights: Chain['commitTimelockedWeights'] = (signer, netuid, commit) =>
+    this.inner.commitTimelockedWeights(signer, netuid, commit);
   close = (): Promise<void> => this.inner.close();
 }
 
@@ -207,6 +210,8 @@ async function openPoster(
     logger,
     registry,
     intervalBlocks: 1,
+    // Hash commit-reveal here; drand-timelocked commits: validator-timelocked-commits.test.ts.
+    commitMode: 'hash',
     ...options,
   });
   const count = async (result: WeightPostResult): Promise<number> => {

@@ -20,6 +20,15 @@ import { maxUpscaleU16 } from '../src/chain/weight-limits.js';
 import type { Logger } from '../src/log/logger.js';
 import { PendingCommitStore, type PendingCommit } from './pending-commits.js';
 import type { Scorer, WindowScores } from './scoring.js';
+import {
+  TimelockedCommits,
+  timelockedAdvice,
+  type CommitModeSetting,
+  type RevealWindow,
+  type SentTimelockedCommit,
+  type TimelockedCheck,
+} from './timelocked-commits.js';
+import type { DrandBeacon } from '../src/chain/timelock.js';
 import { toU16Vector, WeightsError } from './weights.js';
 
 /**
@@ -107,6 +116,10 @@ export interface WeightPosterOptions {
   readonly maxBackoffBlocks?: number;
   /** u16s of salt per commit. Default 8. */
   readonly saltLength?: number;
+  /** Hash or drand-timelocked commits under commit-reveal: `auto` follows the runtime. Default auto. */
+  readonly commitMode?: CommitModeSetting;
+  /** The drand beacon timelocked commits lock to (default quicknet; tests bring their own). */
+  readonly drandBeacon?: DrandBeacon;
   /** The wallet names to spell btcli commands in advice with. Default: placeholders. */
   readonly wallet?: WalletNames;
 }
@@ -126,6 +139,14 @@ export interface CommittedOutcome {
   readonly commit: PendingCommit;
 }
 
+export interface TimelockedOutcome {
+  readonly kind: 'timelocked';
+  readonly vector: WeightsVector;
+  readonly scores: WindowScores;
+  readonly inclusion: Inclusion;
+  readonly commit: SentTimelockedCommit;
+}
+
 export type PostOutcome =
   | { readonly kind: 'busy' }
   | { readonly kind: 'waiting'; readonly reason: WaitReason; readonly nextBlock: number }
@@ -133,6 +154,7 @@ export type PostOutcome =
   | { readonly kind: 'dry-run'; readonly vector: WeightsVector; readonly scores: WindowScores }
   | SetOutcome
   | CommittedOutcome
+  | TimelockedOutcome
   | PostFailure;
 
 export interface PostFailure {
@@ -165,7 +187,16 @@ export interface TickReport {
   readonly block: number;
   readonly reveals: readonly RevealOutcome[];
   readonly post: PostOutcome;
+  /** Timelocked commits seen revealed (or not, after their reveal epoch) at this tick. */
+  readonly timelocked?: readonly TimelockedCheck[];
 }
+
+/** The extrinsic each way of posting sends (named in failure logs). */
+const CALL_OF_MODE = {
+  direct: 'set_weights',
+  hash: 'commit_weights',
+  timelocked: 'commit_timelocked_weights',
+} as const;
 
 /** Send errors after which the extrinsic may still have been included. */
 const AMBIGUOUS = new Set(['Disconnected', 'Timeout']);
@@ -188,6 +219,7 @@ export class WeightPoster {
   private readonly saltLength: number;
   private readonly wallet: WalletNames;
   private readonly store: PendingCommitStore;
+  private readonly timelocked: TimelockedCommits;
   private busy = false;
   /** No post is attempted (and no metagraph read for one) before this block. */
   private nextPostBlock = 0;
@@ -217,6 +249,15 @@ export class WeightPoster {
     this.metrics = options.metrics ?? new WeightMetrics(options.registry);
     this.store = store;
     this.hotkey = hotkey;
+    this.timelocked = new TimelockedCommits({
+      chain: options.chain,
+      signer: options.signer,
+      netuid: options.netuid,
+      logger: options.logger,
+      setting: options.commitMode,
+      beacon: options.drandBeacon,
+      registry: options.registry,
+    });
     this.metrics.pendingCommits.set(store.list().length);
   }
 
@@ -261,7 +302,8 @@ export class WeightPoster {
 
   private async step(block: number): Promise<TickReport> {
     const revealDue = this.revealDue(block);
-    if (block < this.nextPostBlock && !revealDue) {
+    const timelockedDue = this.timelocked.checkDue(block);
+    if (block < this.nextPostBlock && !revealDue && !timelockedDue) {
       return { block, reveals: [], post: this.waiting() };
     }
     let metagraph: Metagraph;
@@ -276,8 +318,9 @@ export class WeightPoster {
     }
     this.epochs = { schedule, period: metagraph.commitRevealPeriod, tempo: metagraph.tempo };
     const reveals = revealDue ? await this.reveal(metagraph, schedule) : [];
+    const timelocked = timelockedDue ? await this.checkTimelocked(metagraph) : [];
     const post = block < this.nextPostBlock ? this.waiting() : await this.post(metagraph);
-    return { block, reveals, post };
+    return { block, reveals, post, timelocked };
   }
 
   // ---- reveal ----
@@ -492,10 +535,16 @@ export class WeightPoster {
       return { kind: 'dry-run', vector, scores };
     }
 
+    let during = 'choosing how to post weights';
     try {
-      const outcome = metagraph.commitRevealEnabled
-        ? await this.commit(metagraph, vector, scores)
-        : await this.set(vector, scores);
+      const mode = await this.timelocked.choose(metagraph);
+      during = CALL_OF_MODE[mode];
+      const outcome =
+        mode === 'timelocked'
+          ? await this.commitTimelocked(metagraph, vector, scores)
+          : mode === 'hash'
+            ? await this.commit(metagraph, vector, scores)
+            : await this.set(vector, scores);
       this.postFailures = 0;
       this.lastWindowTo = block;
       this.nextPostBlock = outcome.inclusion.block + gap;
@@ -503,7 +552,7 @@ export class WeightPoster {
       if (scores.burn) this.metrics.burns.inc();
       return outcome;
     } catch (error) {
-      return this.failed(block, error, metagraph.commitRevealEnabled ? 'commit_weights' : 'set_weights');
+      return this.failed(block, error, during);
     }
   }
 
@@ -574,10 +623,58 @@ export class WeightPoster {
     return { kind: 'committed', vector, scores, inclusion, commit };
   }
 
+  private async commitTimelocked(
+    metagraph: Metagraph,
+    vector: WeightsVector,
+    scores: WindowScores,
+  ): Promise<TimelockedOutcome> {
+    const period = metagraph.commitRevealPeriod;
+    // The reveal epoch by the chain's schedule (counter or formula), as for hash commits.
+    const window: RevealWindow = async (at) => {
+      const schedule =
+        typeof at === 'number'
+          ? (this.epochs?.schedule ?? (await this.chain.epochSchedule(this.netuid)))
+          : await this.scheduleOfInclusion(at);
+      const revealEpoch = epochAt(schedule, typeof at === 'number' ? at : at.block) + period;
+      return { start: epochStart(schedule, revealEpoch), end: epochStart(schedule, revealEpoch + 1) };
+    };
+    const { inclusion, commit } = await this.timelocked.commit(metagraph, vector, window);
+    this.metrics.posted.inc({ result: 'committed' });
+    return { kind: 'timelocked', vector, scores, inclusion, commit };
+  }
+
+  private async checkTimelocked(metagraph: Metagraph): Promise<TimelockedCheck[]> {
+    const uid = metagraph.neurons.find((neuron) => neuron.hotkey === this.hotkey)?.uid;
+    let checks: TimelockedCheck[];
+    try {
+      checks = await this.timelocked.check(metagraph.block, uid);
+    } catch (error) {
+      this.log.warn(
+        { error: (error as Error).message },
+        'cannot read weights to check timelocked reveals; will look again',
+      );
+      return [];
+    }
+    for (const check of checks) {
+      if (check.kind === 'revealed') {
+        this.metrics.posted.inc({ result: 'revealed' });
+        this.metrics.lastPostedBlock.set(check.block);
+      } else {
+        this.metrics.posted.inc({ result: 'expired' });
+      }
+    }
+    return checks;
+  }
+
   /** The epoch the chain tagged a commit with: its schedule at the inclusion block (else projected). */
   private async epochOfInclusion(inclusion: Inclusion): Promise<number> {
+    return epochAt(await this.scheduleOfInclusion(inclusion), inclusion.block);
+  }
+
+  /** The chain's schedule at an inclusion block, else the last one read (projected by `epochAt`). */
+  private async scheduleOfInclusion(inclusion: Inclusion): Promise<EpochSchedule> {
     try {
-      return (await this.chain.epochSchedule(this.netuid, inclusion)).epoch;
+      return await this.chain.epochSchedule(this.netuid, inclusion);
     } catch (error) {
       const schedule = this.epochs?.schedule;
       if (schedule === undefined) throw error;
@@ -585,7 +682,7 @@ export class WeightPoster {
         { block: inclusion.block, error: (error as Error).message },
         "cannot read the commit block's epoch: projecting it from the last schedule",
       );
-      return epochAt(schedule, inclusion.block);
+      return schedule;
     }
   }
 
@@ -739,7 +836,7 @@ export function adviceFor(name: string, netuid: NetUid, wallet: WalletNames = UN
     case 'Timeout':
       return 'the chain endpoint did not answer: check it is reachable';
     default:
-      return `see subtensor's documentation of ${name}`;
+      return timelockedAdvice(name) ?? `see subtensor's documentation of ${name}`;
   }
 }
 

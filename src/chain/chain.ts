@@ -73,6 +73,34 @@ export interface RevealVector extends WeightsVector {
   readonly salt: readonly number[];
 }
 
+/** The extrinsics that carry a drand-timelocked commit: v4's, and the older one spec 293 has. */
+export type TimelockedCommitCall = 'commit_timelocked_weights' | 'commit_crv3_weights';
+
+/** What drand-timelocked commits need from the runtime, read at the best block. */
+export interface TimelockRuntime {
+  /** The timelocked-commit extrinsic the runtime's metadata offers; undefined: none. */
+  readonly call: TimelockedCommitCall | undefined;
+  /** `CommitRevealWeightsVersion`, which a commit must state; undefined where the runtime has none. */
+  readonly commitRevealVersion: number | undefined;
+  /** `Drand.LastStoredRound`: the chain refuses a reveal round below it. */
+  readonly lastStoredRound: bigint;
+  readonly block: number;
+  /** `Timestamp.Now` at that block, ms. */
+  readonly blockTimestampMs: number;
+  /** The chain's block time (Aura slot duration), ms. */
+  readonly blockTimeMs: number;
+}
+
+/** A drand-timelocked weights commit (`timelocked-weights.ts` builds the ciphertext). */
+export interface TimelockedCommit {
+  /** tle ciphertext of the SCALE weights payload, at most 5000 bytes. */
+  readonly ciphertext: Uint8Array;
+  /** The drand round whose pulse opens it. */
+  readonly revealRound: bigint;
+  /** Must equal the chain's `CommitRevealWeightsVersion` (ignored by `commit_crv3_weights`). */
+  readonly commitRevealVersion: number;
+}
+
 /**
  * A chain error decoded to the runtime's name (`SettingWeightsTooFast`, `CommitRevealEnabled`,
  * ...). `retryable` says whether the same call can succeed later unchanged (rate limits, a
@@ -120,6 +148,10 @@ export interface Chain {
   /** Hash commit-reveal ("v2"): the blake2b-256 hash of the vector (see `commitHash`). */
   commitWeights(signer: KeyringPair, netuid: NetUid, commitHash: Uint8Array): Promise<Inclusion>;
   revealWeights(signer: KeyringPair, netuid: NetUid, vector: RevealVector): Promise<Inclusion>;
+  /** The runtime's drand-timelocked commit support and clock. */
+  timelockRuntime(): Promise<TimelockRuntime>;
+  /** A drand-timelocked commit (`TimelockRuntime.call`); the runtime reveals it itself. */
+  commitTimelockedWeights(signer: KeyringPair, netuid: NetUid, commit: TimelockedCommit): Promise<Inclusion>;
   /**
    * The subnet's epoch schedule at the best block, or at an included extrinsic's block: the
    * runtime's `SubnetEpochIndex` where it has one, else the old formula (`epoch.ts`).

@@ -82,7 +82,8 @@ export function encodeCompact(value: number): Uint8Array {
   return Uint8Array.of(((bytes.length - 4) << 2) | 0b11, ...bytes);
 }
 
-function encodeVecU16(name: string, items: readonly number[]): Uint8Array {
+/** SCALE `Vec<u16>`: a compact length, then each item little-endian (checked to be a u16). */
+export function encodeVecU16(name: string, items: readonly number[]): Uint8Array {
   const prefix = encodeCompact(items.length);
   const out = new Uint8Array(prefix.length + items.length * 2);
   out.set(prefix, 0);
@@ -100,7 +101,8 @@ function u16le(value: number): Uint8Array {
   return out;
 }
 
-function u64le(value: bigint): Uint8Array {
+/** SCALE `u64`: eight bytes little-endian. */
+export function u64le(value: bigint): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, value, true);
   return out;

@@ -10,12 +10,21 @@ import {
   type NetUid,
   type Neuron,
   type RevealVector,
+  type TimelockRuntime,
+  type TimelockedCommit,
+  type TimelockedCommitCall,
   type Uid,
   type WeightsVector,
 } from './chain.js';
 import { poolChainError } from './chain-errors.js';
 import { commitHash } from './commit-hash.js';
 import { counterSchedule, epochIndex, formulaSchedule, type EpochSchedule } from './epoch.js';
+import { roundAt, timelockDecrypt, TimelockError, type DrandBeacon } from './timelock.js';
+import {
+  decodeLegacyWeightsPayload,
+  decodeWeightsPayload,
+  MAX_TIMELOCKED_COMMIT_BYTES,
+} from './timelocked-weights.js';
 import type { Hotkey } from './hotkey.js';
 import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
 
@@ -32,7 +41,10 @@ import { isMaxWeightLimited, maxUpscaleU16 } from './weight-limits.js';
  * calls fail at dispatch with the pallet's error names); `mainnet` is spec 424/425 (epochs by
  * the `SubnetEpochIndex` counter, fired every `tempo` blocks from `LastEpochBlock` or at an
  * owner-set `PendingEpochAt`, and weight calls pre-checked at the transaction pool, refused as
- * `Custom error: N` before dispatch, as `SubtensorTransactionExtension` does).
+ * `Custom error: N` before dispatch, as `SubtensorTransactionExtension` does). Timelocked
+ * commits follow the rules too: `legacy` offers `commit_crv3_weights` (legacy payload), `mainnet`
+ * `commit_timelocked_weights`, refused in the pool for stake (1), rate (6) or a stale round (15);
+ * either reveals a commit from the first block of its reveal epoch by that rule set's epochs.
  */
 
 /** Which runtime the memory chain behaves like. */
@@ -102,6 +114,47 @@ interface PendingCommit {
   readonly block: number;
 }
 
+/** A beacon the test can sign rounds of: the drand pulses this chain ingests as time passes. */
+export interface DrandPulseSource extends DrandBeacon {
+  sign(round: bigint): Uint8Array;
+}
+
+export interface MemoryChainOptions {
+  startBlock?: number;
+  /** The runtime to behave like (default `legacy`). */
+  rules?: MemoryChainRules;
+  /** Milliseconds per block (default 12 000, mainnet's). */
+  blockTimeMs?: number;
+  /** `Timestamp.Now` at the start block (default mid-2025). */
+  startTimestampMs?: number;
+  /**
+   * The timelocked-commit call the runtime offers (default: v4's `commit_timelocked_weights` under
+   * `mainnet` rules, spec 293's `commit_crv3_weights` under `legacy`) and `CommitRevealWeightsVersion` (4).
+   */
+  timelockCall?: TimelockedCommitCall | undefined;
+  commitRevealVersion?: number;
+  /** Pulses arrive as the chain's clock passes their round; without it only `storePulse` adds them. */
+  drand?: DrandPulseSource;
+}
+
+/** What happened to one timelocked commit at its reveal (the runtime's `TimelockedWeightsRevealed` or a skip). */
+export interface TimelockedReveal {
+  readonly netuid: NetUid;
+  readonly hotkey: Hotkey;
+  readonly commitBlock: number;
+  readonly revealRound: bigint;
+  readonly block: number;
+  /** Undefined when the weights were set; else why the runtime dropped the commit. */
+  readonly failure: string | undefined;
+}
+
+interface TimelockedEntry {
+  readonly who: Hotkey;
+  readonly block: number;
+  readonly ciphertext: Uint8Array;
+  readonly revealRound: bigint;
+}
+
 interface SubnetState {
   readonly netuid: NetUid;
   config: SubnetConfig;
@@ -111,6 +164,8 @@ interface SubnetState {
   readonly commits: Map<Hotkey, PendingCommit[]>;
   readonly commitments: Map<Hotkey, Commitment>;
   readonly commitmentSpace: Map<Hotkey, { epoch: number; used: number }>;
+  /** `TimelockedWeightCommits`: by the epoch they were committed in. */
+  readonly timelocked: Map<number, TimelockedEntry[]>;
   /** The `mainnet` rules' epoch scheduler state (unused under `legacy`). */
   readonly scheduler: EpochScheduler;
 }
@@ -131,6 +186,7 @@ interface EpochScheduler {
 const POOL = {
   stakeTooLow: 1,
   rateLimit: 6,
+  invalidRevealRound: 15,
   commitNotFound: 16,
   notInRevealRange: 17,
 } as const;
@@ -142,14 +198,35 @@ export class MemoryChain implements Chain {
   private autoBlocks: NodeJS.Timeout | undefined;
   private closed = false;
   readonly rules: MemoryChainRules;
+  private readonly startBlock: number;
+  private readonly blockTimeMs: number;
+  private readonly startTimestampMs: number;
+  private readonly timelockCall: TimelockedCommitCall | undefined;
+  private readonly commitRevealVersion: number;
+  private readonly drand: DrandPulseSource | undefined;
+  /** `Drand.Pulses` written explicitly (as chopsticks' dev_setStorage would). */
+  private readonly pulses = new Map<bigint, Uint8Array>();
+  private readonly reveals: TimelockedReveal[] = [];
 
   /** Starts at block 1: a `LastUpdate` of 0 means "never set" to the runtime. Rules default to `legacy`. */
-  constructor(options: { startBlock?: number; rules?: MemoryChainRules } = {}) {
+  constructor(options: MemoryChainOptions = {}) {
     const start = options.startBlock ?? 1;
     if (!Number.isSafeInteger(start) || start < 0)
       throw new RangeError(`startBlock ${start} is not a block number`);
     this.block = start;
     this.rules = options.rules ?? 'legacy';
+    this.startBlock = start;
+    this.blockTimeMs = options.blockTimeMs ?? 12_000;
+    this.startTimestampMs = options.startTimestampMs ?? 1_750_000_000_000;
+    // Spec 293 has only commit_crv3_weights; mainnet runtimes have v4's commit_timelocked_weights.
+    this.timelockCall =
+      'timelockCall' in options
+        ? options.timelockCall
+        : this.rules === 'mainnet'
+          ? 'commit_timelocked_weights'
+          : 'commit_crv3_weights';
+    this.commitRevealVersion = options.commitRevealVersion ?? 4;
+    this.drand = options.drand;
   }
 
   // ---- blocks ----
@@ -161,6 +238,8 @@ export class MemoryChain implements Chain {
     for (let i = 0; i < blocks; i++) {
       this.block += 1;
       if (this.rules === 'mainnet') for (const subnet of this.subnets.values()) this.fireEpoch(subnet);
+      // After the epoch fires: a commit reveals from the first block of its reveal epoch.
+      this.revealTimelocked();
       for (const listener of [...this.listeners]) listener(this.block);
     }
     return this.block;
@@ -235,6 +314,7 @@ export class MemoryChain implements Chain {
       commits: new Map(),
       commitments: new Map(),
       commitmentSpace: new Map(),
+      timelocked: new Map(),
       scheduler: {
         lastEpochBlock,
         pendingEpochAt: 0,
@@ -394,6 +474,37 @@ export class MemoryChain implements Chain {
     return settle(() => new Map(this.subnetOrThrow(netuid).slots[uid]?.weights));
   }
 
+  timelockRuntime(): Promise<TimelockRuntime> {
+    return settle(() => {
+      this.ensureOpen();
+      return {
+        call: this.timelockCall,
+        commitRevealVersion:
+          this.timelockCall === 'commit_timelocked_weights' ? this.commitRevealVersion : undefined,
+        lastStoredRound: this.lastStoredRound(),
+        block: this.block,
+        blockTimestampMs: this.timestampMs(this.block),
+        blockTimeMs: this.blockTimeMs,
+      };
+    });
+  }
+
+  /** `Timestamp.Now` at `block`: the start timestamp plus whole block times. */
+  timestampMs(block: number): number {
+    return this.startTimestampMs + (block - this.startBlock) * this.blockTimeMs;
+  }
+
+  /** Writes a drand pulse (`Drand.Pulses`), as the Drand pallet or a test's dev_setStorage does. */
+  storePulse(round: bigint, signature: Uint8Array): void {
+    this.ensureOpen();
+    this.pulses.set(round, signature.slice());
+  }
+
+  /** Every timelocked commit the chain has tried to reveal, in order. */
+  timelockedReveals(): readonly TimelockedReveal[] {
+    return this.reveals;
+  }
+
   // ---- extrinsics ----
 
   /** `Commitments.set_commitment` with one `Raw` field holding `text`. */
@@ -411,6 +522,10 @@ export class MemoryChain implements Chain {
 
   revealWeights(signer: KeyringPair, netuid: NetUid, vector: RevealVector): Promise<Inclusion> {
     return settle(() => this.doRevealWeights(signer, netuid, vector));
+  }
+
+  commitTimelockedWeights(signer: KeyringPair, netuid: NetUid, commit: TimelockedCommit): Promise<Inclusion> {
+    return settle(() => this.doCommitTimelockedWeights(signer, netuid, commit));
   }
 
   private doPublishCommitment(signer: KeyringPair, netuid: NetUid, text: string): Inclusion {
@@ -547,6 +662,169 @@ export class MemoryChain implements Chain {
     return this.inclusion();
   }
 
+  private doCommitTimelockedWeights(
+    signer: KeyringPair,
+    netuid: NetUid,
+    commit: TimelockedCommit,
+  ): Inclusion {
+    this.ensureOpen();
+    if (this.timelockCall === undefined) {
+      throw chainError(
+        'UnsupportedRuntime',
+        'this runtime has no timelocked weight commits; use commitWeights',
+      );
+    }
+    if (commit.ciphertext.length > MAX_TIMELOCKED_COMMIT_BYTES) {
+      // Not a runtime error: the BoundedVec cannot hold it, so the call does not even decode.
+      throw chainError(
+        'CommitTooLarge',
+        `commit is ${commit.ciphertext.length} bytes; at most ${MAX_TIMELOCKED_COMMIT_BYTES}`,
+      );
+    }
+    const call = `SubtensorModule.${this.timelockCall}`;
+    if (this.rules === 'mainnet') {
+      // Mainnet's pool: stake and rate limit as for commit_weights, then the round (Custom error: 15).
+      this.poolCheck(call, signer, netuid, 'commit');
+      if (commit.revealRound < this.lastStoredRound()) {
+        throw poolChainError(`1010: Invalid Transaction: Custom error: ${POOL.invalidRevealRound}`, call);
+      }
+    }
+    const who = toHotkey(signer.address);
+    const subnet = this.subnets.get(netuid);
+    // Spec 293 checks stake, then the round, first too (SubtensorTransactionExtension), as dispatch errors.
+    const poolNeuron = subnet?.slots[subnet.uidOf.get(who) ?? -1];
+    if (subnet !== undefined && poolNeuron !== undefined && !this.stakePassed(subnet, poolNeuron)) {
+      throw chainError(
+        'NotEnoughStakeToSetWeights',
+        `${who} has stake ${poolNeuron.stake}; weights need ${subnet.config.stakeThreshold}`,
+      );
+    }
+    if (commit.revealRound < this.lastStoredRound()) {
+      throw chainError(
+        'InvalidRevealRound',
+        `reveal round ${commit.revealRound} is below Drand.LastStoredRound ${this.lastStoredRound()}`,
+      );
+    }
+    if (subnet === undefined) throw chainError('MechanismDoesNotExist', `subnet ${netuid} does not exist`);
+    if (!subnet.config.commitRevealEnabled) {
+      throw chainError('CommitRevealDisabled', `subnet ${netuid} has commit-reveal off; use setWeights`);
+    }
+    if (
+      this.timelockCall === 'commit_timelocked_weights' &&
+      commit.commitRevealVersion !== this.commitRevealVersion
+    ) {
+      throw chainError(
+        'IncorrectCommitRevealVersion',
+        `commit states version ${commit.commitRevealVersion}; the chain's CommitRevealWeightsVersion is ${this.commitRevealVersion}`,
+      );
+    }
+    const uid = subnet.uidOf.get(who);
+    if (uid === undefined) throw notRegistered(who, netuid);
+    const neuron = subnet.slots[uid]!;
+    if (!this.rateLimitPassed(subnet, neuron)) {
+      throw chainError(
+        'CommittingWeightsTooFast',
+        `uid ${uid} last set or committed weights at block ${neuron.lastUpdate}; ` +
+          `subnet ${netuid} allows one every ${subnet.config.weightsRateLimit} blocks (now ${this.block})`,
+      );
+    }
+    const epoch = this.epoch(subnet);
+    const queue = subnet.timelocked.get(epoch) ?? [];
+    if (queue.filter((entry) => entry.who === who).length >= MAX_UNREVEALED_COMMITS) {
+      throw chainError(
+        'TooManyUnrevealedCommits',
+        `${who} has ${MAX_UNREVEALED_COMMITS} commits this epoch on subnet ${netuid}`,
+      );
+    }
+    queue.push({
+      who,
+      block: this.block,
+      ciphertext: commit.ciphertext.slice(),
+      revealRound: commit.revealRound,
+    });
+    subnet.timelocked.set(epoch, queue);
+    neuron.lastUpdate = this.block;
+    return this.inclusion();
+  }
+
+  /**
+   * `reveal_crv3_commits` at each block: commits of epoch `now − RevealPeriodEpochs` whose round's
+   * pulse is on chain are decrypted and set as their hotkey's weights; those still waiting for
+   * the pulse stay for the next block, and older epochs are dropped unrevealed.
+   */
+  private revealTimelocked(): void {
+    for (const subnet of this.subnets.values()) {
+      const now = this.epoch(subnet);
+      const revealEpoch = now - subnet.config.commitRevealPeriod;
+      for (const epoch of subnet.timelocked.keys()) if (epoch < revealEpoch) subnet.timelocked.delete(epoch);
+      const entries = subnet.timelocked.get(revealEpoch);
+      if (entries === undefined || revealEpoch < 0) continue;
+      const waiting = entries.filter((entry) => {
+        const signature = this.pulse(entry.revealRound);
+        if (signature === undefined) return true;
+        this.reveals.push({
+          netuid: subnet.netuid,
+          hotkey: entry.who,
+          commitBlock: entry.block,
+          revealRound: entry.revealRound,
+          block: this.block,
+          failure: this.applyTimelocked(subnet, entry, signature),
+        });
+        return false;
+      });
+      if (waiting.length > 0) subnet.timelocked.set(revealEpoch, waiting);
+      else subnet.timelocked.delete(revealEpoch);
+    }
+  }
+
+  /** Decrypts, decodes and sets one commit's weights; returns why not, if not. */
+  private applyTimelocked(
+    subnet: SubnetState,
+    entry: TimelockedEntry,
+    signature: Uint8Array,
+  ): string | undefined {
+    let plaintext: Uint8Array;
+    try {
+      plaintext = timelockDecrypt(entry.ciphertext, signature);
+    } catch (error) {
+      return error instanceof TimelockError ? `decryption failed: ${error.message}` : String(error);
+    }
+    // A runtime with only commit_crv3_weights predates the hotkey field (spec 293).
+    const payload =
+      this.timelockCall === 'commit_crv3_weights'
+        ? decodeLegacyWeightsPayload(plaintext)
+        : decodeWeightsPayload(plaintext);
+    if (payload === undefined) return 'the payload decodes in neither form';
+    if (payload.hotkey !== undefined && toHotkey(u8aToHex(payload.hotkey)) !== entry.who) {
+      return 'the payload names another hotkey';
+    }
+    try {
+      this.checkSetWeights(entry.who, subnet.netuid, payload)();
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return undefined;
+  }
+
+  private pulse(round: bigint): Uint8Array | undefined {
+    const stored = this.pulses.get(round);
+    if (stored !== undefined) return stored;
+    if (this.drand === undefined || round > this.drandRound()) return undefined;
+    return this.drand.sign(round);
+  }
+
+  private lastStoredRound(): bigint {
+    let last = this.drandRound();
+    for (const round of this.pulses.keys()) if (round > last) last = round;
+    return last;
+  }
+
+  /** The latest round the pulse source has published by this block's timestamp (0 without one). */
+  private drandRound(): bigint {
+    if (this.drand === undefined) return 0n;
+    return roundAt(this.timestampMs(this.block) / 1000, this.drand);
+  }
+
   // ---- rules ----
 
   /**
@@ -573,7 +851,7 @@ export class MemoryChain implements Chain {
     if (uid === undefined) throw notRegistered(who, netuid);
     const neuron = subnet.slots[uid]!;
     const ownerUid = config.ownerHotkey === undefined ? undefined : subnet.uidOf.get(config.ownerHotkey);
-    if (uid !== ownerUid && neuron.stake < config.stakeThreshold) {
+    if (uid !== ownerUid && !this.stakePassed(subnet, neuron)) {
       throw chainError(
         'NotEnoughStakeToSetWeights',
         `${who} has stake ${neuron.stake}; setting weights needs ${config.stakeThreshold}`,
@@ -624,6 +902,12 @@ export class MemoryChain implements Chain {
       neuron.weights = new Map(uids.map((target, i) => [target, upscaled[i]!]));
       if (!config.commitRevealEnabled) neuron.lastUpdate = this.block;
     };
+  }
+
+  /** `check_weights_min_stake`: the subnet owner is exempt. */
+  private stakePassed(subnet: SubnetState, neuron: NeuronState): boolean {
+    const { ownerHotkey, stakeThreshold } = subnet.config;
+    return neuron.hotkey === ownerHotkey || neuron.stake >= stakeThreshold;
   }
 
   /**

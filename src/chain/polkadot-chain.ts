@@ -17,6 +17,8 @@ import {
   type NetUid,
   type Neuron,
   type RevealVector,
+  type TimelockRuntime,
+  type TimelockedCommit,
   type Uid,
   type WeightsVector,
 } from './chain.js';
@@ -250,6 +252,56 @@ export class PolkadotChain implements Chain {
     );
   }
 
+  async timelockRuntime(): Promise<TimelockRuntime> {
+    return this.#guard('timelockRuntime', async () => {
+      const { at, block } = await this.#best();
+      const subtensor = section(at.query, 'subtensorModule', 'pallet');
+      const tx = section(this.#api.tx, 'subtensorModule', 'pallet');
+      const version = subtensor.commitRevealWeightsVersion;
+      const lastStoredRound = at.query.drand?.lastStoredRound;
+      return {
+        call:
+          tx.commitTimelockedWeights !== undefined
+            ? 'commit_timelocked_weights'
+            : tx.commitCrv3Weights !== undefined
+              ? 'commit_crv3_weights'
+              : undefined,
+        commitRevealVersion:
+          version === undefined ? undefined : Number(toBigInt(await version(), 'commitRevealWeightsVersion')),
+        lastStoredRound:
+          lastStoredRound === undefined ? 0n : toBigInt(await lastStoredRound(), 'lastStoredRound'),
+        block,
+        blockTimestampMs: Number(
+          toBigInt(await member(section(at.query, 'timestamp', 'pallet'), 'now', 'timestamp')(), 'now'),
+        ),
+        blockTimeMs: await this.#blockTimeMs(at),
+      };
+    });
+  }
+
+  async commitTimelockedWeights(
+    signer: KeyringPair,
+    netuid: NetUid,
+    commit: TimelockedCommit,
+  ): Promise<Inclusion> {
+    const tx = section(this.#api.tx, 'subtensorModule', 'pallet');
+    const ciphertext = u8aToHex(commit.ciphertext);
+    // Pick the call the metadata has: spec 293 predates commit_timelocked_weights (CHAIN.md).
+    if (tx.commitTimelockedWeights !== undefined) {
+      return this.#submit(signer, 'SubtensorModule.commit_timelocked_weights', () =>
+        this.#subtensorCall('commitTimelockedWeights')(
+          netuid,
+          ciphertext,
+          commit.revealRound,
+          commit.commitRevealVersion,
+        ),
+      );
+    }
+    return this.#submit(signer, 'SubtensorModule.commit_crv3_weights', () =>
+      this.#subtensorCall('commitCrv3Weights')(netuid, ciphertext, commit.revealRound),
+    );
+  }
+
   /**
    * Spec ≥ 423: `SubnetEpochIndex`, `LastEpochBlock`, `PendingEpochAt` and `Tempo` at one block
    * (what the `get_next_epoch_start_block` runtime API reads). Older runtimes lack the counter:
@@ -299,6 +351,16 @@ export class PolkadotChain implements Chain {
     const header = await this.#api.rpc.chain.getHeader();
     const blockHash = header.hash.toHex();
     return { at: await this.#api.at(blockHash), block: header.number.toNumber(), blockHash };
+  }
+
+  /** Aura's slot duration from the runtime API; else twice `Timestamp.MinimumPeriod`; else 12 s. */
+  async #blockTimeMs(at: ApiDecoration<'promise'>): Promise<number> {
+    const slotDuration = at.call.auraApi?.slotDuration;
+    if (slotDuration !== undefined) return Number(toBigInt(await slotDuration(), 'slotDuration'));
+    const timestamp = (at.consts as Record<string, Record<string, Codec> | undefined>).timestamp;
+    const minimumPeriod = timestamp?.minimumPeriod;
+    if (minimumPeriod !== undefined) return 2 * Number(toBigInt(minimumPeriod, 'minimumPeriod'));
+    return 12_000;
   }
 
   #subtensorCall(name: string): (...args: unknown[]) => SubmittableExtrinsic<'promise'> {

@@ -88,9 +88,15 @@ export const validatorConfigSchema = z
         intervalBlocks: z.number().int().positive().optional(),
         /** A version_key above the chain's WeightsVersionKey (default: the chain's). */
         versionKey: z.number().int().min(0).optional(),
+        /**
+         * Under commit-reveal: `auto` sends drand-timelocked commits where the runtime has
+         * commit_timelocked_weights (mainnet; the chain reveals them itself) and hash commits
+         * elsewhere; `hash` or `timelocked` forces one.
+         */
+        commitMode: z.enum(['auto', 'hash', 'timelocked']).default('auto'),
       })
       .strict()
-      .default({ stateDir: './hashrelay-validator-state', dryRun: false }),
+      .default({ stateDir: './hashrelay-validator-state', dryRun: false, commitMode: 'auto' }),
     /** The validator proxy: the same keys as `hashrelay proxy`'s config (upstreams: your pool accounts). */
     proxy: z.record(z.string(), z.unknown()).default({}),
   })
