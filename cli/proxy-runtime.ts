@@ -8,6 +8,7 @@ import { redactCredentials } from '../src/log/redact.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
 import { startAdminServer } from '../proxy/admin-server.js';
 import { Proxy, type ProxyOptions } from '../proxy/proxy.js';
+import { describeListenFailure } from './listen-error.js';
 
 /** A running proxy engine with its ledger and admin listener: what `proxy`, `miner-agent` and `validator` start. */
 export interface ProxyRuntime {
@@ -62,8 +63,10 @@ export async function startProxyRuntime(
     requestStop = resolve;
   });
   let admin: http.Server | undefined;
+  let listener = 'Stratum listener (listen)';
   try {
     await proxy.start();
+    listener = 'admin listener (metrics)';
     if (config.metrics !== undefined) {
       admin = await startAdminServer({
         host: config.metrics.host,
@@ -83,7 +86,7 @@ export async function startProxyRuntime(
   } catch (error) {
     await proxy.drain();
     await ledger.close();
-    throw new StartupError(`cannot start: ${(error as Error).message}`);
+    throw new StartupError(`cannot start: ${describeListenFailure(listener, error)}`);
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
