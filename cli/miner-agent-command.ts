@@ -10,6 +10,7 @@ import { MinerAgent } from '../miner-agent/agent.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { proxyRouter } from './farm-router.js';
+import { logFarmRegistration } from './hotkey-registration.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
 
 export const minerAgentHelp = `Usage: hashrelay miner-agent --config FILE [--chain URL] [--netuid N]
@@ -83,6 +84,7 @@ export async function runMinerAgentCommand(
       stderr: `hashrelay miner-agent: cannot reach the chain at ${config.chain}: ${(error as Error).message}\n`,
     };
   }
+  await logFarmRegistration(chain, config.netuid, hotkey.address, logger);
   let runtime;
   try {
     runtime = await startProxyRuntime(config.proxy, logger);

@@ -143,9 +143,14 @@ export async function runValidatorCommand(
     await chain.close();
     return fail(`cannot read subnet ${config.netuid}: ${(error as Error).message}`);
   }
-  if (!registered.includes(hotkey.address))
+  if (registered.includes(hotkey.address))
+    logger.info(
+      { hotkey: hotkey.address, netuid: config.netuid, registered: true },
+      'validator hotkey loaded: registered on the subnet',
+    );
+  else
     logger.error(
-      { hotkey: hotkey.address, netuid: config.netuid },
+      { hotkey: hotkey.address, netuid: config.netuid, registered: false },
       'this validator hotkey is not registered on the subnet: it can verify and forward work but cannot post weights',
     );
 
