@@ -158,7 +158,15 @@ async function runDemo(
     ownerHotkey: owner.address as Hotkey,
   });
   chain.register(NETUID, owner.address, { stake: 0n, validatorPermit: false });
-  const connectChain = (): Promise<Chain> => Promise.resolve(chain);
+  // Each role closes its chain when it stops; here they share one, which only the demo closes.
+  const shared = new Proxy(chain, {
+    get: (target, key) => {
+      if (key === 'close') return () => Promise.resolve();
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const connectChain = (): Promise<Chain> => Promise.resolve(shared);
   const pool = await TestPool.start({ name: 'demo-pool', difficulty: DIFFICULTY, sniff: false });
 
   const validators: DemoValidator[] = [];

@@ -15,6 +15,7 @@ import type { Hotkey } from '../src/chain/hotkey.js';
 import { PolkadotChain } from '../src/chain/polkadot-chain.js';
 import { deriveSignedExtensions } from '../src/chain/signed-extensions.js';
 import { silentLogger } from '../src/log/logger.js';
+import { skipNote } from './support/skip-note.js';
 
 /**
  * The `@polkadot/api` chain client against a real subtensor runtime running under chopsticks.
@@ -75,7 +76,8 @@ describe('PolkadotChain without a chain', () => {
   });
 });
 
-describe.skipIf(SPEC === undefined || SPEC === '')('PolkadotChain against a subtensor runtime', () => {
+const REAL_RUNTIME = `PolkadotChain against a subtensor runtime${skipNote(SPEC === undefined || SPEC === '' ? 'HASHRELAY_SUBTENSOR_SPEC=/path/to/subtensor-chain-spec.json (CHAIN.md)' : null)}`;
+describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
   let devnet: Devnet;
   let chain: PolkadotChain;
   let api: ApiPromise;
