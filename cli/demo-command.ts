@@ -12,14 +12,16 @@ import { MemoryChain } from '../src/chain/memory-chain.js';
 import { parseHostPort } from '../src/config/endpoints.js';
 import type { ProxyState } from '../proxy/proxy.js';
 import type { TickReport } from '../validator/weight-poster.js';
-import { CpuMiner } from '../test/peers/cpu-miner.js';
-import { TestPool } from '../test/peers/test-pool.js';
-import { freePort } from '../test/support/ports.js';
+import type { CpuMiner } from '../test/peers/cpu-miner.js';
 import { ExitCode, type CommandResult } from './command.js';
+import { DemoStop, type WatchedRole } from './demo-stop.js';
 import { runMinerAgentCommand } from './miner-agent-command.js';
 import { runValidatorCommand } from './validator-command.js';
 
 export const demoHelp = `Usage: hashrelay demo [--miners N] [--seconds S] [--dir DIR] [--metrics HOST:PORT]
+
+A development command: it runs the test pool and CPU miners of the source tree (test/peers),
+which need the development dependencies (npm install in a checkout; npm start runs it).
 
 Runs the whole loop on this machine with nothing else needed: an in-memory subtensor (one
 block a second), a local test pool (real block templates, its own share check), two
@@ -49,7 +51,7 @@ interface DemoValidator {
   readonly stake: bigint;
   readonly admin: number;
   readonly posts: TickReport[];
-  readonly exit: Promise<CommandResult>;
+  readonly role: WatchedRole;
 }
 
 interface DemoFarm {
@@ -57,10 +59,26 @@ interface DemoFarm {
   readonly hotkey: KeyringPair;
   readonly listen: number;
   readonly admin: { host: string; port: number };
-  readonly exit: Promise<CommandResult>;
+  readonly role: WatchedRole;
   readonly miners: number;
   readonly cpu: CpuMiner[];
 }
+
+type DemoPeers = Awaited<ReturnType<typeof loadDemoPeers>>;
+
+/** The demo's pool and miners are test peers: loaded only here, so production installs never need them. */
+async function loadDemoPeers() {
+  const [{ CpuMiner }, { TestPool }, { freePort }] = await Promise.all([
+    import('../test/peers/cpu-miner.js'),
+    import('../test/peers/test-pool.js'),
+    import('../test/support/ports.js'),
+  ]);
+  return { CpuMiner, TestPool, freePort };
+}
+
+const MISSING_DEV_DEPENDENCIES = `hashrelay demo: the demo runs the test pool and CPU miners of the source tree, which need the development dependencies; this install has none (npm install --omit=dev, or the Docker image).
+Run it from a checkout: npm install && npm start (or npx hashrelay demo). The production roles (proxy, miner-agent, validator, audit, share) need none of them.
+`;
 
 function percent(ratio: number | null): string {
   return ratio === null ? '–' : `${(ratio * 100).toFixed(1)} %`;
@@ -90,13 +108,36 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
   } catch (error) {
     return { code: ExitCode.usage, stderr: `hashrelay demo: --metrics: ${(error as Error).message}\n` };
   }
+  let peers: DemoPeers;
+  try {
+    peers = await loadDemoPeers();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND')
+      return { code: ExitCode.failure, stderr: `${MISSING_DEV_DEPENDENCIES}(${(error as Error).message})\n` };
+    throw error;
+  }
+  const stop = new DemoStop();
+  try {
+    return await runDemo(values.dir, farmAdmin, minerCount, seconds, peers, stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function runDemo(
+  dirOption: string | undefined,
+  farmAdmin: { host: string; port: number },
+  minerCount: number,
+  seconds: number | undefined,
+  { CpuMiner, TestPool, freePort }: DemoPeers,
+  stop: DemoStop,
+): Promise<CommandResult> {
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
-
   await cryptoWaitReady();
   const ring = new Keyring({ type: 'sr25519', ss58Format: 42 });
-  const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'hashrelay-demo-'));
+  const dir = dirOption ?? mkdtempSync(join(tmpdir(), 'hashrelay-demo-'));
   const file = (name: string, content: unknown): string => {
     const path = join(dir, name);
     writeFileSync(path, JSON.stringify(content, null, 2));
@@ -117,7 +158,15 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
     ownerHotkey: owner.address as Hotkey,
   });
   chain.register(NETUID, owner.address, { stake: 0n, validatorPermit: false });
-  const connectChain = (): Promise<Chain> => Promise.resolve(chain);
+  // Each role closes its chain when it stops; here they share one, which only the demo closes.
+  const shared = new Proxy(chain, {
+    get: (target, key) => {
+      if (key === 'close') return () => Promise.resolve();
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const connectChain = (): Promise<Chain> => Promise.resolve(shared);
   const pool = await TestPool.start({ name: 'demo-pool', difficulty: DIFFICULTY, sniff: false });
 
   const validators: DemoValidator[] = [];
@@ -150,7 +199,7 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
         if (report.post.kind === 'set') posts.push(report);
       },
     });
-    validators.push({ name, hotkey, stake, admin, posts, exit });
+    validators.push({ name, hotkey, stake, admin, posts, role: stop.watch(name, exit) });
   }
 
   const farms: DemoFarm[] = [];
@@ -183,7 +232,11 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
     // Two thirds of the miners on the first farm, so the two farms' weights differ.
     const miners =
       index === 0 ? Math.ceil((minerCount * 2) / 3) : minerCount - Math.ceil((minerCount * 2) / 3);
-    farms.push({ name, hotkey, listen, admin, exit, miners, cpu: [] });
+    const hint =
+      index === 0
+        ? ` (${name}'s admin listener is the demo's --metrics; --metrics 127.0.0.1:0 takes a free port)`
+        : '';
+    farms.push({ name, hotkey, listen, admin, role: stop.watch(name, exit, hint), miners, cpu: [] });
   }
   chain.startAutoBlocks(1000);
 
@@ -192,27 +245,33 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
   const state = async (admin: { host: string; port: number }): Promise<ProxyState | undefined> => {
     const response = await fetch(adminUrl(admin, '/api/state'), {
       headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(2000),
     }).catch(() => undefined);
     return response?.ok === true ? ((await response.json()) as ProxyState) : undefined;
   };
   for (const farm of farms) {
     const deadline = Date.now() + 20_000;
-    while (!((await state(farm.admin))?.upstreams.some((u) => u.healthy) ?? false)) {
+    while (!stop.requested && !((await state(farm.admin))?.upstreams.some((u) => u.healthy) ?? false)) {
       if (Date.now() > deadline) {
         out(`hashrelay demo: ${farm.name} found no validator within 20 s`);
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    for (let i = 0; i < farm.miners; i++)
-      farm.cpu.push(
-        await CpuMiner.connect({
-          port: farm.listen,
-          username: `rig${i + 1}`,
-          sniff: false,
-          versionRolling: i % 2 === 1 ? { mask: 0x1fffe000 } : undefined,
-        }),
-      );
+    for (let i = 0; i < farm.miners && !stop.requested; i++) {
+      try {
+        farm.cpu.push(
+          await CpuMiner.connect({
+            port: farm.listen,
+            username: `rig${i + 1}`,
+            sniff: false,
+            versionRolling: i % 2 === 1 ? { mask: 0x1fffe000 } : undefined,
+          }),
+        );
+      } catch (error) {
+        stop.fail(`a CPU miner could not connect to ${farm.name}: ${(error as Error).message}`);
+      }
+    }
   }
 
   const names = new Map<string, string>([
@@ -221,19 +280,6 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
     ...farms.map((f) => [f.hotkey.address, f.name] as const),
   ]);
   const label = (hotkey: string): string => names.get(hotkey) ?? hotkey.slice(0, 8);
-  out(
-    `hashrelay demo: in-memory subtensor, subnet ${NETUID}, one block a second; ledgers and configs in ${dir}`,
-  );
-  for (const v of validators)
-    out(
-      `  ${v.name}: stake ${v.stake} (${percent(Number(v.stake) / 4000)}), hotkey ${v.hotkey.address}, in front of the test pool`,
-    );
-  for (const f of farms)
-    out(
-      `  ${f.name}: hotkey ${f.hotkey.address}, ${f.miners} CPU miner(s) at difficulty 2^-18, proxy 127.0.0.1:${f.listen}`,
-    );
-  out(`  Prometheus metrics of farm-1: ${adminUrl(farms[0]!.admin, '/metrics')}`);
-
   const started = Date.now();
   const reported = new Map<string, number>();
   const report = async (): Promise<void> => {
@@ -266,32 +312,56 @@ export async function runDemoCommand(args: readonly string[]): Promise<CommandRe
     }
     out(`${elapsed} pool accepted ${pool.acceptedCount} shares, rejected ${pool.rejectedCount}`);
   };
-  const timer = setInterval(() => void report(), 5000);
-  await new Promise<void>((resolve) => {
-    if (seconds !== undefined) setTimeout(resolve, seconds * 1000);
-    process.once('SIGINT', () => {
-      resolve();
-    });
-    process.once('SIGTERM', () => {
-      resolve();
-    });
-  });
-  clearInterval(timer);
-  await report();
+  if (!stop.requested) {
+    out(
+      `hashrelay demo: in-memory subtensor, subnet ${NETUID}, one block a second; ledgers and configs in ${dir}`,
+    );
+    for (const v of validators)
+      out(
+        `  ${v.name}: stake ${v.stake} (${percent(Number(v.stake) / 4000)}), hotkey ${v.hotkey.address}, in front of the test pool`,
+      );
+    for (const f of farms)
+      out(
+        `  ${f.name}: hotkey ${f.hotkey.address}, ${f.miners} CPU miner(s) at difficulty 2^-18, proxy 127.0.0.1:${f.listen}`,
+      );
+    out(`  Prometheus metrics of farm-1: ${adminUrl(farms[0]!.admin, '/metrics')}`);
+    const timer = setInterval(() => void report(), 5000);
+    const deadline =
+      seconds === undefined
+        ? undefined
+        : setTimeout(() => {
+            stop.request('time');
+          }, seconds * 1000);
+    await stop.stopped;
+    clearInterval(timer);
+    clearTimeout(deadline);
+    await report();
+  }
 
+  // Miners first, then every role still running drains; one still starting (Ctrl-C early) has
+  // no admin listener yet, so it is asked again until it answers or exits.
   for (const farm of farms) for (const miner of farm.cpu) await miner.close();
-  for (const target of [
-    ...farms.map((f) => f.admin),
-    ...validators.map((v) => ({ host: '127.0.0.1', port: v.admin })),
-  ])
-    await fetch(adminUrl(target, '/api/drain'), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    }).catch(() => undefined);
-  const results = await Promise.all([...farms.map((f) => f.exit), ...validators.map((v) => v.exit)]);
+  const drain = async (admin: { host: string; port: number }, role: WatchedRole): Promise<void> => {
+    while (!role.exited()) {
+      const answered = await fetch(adminUrl(admin, '/api/drain'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      }).then(
+        () => true,
+        () => false,
+      );
+      if (answered) return;
+      await Promise.race([role.exit, new Promise((resolve) => setTimeout(resolve, 100))]);
+    }
+  };
+  for (const farm of farms) await drain(farm.admin, farm.role);
+  for (const v of validators) await drain({ host: '127.0.0.1', port: v.admin }, v.role);
+  const results = await Promise.all([...farms, ...validators].map((r) => r.role.exit));
   chain.stopAutoBlocks();
   await chain.close();
   await pool.stop();
+  if (stop.failure !== undefined)
+    return { code: ExitCode.failure, stderr: `hashrelay demo: ${stop.failure}\n` };
   const failed = results.find((result) => result.code !== ExitCode.ok);
   if (failed !== undefined) return { code: failed.code, stderr: failed.stderr };
   return { code: ExitCode.ok };

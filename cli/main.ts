@@ -1,62 +1,77 @@
 #!/usr/bin/env node
 import { inspect } from 'node:util';
 import { redactCredentials } from '../src/log/redact.js';
-import { auditHelp, runAuditCommand } from './audit-command.js';
 import { ExitCode, type CommandResult } from './command.js';
-import { demoHelp, runDemoCommand } from './demo-command.js';
-import { devnetHelp, runDevnetCommand } from './devnet-command.js';
-import { ledgerHelp, runLedgerCommand } from './ledger-command.js';
-import { minerAgentHelp, runMinerAgentCommand } from './miner-agent-command.js';
-import { proxyHelp, runProxyCommand } from './proxy-command.js';
-import { runValidatorCommand, validatorHelp } from './validator-command.js';
-import { runShareCommand, shareHelp } from './share-command.js';
+import { packageVersion } from './version.js';
+
+interface LoadedCommand {
+  readonly help: string;
+  readonly run: (args: readonly string[]) => CommandResult | Promise<CommandResult>;
+}
 
 interface Subcommand {
   readonly summary: string;
-  readonly help: string;
-  readonly run: (args: readonly string[]) => CommandResult | Promise<CommandResult>;
+  /** Loads the command's module only when it is chosen: the proxy never loads the demo's test pool. */
+  readonly load: () => Promise<LoadedCommand>;
 }
 
 const subcommands: Record<string, Subcommand> = {
   audit: {
     summary: 're-verify a window of the ledger (PoW, credit) and recompute the weights; compare with chain',
-    help: auditHelp,
-    run: (args) => runAuditCommand(args),
+    load: async () => {
+      const { auditHelp, runAuditCommand } = await import('./audit-command.js');
+      return { help: auditHelp, run: (args) => runAuditCommand(args) };
+    },
   },
   demo: {
-    summary: 'run pool, proxy and CPU miners on this machine and show what each counted',
-    help: demoHelp,
-    run: runDemoCommand,
+    summary:
+      'run pool, proxy and CPU miners on this machine and show what each counted (development install)',
+    load: async () => {
+      const { demoHelp, runDemoCommand } = await import('./demo-command.js');
+      return { help: demoHelp, run: runDemoCommand };
+    },
   },
   devnet: {
     summary: 'run a local subtensor (a chain spec, or a fork of a live endpoint) to dry-run on',
-    help: devnetHelp,
-    run: runDevnetCommand,
+    load: async () => {
+      const { devnetHelp, runDevnetCommand } = await import('./devnet-command.js');
+      return { help: devnetHelp, run: runDevnetCommand };
+    },
   },
   ledger: {
     summary: 'back up a SQLite ledger while a proxy writes it; prune old rows',
-    help: ledgerHelp,
-    run: runLedgerCommand,
+    load: async () => {
+      const { ledgerHelp, runLedgerCommand } = await import('./ledger-command.js');
+      return { help: ledgerHelp, run: runLedgerCommand };
+    },
   },
   'miner-agent': {
     summary: 'run the farm proxy split across the subnet’s validators by stake, from chain',
-    help: minerAgentHelp,
-    run: (args) => runMinerAgentCommand(args),
+    load: async () => {
+      const { minerAgentHelp, runMinerAgentCommand } = await import('./miner-agent-command.js');
+      return { help: minerAgentHelp, run: (args) => runMinerAgentCommand(args) };
+    },
   },
   proxy: {
     summary: 'run the Stratum V1 proxy (miners → verified, recorded → upstream pools)',
-    help: proxyHelp,
-    run: runProxyCommand,
+    load: async () => {
+      const { proxyHelp, runProxyCommand } = await import('./proxy-command.js');
+      return { help: proxyHelp, run: runProxyCommand };
+    },
   },
   validator: {
     summary: 'run a validator: verify farms’ signed work, publish the endpoint, post weights',
-    help: validatorHelp,
-    run: (args) => runValidatorCommand(args),
+    load: async () => {
+      const { runValidatorCommand, validatorHelp } = await import('./validator-command.js');
+      return { help: validatorHelp, run: (args) => runValidatorCommand(args) };
+    },
   },
   share: {
     summary: 'judge a share from a JSON file (share check FILE)',
-    help: shareHelp,
-    run: runShareCommand,
+    load: async () => {
+      const { runShareCommand, shareHelp } = await import('./share-command.js');
+      return { help: shareHelp, run: runShareCommand };
+    },
   },
 };
 
@@ -70,7 +85,7 @@ hashrelay: a stake-weighted Stratum V1 hashrate marketplace for Bittensor.
 Commands:
 ${lines.join('\n')}
 
-Run 'hashrelay <command> --help' for a command's options.
+Run 'hashrelay <command> --help' for a command's options; 'hashrelay --version' for the version.
 `;
 }
 
@@ -80,11 +95,16 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? ExitCode.usage : ExitCode.ok;
   }
-  const sub = subcommands[name];
-  if (sub === undefined) {
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`hashrelay ${packageVersion()}\n`);
+    return ExitCode.ok;
+  }
+  const chosen = subcommands[name];
+  if (chosen === undefined) {
     process.stderr.write(`hashrelay: unknown command '${name}'\n\n${usage()}`);
     return ExitCode.usage;
   }
+  const sub = await chosen.load();
   let result: CommandResult;
   try {
     result = await sub.run(rest);

@@ -11,6 +11,7 @@ import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { proxyRouter } from './farm-router.js';
 import { reportRegistration } from './registration-report.js';
+import { logFarmRegistration } from './hotkey-registration.js';
 import { startProxyRuntime, StartupError } from './proxy-runtime.js';
 import { connectPolkadotChain } from './polkadot-connect.js';
 
@@ -89,6 +90,7 @@ export async function runMinerAgentCommand(
       stderr: `hashrelay miner-agent: cannot reach the chain at ${config.chain}: ${(error as Error).message}\n`,
     };
   }
+  await logFarmRegistration(chain, config.netuid, hotkey.address, logger);
   let runtime;
   try {
     runtime = await startProxyRuntime(config.proxy, logger, {

@@ -10,6 +10,7 @@ import { prunedRowsCounter } from '../src/metrics/ledger-retention-metrics.js';
 import { startAdminServer, type ReloadAnswer } from '../proxy/admin-server.js';
 import { LedgerRetention } from '../proxy/ledger-retention.js';
 import { Proxy, type ProxyOptions } from '../proxy/proxy.js';
+import { describeListenFailure } from './listen-error.js';
 
 /** A running proxy engine with its ledger and admin listener: what `proxy`, `miner-agent` and `validator` start. */
 export interface ProxyRuntime {
@@ -89,8 +90,10 @@ export async function startProxyRuntime(
     return reloadInto(proxy, reloadConfig, logger);
   };
   let admin: http.Server | undefined;
+  let listener = 'Stratum listener (listen)';
   try {
     await proxy.start();
+    listener = 'admin listener (metrics)';
     if (config.metrics !== undefined) {
       admin = await startAdminServer({
         host: config.metrics.host,
@@ -111,7 +114,7 @@ export async function startProxyRuntime(
   } catch (error) {
     await proxy.drain();
     await ledger.close();
-    throw new StartupError(`cannot start: ${(error as Error).message}`);
+    throw new StartupError(`cannot start: ${describeListenFailure(listener, error)}`);
   }
   retention.start();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -165,6 +165,11 @@ export async function runValidatorCommand(
     logger,
     metagraph,
   });
+  if (registered.includes(hotkey.address as Hotkey))
+    logger.info(
+      { hotkey: hotkey.address, netuid: config.netuid, registered: true },
+      'validator hotkey loaded: registered on the subnet',
+    );
 
   const metrics = new ProxyMetrics();
   const registry = metrics.registry;

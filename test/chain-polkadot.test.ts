@@ -19,6 +19,7 @@ import { deriveSignedExtensions } from '../src/chain/signed-extensions.js';
 import { encryptWeightsPayload } from '../src/chain/timelocked-weights.js';
 import { silentLogger } from '../src/log/logger.js';
 import { QUICKNET_ROUND_1000 } from './support/drand-beacon.js';
+import { skipNote } from './support/skip-note.js';
 
 /**
  * The `@polkadot/api` chain client against a real subtensor runtime running under chopsticks.
@@ -94,7 +95,8 @@ describe('PolkadotChain without a chain', () => {
   });
 });
 
-describe.skipIf(SPEC === undefined || SPEC === '')('PolkadotChain against a subtensor runtime', () => {
+const REAL_RUNTIME = `PolkadotChain against a subtensor runtime${skipNote(SPEC === undefined || SPEC === '' ? 'HASHRELAY_SUBTENSOR_SPEC=/path/to/subtensor-chain-spec.json (CHAIN.md)' : null)}`;
+describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
   let devnet: Devnet;
   let chain: PolkadotChain;
   let api: ApiPromise;

@@ -267,11 +267,13 @@ describe('systemd units', () => {
 });
 
 describe('Dockerfile', () => {
-  test('node:20-slim, npm install and build, and every path it copies exists', () => {
+  test('node:20-slim, npm ci (the committed lockfile), build, prune, and every path it copies exists', () => {
     const text = read('Dockerfile');
     expect(text).toMatch(/^FROM node:20-slim AS build$/m);
-    expect(text).toContain('npm install');
+    expect(text).toContain('npm ci');
     expect(text).toContain('npm run build');
+    // What test/cli-production-install.test.ts reproduces: the image has production dependencies only.
+    expect(text).toContain('npm prune --omit=dev');
     expect(text).toContain('ENTRYPOINT ["node", "/app/dist/cli/main.js"]');
     const copies = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
     expect(copies).toContain('src');

@@ -5,6 +5,7 @@ import { LedgerError } from '../src/ledger/ledger-error.js';
 import { openSqliteLedger } from '../src/ledger/sqlite-ledger.js';
 import { REPO_ROOT } from './support/cli.js';
 import { ledgerDir, makeJob, makeShare, removeLedgerDirs } from './support/ledger-records.js';
+import { skipNote } from './support/skip-note.js';
 
 /**
  * The ledger's promise, tested the hard way: a separate process (running the compiled
@@ -137,7 +138,7 @@ describe('SQLite ledger durability', () => {
 
   // A real SQLite error from a commit: the file-size limit makes write() fail with EFBIG.
   test.skipIf(process.platform === 'win32')(
-    'a disk that refuses writes rejects the waiting shares with the reason; acknowledged ones stay',
+    `a disk that refuses writes rejects the waiting shares with the reason; acknowledged ones stay${skipNote(process.platform === 'win32' ? 'a POSIX file-size limit (not Windows)' : null)}`,
     async () => {
       const path = join(ledgerDir(), 'ledger.sqlite');
       const run = spawnSync(

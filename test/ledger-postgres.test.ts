@@ -22,6 +22,7 @@ import {
   usePostgres,
   type TestPostgres,
 } from './support/postgres.js';
+import { skipNote } from './support/skip-note.js';
 
 /**
  * The PostgreSQL ledger against a real server: HASHRELAY_TEST_POSTGRES_URL (.ci/run sets it),
@@ -120,7 +121,8 @@ describe('PostgreSQL ledger: the parts that need no server', () => {
   });
 });
 
-describe.skipIf(postgres === null)('PostgreSQL', () => {
+const WITH_SERVER = `PostgreSQL${skipNote(typeof found === 'string' ? found : null)}`;
+describe.skipIf(postgres === null)(WITH_SERVER, () => {
   test(`uses ${postgres?.source ?? 'nothing'}`, () => {
     expect(postgres).not.toBeNull();
   });
@@ -491,7 +493,8 @@ describe.skipIf(postgres === null)('PostgreSQL', () => {
   });
 
   const binaries = findPostgresBinaries();
-  describe.skipIf(binaries === undefined)('PostgreSQL ledger: a server of its own', () => {
+  const OWN_SERVER = `PostgreSQL ledger: a server of its own${skipNote(binaries === undefined ? 'PostgreSQL installed (apt-get install postgresql)' : null)}`;
+  describe.skipIf(binaries === undefined)(OWN_SERVER, () => {
     let own: TestPostgres | undefined;
     afterAll(async () => {
       await own?.release();

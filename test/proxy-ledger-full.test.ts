@@ -11,6 +11,7 @@ import { memoryLogger } from './support/memory-logger.js';
 import { freePort } from './support/ports.js';
 import { testConfig } from './support/proxy-harness.js';
 import { SmallDisk } from './support/small-disk.js';
+import { skipNote } from './support/skip-note.js';
 
 const DIFFICULTY = 2 ** -16;
 const unavailable = SmallDisk.unavailable();
@@ -28,7 +29,7 @@ async function readyz(runtime: ProxyRuntime): Promise<{ status: number; body: st
 }
 
 test.skipIf(unavailable !== null)(
-  'a full disk: no share acknowledged, not ready, one log line, no crash; ready and recording again once space is freed',
+  `a full disk: no share acknowledged, not ready, one log line, no crash; ready and recording again once space is freed${skipNote(unavailable)}`,
   async () => {
     // 64 MiB is what the ledger waits for before it records again (recoveryFreeBytes).
     const disk = SmallDisk.mount(80);

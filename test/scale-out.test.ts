@@ -16,6 +16,7 @@ import { haproxyMissing, startHaproxy } from './support/haproxy.js';
 import { devKeys } from './support/keys.js';
 import { testPostgres } from './support/postgres.js';
 import { shareKey, testConfig } from './support/proxy-harness.js';
+import { skipNote } from './support/skip-note.js';
 
 /**
  * Scale-out: two `hashrelay proxy` processes behind one HAProxy address (TCP mode, /readyz
@@ -147,7 +148,7 @@ function submitKey(identity: string, submit: MinerSubmit): string {
 }
 
 describe.skipIf(postgres === null)(
-  'scale-out: two proxy instances behind HAProxy, one PostgreSQL ledger',
+  `scale-out: two proxy instances behind HAProxy, one PostgreSQL ledger${skipNote(typeof found === 'string' ? found : null)}`,
   () => {
     test('kill -9 one instance: its miners move to the other, nothing lost or counted twice, scores exact', async () => {
       const pg = postgres!;
