@@ -256,7 +256,7 @@ describe('CpuMiner against TestPool', () => {
   test('frozen mode (SIGSTOP) reads nothing and sends nothing; thawed, it answers what waited', async () => {
     const pool = await startPool();
     const miner = await connectMiner(pool);
-    await miner.waitFor((m) => m.acceptedCount >= 1, 8000);
+    await miner.waitFor((m) => m.acceptedCount >= 1, 20_000);
     await settle(miner);
     const answered = miner.submits.length;
     const submitsRead = (p: TestPool) =>
@@ -266,7 +266,7 @@ describe('CpuMiner against TestPool', () => {
     pool.setMode('frozen');
     const { job: unseen } = await pool.newJob();
     miner.resume();
-    await miner.waitFor((m) => m.submits.length >= answered + 2, 8000, 'submits while frozen');
+    await miner.waitFor((m) => m.submits.length >= answered + 2, 20_000, 'submits while frozen');
     miner.pause();
     const frozenSubmits = miner.submits.length;
     // A round trip through the miner's event loop: anything the pool would do has had its chance.
@@ -275,29 +275,33 @@ describe('CpuMiner against TestPool', () => {
     expect(miner.submits.slice(answered).every((s) => s.reply === undefined)).toBe(true);
 
     pool.setMode('normal');
-    await miner.waitFor((m) => m.submits.every((s) => s.reply !== undefined), 8000, 'answers after thawing');
+    await miner.waitFor(
+      (m) => m.submits.every((s) => s.reply !== undefined),
+      20_000,
+      'answers after thawing',
+    );
     expect(submitsRead(pool)).toBe(readBefore + frozenSubmits - answered);
     expect(miner.connected).toBe(true);
     const notified = miner.received
       .filter((entry) => entry.method === 'mining.notify')
       .map((entry) => (JSON.parse(entry.line) as { params: unknown[] }).params[0]);
     expect(notified).not.toContain(unseen.jobId);
-  });
+  }, 120_000);
 
   test('deaf mode keeps sending jobs but answers nothing, handshakes included', async () => {
     const pool = await startPool({ jobRefreshMs: 100 });
     const miner = await connectMiner(pool);
-    await miner.waitFor((m) => m.acceptedCount >= 1, 8000);
+    await miner.waitFor((m) => m.acceptedCount >= 1, 20_000);
     await settle(miner);
     const answered = miner.submits.length;
 
     pool.setMode('deaf');
     const jobsBefore = pool.jobs.length;
     miner.resume();
-    await miner.waitFor((m) => m.submits.length >= answered + 3, 8000, 'submits while deaf');
+    await miner.waitFor((m) => m.submits.length >= answered + 3, 20_000, 'submits while deaf');
     miner.pause();
-    await pool.waitFor((p) => p.jobs.length >= jobsBefore + 3, 8000, 'jobs while deaf');
-    await miner.waitFor((m) => m.currentJob?.jobId === pool.currentJob.job.jobId, 8000, 'jobs keep coming');
+    await pool.waitFor((p) => p.jobs.length >= jobsBefore + 3, 20_000, 'jobs while deaf');
+    await miner.waitFor((m) => m.currentJob?.jobId === pool.currentJob.job.jobId, 20_000, 'jobs keep coming');
     expect(miner.submits.slice(answered).every((s) => s.reply === undefined)).toBe(true);
     expect(pool.shares.length).toBe(answered);
     const second = await CpuMiner.connect({ port: pool.port, username: 'bob', handshakeTimeoutMs: 500 }).then(
@@ -308,7 +312,7 @@ describe('CpuMiner against TestPool', () => {
       (error: unknown) => (error as Error).message,
     );
     expect(second).not.toBe('connected');
-  });
+  }, 120_000);
 
   test('client.reconnect without parameters brings the miner back to the same pool', async () => {
     const pool = await startPool();

@@ -576,6 +576,7 @@ export class TestPool {
     };
     this.jobs.push(poolJob);
     this.emit('job', { pool: this.name, job: job.jobId, clean, epoch: this.epoch });
+    this.waiters.changed(); // a test may be waiting for jobs while nothing else happens
     return poolJob;
   }
 
