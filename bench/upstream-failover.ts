@@ -103,12 +103,7 @@ async function deaf(): Promise<Record<string, number | string>> {
   const port = w.primary.port;
   await w.primary.stop();
   const restartAt = Date.now();
-  const restarted = await TestPool.start({
-    name: 'primary-again',
-    port,
-    difficulty: DIFFICULTY,
-    sniff: false,
-  });
+  const restarted = await restartPrimary(port);
   const failback = await failbackSeconds(restarted, restartAt, -1);
   await close(w, restarted);
   return { case: 'deaf (jobs, no answers), then restarted', detected, failover, failback, lost };
@@ -122,12 +117,7 @@ async function down(outageSeconds: number): Promise<Record<string, number | stri
   const failover = await failoverSeconds(w, stopAt);
   await new Promise((resolve) => setTimeout(resolve, outageSeconds * 1000 - (Date.now() - stopAt)));
   const restartAt = Date.now();
-  const restarted = await TestPool.start({
-    name: 'primary-again',
-    port,
-    difficulty: DIFFICULTY,
-    sniff: false,
-  });
+  const restarted = await restartPrimary(port);
   const failback = await failbackSeconds(restarted, restartAt, -1);
   await close(w, restarted);
   return {
@@ -149,4 +139,9 @@ export async function runUpstreamFailoverBench(argv = process.argv.slice(2)): Pr
     'seconds from the change to: primary marked down / first share at the backup / first share back',
   );
   console.table(rows);
+}
+
+/** The primary pool back on its old port (a restarted pool: new sessions, new jobs). */
+function restartPrimary(port: number): Promise<TestPool> {
+  return TestPool.start({ name: 'primary-again', port, difficulty: DIFFICULTY, sniff: false });
 }

@@ -585,16 +585,7 @@ export class MemoryChain implements Chain {
     if (!subnet.config.commitRevealEnabled) {
       throw chainError('CommitRevealDisabled', `subnet ${netuid} has commit-reveal off; use setWeights`);
     }
-    const uid = subnet.uidOf.get(who);
-    if (uid === undefined) throw notRegistered(who, netuid);
-    const neuron = subnet.slots[uid]!;
-    if (!this.rateLimitPassed(subnet, neuron)) {
-      throw chainError(
-        'CommittingWeightsTooFast',
-        `uid ${uid} last set or committed weights at block ${neuron.lastUpdate}; ` +
-          `subnet ${netuid} allows one every ${subnet.config.weightsRateLimit} blocks (now ${this.block})`,
-      );
-    }
+    const neuron = this.committer(subnet, netuid, who);
     const epoch = this.epoch(subnet);
     const pending = this.withoutExpired(subnet, subnet.commits.get(who) ?? []).live;
     if (pending.length >= MAX_UNREVEALED_COMMITS) {
@@ -718,16 +709,7 @@ export class MemoryChain implements Chain {
         `commit states version ${commit.commitRevealVersion}; the chain's CommitRevealWeightsVersion is ${this.commitRevealVersion}`,
       );
     }
-    const uid = subnet.uidOf.get(who);
-    if (uid === undefined) throw notRegistered(who, netuid);
-    const neuron = subnet.slots[uid]!;
-    if (!this.rateLimitPassed(subnet, neuron)) {
-      throw chainError(
-        'CommittingWeightsTooFast',
-        `uid ${uid} last set or committed weights at block ${neuron.lastUpdate}; ` +
-          `subnet ${netuid} allows one every ${subnet.config.weightsRateLimit} blocks (now ${this.block})`,
-      );
-    }
+    const neuron = this.committer(subnet, netuid, who);
     const epoch = this.epoch(subnet);
     const queue = subnet.timelocked.get(epoch) ?? [];
     if (queue.filter((entry) => entry.who === who).length >= MAX_UNREVEALED_COMMITS) {
@@ -963,6 +945,21 @@ export class MemoryChain implements Chain {
     scheduler.pendingEpochAt = 0;
     scheduler.epochIndex += 1;
     scheduler.fired.push(this.block);
+  }
+
+  /** A commit's sender: registered on the subnet and past the weights rate limit. */
+  private committer(subnet: SubnetState, netuid: number, who: Hotkey): NeuronState {
+    const uid = subnet.uidOf.get(who);
+    if (uid === undefined) throw notRegistered(who, netuid);
+    const neuron = subnet.slots[uid]!;
+    if (!this.rateLimitPassed(subnet, neuron)) {
+      throw chainError(
+        'CommittingWeightsTooFast',
+        `uid ${uid} last set or committed weights at block ${neuron.lastUpdate}; ` +
+          `subnet ${netuid} allows one every ${subnet.config.weightsRateLimit} blocks (now ${this.block})`,
+      );
+    }
+    return neuron;
   }
 
   /** `check_rate_limit`: a `LastUpdate` of 0 means never set. */
