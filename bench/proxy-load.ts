@@ -304,6 +304,7 @@ async function measureProxy(
           // Every load-generator connection comes from one address.
           maxConnectionsPerAddress: 0,
           maxUnauthenticatedPerAddress: 0,
+          newConnectionsPerAddressPerSecond: 0,
         },
         drainSeconds: 5,
       },

@@ -309,6 +309,7 @@ async function runCase(c: Case, settings: Settings): Promise<CaseResult> {
       messageBurst: 200 * k,
       maxConnectionsPerAddress: 0,
       maxUnauthenticatedPerAddress: 0,
+      newConnectionsPerAddressPerSecond: 0,
     },
     routing: {
       mode: 'weighted',

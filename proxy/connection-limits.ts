@@ -6,11 +6,15 @@ export interface AddressLimits {
   readonly maxConnectionsPerAddress: number;
   /** Connections per address that have not finished subscribe and authorize; 0 = no limit. */
   readonly maxUnauthenticatedPerAddress: number;
+  /** New connections per address per second, sustained; 0 = no limit. */
+  readonly newConnectionsPerAddressPerSecond: number;
+  /** New connections one address may open at once before the per-second rate applies. */
+  readonly newConnectionBurstPerAddress: number;
 }
 
 export interface Refusal {
   /** The metric label. */
-  readonly reason: 'total_per_address' | 'unauthenticated_per_address';
+  readonly reason: 'total_per_address' | 'unauthenticated_per_address' | 'rate_per_address';
   /** What the miner is shown (client.show_message) and the operator reads in the log. */
   readonly message: string;
 }
@@ -18,7 +22,13 @@ export interface Refusal {
 interface AddressCount {
   total: number;
   unauthenticated: number;
+  /** Token bucket for new connections: what is left, as of `refilledAt` (ms). */
+  tokens: number;
+  refilledAt: number;
 }
+
+/** How many opens between sweeps of addresses that have no connection and a full bucket. */
+const SWEEP_EVERY_OPENS = 4096;
 
 /**
  * Open connections counted per source address, so one address cannot take every extranonce
@@ -27,8 +37,17 @@ interface AddressCount {
 export class ConnectionsByAddress {
   private readonly byAddress = new Map<string, AddressCount>();
   private readonly connections = new Map<number, { key: string; authenticated: boolean }>();
+  private opensSinceSweep = 0;
 
-  constructor(private limits: AddressLimits) {}
+  constructor(
+    private limits: AddressLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Addresses remembered (open connections, or a bucket still refilling). */
+  get addressCount(): number {
+    return this.byAddress.size;
+  }
 
   /** New limits (a configuration reload): they judge the next connections; none is closed. */
   setLimits(limits: AddressLimits): void {
@@ -38,8 +57,21 @@ export class ConnectionsByAddress {
   /** Counts the connection in, or says which limit it is over (and leaves it uncounted). */
   open(connectionId: number, address: string): Refusal | undefined {
     const key = addressKey(address);
-    const count = this.byAddress.get(key) ?? { total: 0, unauthenticated: 0 };
+    const now = this.now();
+    if (++this.opensSinceSweep >= SWEEP_EVERY_OPENS) this.sweep(now);
     const { maxConnectionsPerAddress: maxTotal, maxUnauthenticatedPerAddress: maxNew } = this.limits;
+    const { newConnectionsPerAddressPerSecond: rate, newConnectionBurstPerAddress: burst } = this.limits;
+    const count = this.byAddress.get(key) ?? { total: 0, unauthenticated: 0, tokens: burst, refilledAt: now };
+    this.byAddress.set(key, count);
+    refill(count, now, rate, burst);
+    if (rate > 0 && count.tokens < 1)
+      // A host reconnecting in a loop (a never-reading flood) is turned away before it costs a
+      // slot or a parsed line; a farm behind one NAT address reconnecting at once fits the burst.
+      return {
+        reason: 'rate_per_address',
+        message: `too many new connections from ${key} (limit ${rate} a second after a burst of ${burst}): reconnect more slowly`,
+      };
+    if (rate > 0) count.tokens -= 1;
     if (maxTotal > 0 && count.total >= maxTotal)
       return {
         reason: 'total_per_address',
@@ -52,7 +84,6 @@ export class ConnectionsByAddress {
       };
     count.total += 1;
     count.unauthenticated += 1;
-    this.byAddress.set(key, count);
     this.connections.set(connectionId, { key, authenticated: false });
     return undefined;
   }
@@ -72,8 +103,28 @@ export class ConnectionsByAddress {
     const count = this.byAddress.get(connection.key)!;
     count.total -= 1;
     if (!connection.authenticated) count.unauthenticated -= 1;
-    if (count.total === 0) this.byAddress.delete(connection.key);
+    // Kept while its bucket refills, so closing and reopening does not reset the rate.
+    if (count.total === 0 && this.bucketFull(count, this.now())) this.byAddress.delete(connection.key);
   }
+
+  /** Forgets addresses with no connection whose bucket has refilled (bounds the map under churn). */
+  private sweep(now: number): void {
+    this.opensSinceSweep = 0;
+    for (const [key, count] of this.byAddress)
+      if (count.total === 0 && this.bucketFull(count, now)) this.byAddress.delete(key);
+  }
+
+  private bucketFull(count: AddressCount, now: number): boolean {
+    const { newConnectionsPerAddressPerSecond: rate, newConnectionBurstPerAddress: burst } = this.limits;
+    refill(count, now, rate, burst);
+    return rate <= 0 || count.tokens >= burst;
+  }
+}
+
+function refill(count: AddressCount, now: number, rate: number, burst: number): void {
+  if (rate <= 0) return;
+  count.tokens = Math.min(burst, count.tokens + ((now - count.refilledAt) / 1000) * rate);
+  count.refilledAt = now;
 }
 
 /** IPv4 (also IPv4-mapped IPv6) as is; IPv6 by its /64 prefix. */

@@ -9,7 +9,11 @@ const DIFFICULTY = 2 ** -16;
 const scope = testScope({ difficulty: DIFFICULTY });
 
 /** Per-address limits off: tests that need many connections from 127.0.0.1 to reach the proxy. */
-const NO_ADDRESS_LIMITS = { maxConnectionsPerAddress: 0, maxUnauthenticatedPerAddress: 0 };
+const NO_ADDRESS_LIMITS = {
+  maxConnectionsPerAddress: 0,
+  maxUnauthenticatedPerAddress: 0,
+  newConnectionsPerAddressPerSecond: 0,
+};
 
 /** A counter's value for one label set (0 when never incremented). */
 async function counterValue(
@@ -24,8 +28,8 @@ async function counterValue(
   return hit?.value ?? 0;
 }
 
-async function connectRaw(port: number): Promise<RawStratumClient> {
-  const client = await RawStratumClient.connect(port);
+async function connectRaw(port: number, localAddress?: string): Promise<RawStratumClient> {
+  const client = await RawStratumClient.connect(port, '127.0.0.1', localAddress);
   scope.defer(() => client.close());
   return client;
 }
@@ -108,6 +112,43 @@ describe('extranonce slots under subscribe-and-close loops', () => {
 });
 
 describe('per-address connection limits', () => {
+  test('a host reconnecting in a loop is turned away after its burst; other hosts connect and mine', async () => {
+    const pool = await scope.pool();
+    const running = await scope.proxy([pool.port], {
+      limits: { newConnectionsPerAddressPerSecond: 0.5, newConnectionBurstPerAddress: 3 },
+    });
+    const registry = running.proxy.metrics.registry;
+    const honest = await scope.miner(running.port, { username: 'erin.rig1' });
+    await honest.waitFor((m) => m.acceptedCount >= 1, 20_000, 'honest miner mines');
+
+    // 127.0.0.2 connects, subscribes and hangs up, again and again.
+    const outcomes: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      const attacker = await connectRaw(running.port, '127.0.0.2');
+      attacker.sendLine('{"id":1,"method":"mining.subscribe","params":[]}');
+      await attacker.waitFor((c) => c.closed || c.log.some((l) => l.direction === 'in'), 5000, 'answer');
+      const refused = attacker.log.some(
+        (l) => l.direction === 'in' && l.line.includes('too many new connections'),
+      );
+      outcomes.push(!refused);
+      await attacker.close();
+    }
+    // The burst (3) is let in, then at most one more in the seconds this loop takes.
+    expect(outcomes.slice(0, 3)).toEqual([true, true, true]);
+    expect(outcomes.filter((admitted) => !admitted).length).toBeGreaterThanOrEqual(4);
+    expect(
+      await counterValue(registry, 'hashrelay_connections_refused_total', { reason: 'rate_per_address' }),
+    ).toBe(outcomes.filter((admitted) => !admitted).length);
+
+    // Another host is not affected, and the honest miner keeps mining.
+    const fresh = await connectRaw(running.port, '127.0.0.3');
+    await fresh.subscribe();
+    expect(await fresh.authorize('grace.rig')).toBe(true);
+    await fresh.waitFor((c) => c.jobs.length > 0, 5000, 'fresh host gets work');
+    const accepted = honest.acceptedCount;
+    await honest.waitFor((m) => m.acceptedCount > accepted, 20_000, 'honest miner undisturbed');
+  });
+
   test('connections over the per-address limits are closed at once; admitted ones keep working', async () => {
     const pool = await scope.pool();
     const running = await scope.proxy([pool.port], {

@@ -285,8 +285,14 @@ describe('connection limits', () => {
     expect(addressKey('::1')).toBe('0:0:0:0::/64');
   });
 
+  const NO_RATE = { newConnectionsPerAddressPerSecond: 0, newConnectionBurstPerAddress: 1 };
+
   test('an address over its limits is refused; authorizing frees an unauthenticated place', () => {
-    const limits = new ConnectionsByAddress({ maxConnectionsPerAddress: 3, maxUnauthenticatedPerAddress: 2 });
+    const limits = new ConnectionsByAddress({
+      ...NO_RATE,
+      maxConnectionsPerAddress: 3,
+      maxUnauthenticatedPerAddress: 2,
+    });
     expect(limits.open(1, '198.51.100.1')).toBeUndefined();
     expect(limits.open(2, '198.51.100.1')).toBeUndefined();
     expect(limits.open(3, '198.51.100.1')?.reason).toBe('unauthenticated_per_address');
@@ -298,8 +304,46 @@ describe('connection limits', () => {
     limits.closed(2); // closing twice changes nothing
     expect(limits.open(7, '198.51.100.1')).toBeUndefined();
     expect(limits.open(8, '198.51.100.1')?.reason).toBe('total_per_address');
-    const off = new ConnectionsByAddress({ maxConnectionsPerAddress: 0, maxUnauthenticatedPerAddress: 0 });
+    const off = new ConnectionsByAddress({
+      ...NO_RATE,
+      maxConnectionsPerAddress: 0,
+      maxUnauthenticatedPerAddress: 0,
+    });
     for (let id = 0; id < 100; id++) expect(off.open(id, '198.51.100.1')).toBeUndefined();
+  });
+
+  test('new connections per address: a burst, then the sustained rate; closing does not refill it', () => {
+    let now = 1_000_000;
+    const limits = new ConnectionsByAddress(
+      {
+        maxConnectionsPerAddress: 0,
+        maxUnauthenticatedPerAddress: 0,
+        newConnectionsPerAddressPerSecond: 2,
+        newConnectionBurstPerAddress: 5,
+      },
+      () => now,
+    );
+    let id = 0;
+    // Open and close at once, as a host reconnecting in a loop does.
+    const churn = (address: string): string | undefined => {
+      const refusal = limits.open(++id, address);
+      limits.closed(id);
+      return refusal?.reason;
+    };
+    for (let i = 0; i < 5; i++) expect(churn('198.51.100.1')).toBeUndefined();
+    expect(churn('198.51.100.1')).toBe('rate_per_address');
+    expect(churn('198.51.100.2')).toBeUndefined(); // another address has its own bucket
+    now += 500; // half a second at 2 a second: one more
+    expect(churn('198.51.100.1')).toBeUndefined();
+    expect(churn('198.51.100.1')).toBe('rate_per_address');
+    // Addresses with nothing open are forgotten once their bucket has refilled, at the next sweep
+    // (every 4,096 opens): churn from many addresses does not grow the map without bound.
+    for (let i = 0; i < 2000; i++) churn(`203.0.113.${i % 200}`);
+    expect(limits.addressCount).toBe(202);
+    now += 10_000;
+    for (let i = 0; i < 4096; i++) churn('198.51.100.9');
+    expect(limits.addressCount).toBe(1);
+    expect(churn('203.0.113.1')).toBeUndefined();
   });
 
   test('over the output budget, the largest queues are closed until the total fits; drained ones never', () => {

@@ -235,6 +235,13 @@ export const proxyConfigSchema = z
         maxConnectionsPerAddress: z.number().int().min(0).default(1000),
         /** Connections from one address that have not finished subscribe and authorize; 0 = off. */
         maxUnauthenticatedPerAddress: z.number().int().min(0).default(64),
+        /**
+         * New connections from one address a second, sustained, after a burst of
+         * `newConnectionBurstPerAddress`; 0 = off. The burst lets a whole NAT'd farm reconnect at
+         * once after a restart; the rate stops one host reconnecting in a loop.
+         */
+        newConnectionsPerAddressPerSecond: z.number().min(0).default(50),
+        newConnectionBurstPerAddress: z.number().int().min(1).default(1000),
         rejectBudget,
       })
       .strict()
@@ -251,6 +258,8 @@ export const proxyConfigSchema = z
         maxTotalPendingWriteBytes: 64 * 1024 * 1024,
         maxConnectionsPerAddress: 1000,
         maxUnauthenticatedPerAddress: 64,
+        newConnectionsPerAddressPerSecond: 50,
+        newConnectionBurstPerAddress: 1000,
         rejectBudget: REJECT_BUDGET_DEFAULTS,
       }),
     upstream: z

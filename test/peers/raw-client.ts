@@ -60,9 +60,10 @@ export class RawStratumClient {
     });
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawStratumClient> {
+  /** `localAddress` picks the source address (another 127.0.0.x stands for another host). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawStratumClient> {
     return new Promise((resolve, reject) => {
-      const socket = dial({ host, port });
+      const socket = dial({ host, port, ...(localAddress === undefined ? {} : { localAddress }) });
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
