@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
-import { WsProvider, type ApiPromise } from '@polkadot/api';
+import type { ApiPromise } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';
 import type { EventRecord } from '@polkadot/types/interfaces';
 import { u8aToHex } from '@polkadot/util';
@@ -19,6 +19,7 @@ import { deriveSignedExtensions } from '../src/chain/signed-extensions.js';
 import { encryptWeightsPayload } from '../src/chain/timelocked-weights.js';
 import { silentLogger } from '../src/log/logger.js';
 import { QUICKNET_ROUND_1000 } from './support/drand-beacon.js';
+import { devRpc, devSetStorage } from './support/devnet-rpc.js';
 import { skipNote } from './support/skip-note.js';
 
 /**
@@ -411,6 +412,34 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
   );
 
   it(
+    'fails a set-up transaction at once, naming the status, when the chain refuses it in a block',
+    async () => {
+      // Two transactions with one nonce both pass the pool's check; the block takes the first and
+      // chopsticks reports the second Invalid (stale nonce). The helper must reject, not wait.
+      const tx = api.tx as unknown as Record<string, Record<string, (...args: unknown[]) => Extrinsic>>;
+      const nonce = (await api.rpc.system.accountNextIndex(alice.address)).toNumber();
+      await devRpc(devnet.endpoint, 'dev_setBlockBuildMode', ['Manual']);
+      try {
+        const first = send(api, alice, tx.system!.remark!('0x01'), false, nonce);
+        const second = send(api, alice, tx.system!.remark!('0x02'), false, nonce);
+        const settled = second.then(
+          () => 'included',
+          (error: unknown) => (error as Error).message,
+        );
+        for (let i = 0; i < 200 && (await api.rpc.author.pendingExtrinsics()).length < 2; i++)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        await devnet.newBlocks(1);
+        await first;
+        expect(await settled).toMatch(/system\.remark .*Invalid/);
+      } finally {
+        await devRpc(devnet.endpoint, 'dev_setBlockBuildMode', ['Instant']);
+      }
+    },
+    // Short: the old helper waited here until the hook's timeout.
+    60_000,
+  );
+
+  it(
     'reports each new block to a subscriber until unsubscribed',
     async () => {
       const seen: number[] = [];
@@ -472,17 +501,28 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
 
 type Extrinsic = SubmittableExtrinsic<'promise'>;
 
-/** Submits a set-up extrinsic and returns its events; a failure (or a failed sudo) throws. */
+/**
+ * Submits a set-up extrinsic and returns its events; a failure (or a failed sudo) throws, and so
+ * does a status that ends its life without a block (Invalid, Dropped, Usurped), at once.
+ */
 async function send(
   api: ApiPromise,
   signer: KeyringPair,
   extrinsic: Extrinsic,
   sudo = false,
+  nonce = -1,
 ): Promise<EventRecord[]> {
   return new Promise<EventRecord[]>((resolve, reject) => {
     extrinsic
-      .signAndSend(signer, { nonce: -1 }, (result) => {
-        if (!result.status.isInBlock && !result.status.isFinalized) return;
+      .signAndSend(signer, { nonce }, (result) => {
+        const { status } = result;
+        if (status.isInvalid || status.isDropped || status.isUsurped) {
+          reject(
+            new Error(`${describeCall(extrinsic)} was not included: the chain reported it ${status.type}`),
+          );
+          return;
+        }
+        if (!status.isInBlock && !status.isFinalized) return;
         if (result.dispatchError !== undefined) {
           reject(new Error(`${describeCall(extrinsic)} failed: ${describeError(api, result.dispatchError)}`));
           return;
@@ -541,15 +581,4 @@ async function waitFor(condition: () => boolean): Promise<void> {
 
 function sameMap<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>): boolean {
   return a.size === b.size && [...b].every(([key, value]) => a.get(key) === value);
-}
-
-/** chopsticks' `dev_setStorage` (storage given decoded, by pallet and item). */
-async function devSetStorage(endpoint: string, storage: Record<string, unknown>): Promise<void> {
-  const provider = new WsProvider(endpoint);
-  try {
-    await provider.isReady;
-    await provider.send('dev_setStorage', [storage]);
-  } finally {
-    await provider.disconnect();
-  }
 }
