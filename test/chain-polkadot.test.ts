@@ -551,6 +551,7 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
             block: post.block,
             seenAtBlock: post.seenAtBlock,
             vector: vectorKey(post.vector.uids, post.vector.values),
+            ...(post.timelock && { ...post.timelock, round: String(post.timelock.round) }),
           })),
         });
         const kind = commitMode === 'hash' ? 'committed' : 'timelocked';

@@ -12,6 +12,7 @@ import { runMinerAgentCommand } from '../../cli/miner-agent-command.js';
 import { connectPolkadotChain } from '../../cli/polkadot-connect.js';
 import { runValidatorCommand } from '../../cli/validator-command.js';
 import type { Metagraph, NetUid, Uid, WeightsVector } from '../../src/chain/chain.js';
+import { roundAt } from '../../src/chain/timelock.js';
 import { maxUpscaleU16 } from '../../src/chain/weight-limits.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import type { WindowScores } from '../../validator/scoring.js';
@@ -19,7 +20,7 @@ import type { TickReport } from '../../validator/weight-poster.js';
 import { toU16Vector } from '../../validator/weights.js';
 import { CpuMiner } from '../peers/cpu-miner.js';
 import { TestPool } from '../peers/test-pool.js';
-import { testBeacon } from './drand-beacon.js';
+import { testBeacon, type TestBeacon } from './drand-beacon.js';
 import { devSetStorage } from './devnet-rpc.js';
 import { freePort } from './ports.js';
 
@@ -37,6 +38,8 @@ const DIFFICULTY = 2 ** -20;
 const ADMIN_TOKEN = 'chain-loop-admin-token-0123456789';
 /** Between the blocks the test builds: shares arrive in every posting window. */
 const PACE_MS = 300;
+/** Pulses written past the chain's clock: more than the two epochs a commit's round lies ahead. */
+const RELAY_AHEAD_ROUNDS = 60n;
 
 export interface LoopKey {
   readonly mnemonic: string;
@@ -69,6 +72,8 @@ export interface LoopPost {
   readonly seenAtBlock: number | undefined;
   /** The vector recomputed from the ledger's accepted shares in the post's window. */
   readonly recomputed: ReadonlyMap<Uid, number>;
+  /** Timelocked: the drand round and the blocks the chain was to reveal it in. */
+  readonly timelock?: { readonly round: bigint; readonly revealFrom: number; readonly revealUntil: number };
 }
 
 export interface WholeLoopRecord {
@@ -100,7 +105,7 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
     cleanups.push(() => stored.stop());
 
     const beacon = testBeacon();
-    const pulses = new DrandRelay(api, devnet.endpoint, beacon.sign);
+    const pulses = new DrandRelay(api, devnet.endpoint, beacon);
     const ticks: TickReport[] = [];
     const pool = await TestPool.start({ difficulty: DIFFICULTY, name: 'loop-pool' });
     cleanups.push(() => pool.stop());
@@ -201,13 +206,9 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
     if (timelocked.length > 0) {
       const last = Math.max(...timelocked.map((commit) => commit.revealUntil));
       await until(
-        async () =>
-          (await api.rpc.chain.getHeader()).number.toNumber() >= last &&
-          timelocked.every((commit) =>
-            stored.vectors.has(vectorKey(commit.vector.uids, maxUpscaleU16(commit.vector.values))),
-          ),
+        async () => (await api.rpc.chain.getHeader()).number.toNumber() > last,
         options.timeoutMs,
-        'the reveal epoch of the last timelocked commit',
+        "the end of the last timelocked commit's reveal epoch",
         pacer,
       );
     }
@@ -247,6 +248,14 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
           scores: post.scores,
           seenAtBlock: stored.vectors.get(vectorKey(post.vector.uids, maxUpscaleU16(post.vector.values))),
           recomputed: new Map(u16.uids.map((uid, i) => [uid, u16.values[i]!])),
+          timelock:
+            post.kind === 'timelocked'
+              ? {
+                  round: post.commit.revealRound,
+                  revealFrom: post.commit.revealFrom,
+                  revealUntil: post.commit.revealUntil,
+                }
+              : undefined,
         });
       }
     } finally {
@@ -364,20 +373,22 @@ class BlockPacer {
 }
 
 /**
- * drand for the test chain: the pulse of each round a commit locked to, written into
- * `Drand.Pulses` until it reads back (a write racing a block being built can be lost).
+ * drand for the test chain, run before each block the test builds: the pulses of every round up
+ * to RELAY_AHEAD_ROUNDS past the chain's clock (drand is never late here), and of each round a
+ * commit locked to, until it reads back (a write racing a block being built can be lost).
  */
 class DrandRelay {
-  private readonly rounds = new Set<bigint>();
+  private readonly wanted = new Set<bigint>();
+  private written = 0n;
 
   constructor(
     private readonly api: ApiPromise,
     private readonly endpoint: string,
-    private readonly sign: (round: bigint) => Uint8Array,
+    private readonly beacon: TestBeacon,
   ) {}
 
   want(round: bigint): void {
-    this.rounds.add(round);
+    this.wanted.add(round);
   }
 
   async relay(): Promise<void> {
@@ -385,27 +396,34 @@ class DrandRelay {
       string,
       Record<string, (...args: unknown[]) => Promise<Codec>>
     >;
-    for (const round of this.rounds) {
-      if (!(await query.drand!.pulses!(round)).isEmpty) {
-        this.rounds.delete(round);
-        continue;
-      }
-      const signature = this.sign(round);
-      await devSetStorage(this.endpoint, {
-        Drand: {
-          Pulses: [
-            [
-              [round.toString()],
-              {
-                round: round.toString(),
-                randomness: `0x${createHash('sha256').update(signature).digest('hex')}`,
-                signature: u8aToHex(signature),
-              },
-            ],
-          ],
-        },
-      });
+    const nowMs = Number((await query.timestamp!.now!()).toString());
+    const due = roundAt(nowMs / 1000, this.beacon) + RELAY_AHEAD_ROUNDS;
+    const rounds: bigint[] = [];
+    for (
+      let round = this.written === 0n ? due - 2n * RELAY_AHEAD_ROUNDS : this.written + 1n;
+      round <= due;
+      round++
+    )
+      rounds.push(round);
+    for (const round of this.wanted) {
+      if ((await query.drand!.pulses!(round)).isEmpty) rounds.push(round);
+      else this.wanted.delete(round);
     }
+    if (rounds.length === 0) return;
+    await devSetStorage(this.endpoint, { Drand: { Pulses: rounds.map((round) => this.pulse(round)) } });
+    if (due > this.written) this.written = due;
+  }
+
+  private pulse(round: bigint): [[string], { round: string; randomness: string; signature: string }] {
+    const signature = this.beacon.sign(round);
+    return [
+      [round.toString()],
+      {
+        round: round.toString(),
+        randomness: `0x${createHash('sha256').update(signature).digest('hex')}`,
+        signature: u8aToHex(signature),
+      },
+    ];
   }
 }
 
