@@ -92,7 +92,8 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
   const cleanups: (() => Promise<unknown>)[] = [];
   const timings: Record<string, number> = {};
   const started = Date.now();
-  const savedToken = process.env.HASHRELAY_ADMIN_TOKEN;
+  // The admin token and the farms' mnemonics go in the environment, put back afterwards.
+  const savedEnv = { ...process.env };
   process.env.HASHRELAY_ADMIN_TOKEN = ADMIN_TOKEN;
   try {
     const graph = await options.metagraph();
@@ -154,7 +155,6 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
       const [farmListen, farmAdmin] = [await freePort(), await freePort()];
       const env = `HASHRELAY_LOOP_FARM${index}_MNEMONIC`;
       process.env[env] = farm.mnemonic;
-      cleanups.push(() => Promise.resolve(delete process.env[env]));
       const config = file(dir, `farm${index}.json`, {
         chain: devnet.endpoint,
         netuid,
@@ -270,8 +270,7 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-    if (savedToken === undefined) delete process.env.HASHRELAY_ADMIN_TOKEN;
-    else process.env.HASHRELAY_ADMIN_TOKEN = savedToken;
+    process.env = savedEnv;
   }
 }
 
