@@ -375,6 +375,8 @@ class BlockPacer {
  * drand for the test chain, run before each block the test builds: the pulses of every round up
  * to RELAY_AHEAD_ROUNDS past the chain's clock (drand is never late here), and of each round a
  * commit locked to, until it reads back (a write racing a block being built can be lost).
+ * Ahead matters on spec 293: it opens a commit in the block before the validator's reveal window,
+ * a few seconds before the time of the round the validator locked to.
  */
 class DrandRelay {
   private readonly wanted = new Set<bigint>();
