@@ -5,6 +5,7 @@ import { Gauge } from 'prom-client';
 import type { Chain, Metagraph } from '../src/chain/chain.js';
 import { formatEndpointCommitment } from '../src/chain/endpoint-commitment.js';
 import { HotkeyError, loadConfiguredHotkey, type Hotkey } from '../src/chain/hotkey.js';
+import type { DrandBeacon } from '../src/chain/timelock.js';
 import { ConfigError, readConfigFile } from '../src/config/proxy-config.js';
 import { parseValidatorConfig, type ValidatorConfig } from '../src/config/validator-config.js';
 import { createLogger } from '../src/log/logger.js';
@@ -50,6 +51,8 @@ export interface ValidatorDeps {
   readonly connectChain: (endpoint: string, logger: Logger) => Promise<Chain>;
   /** Each tick's outcome (tests and the demo watch it). */
   readonly onTick?: (report: TickReport) => void;
+  /** The drand beacon timelocked commits lock to (default quicknet; tests on a dev chain bring their own). */
+  readonly drandBeacon?: DrandBeacon;
 }
 
 function parseValidatorArgs(
@@ -212,6 +215,7 @@ export async function runValidatorCommand(
       versionKey: config.weights.versionKey === undefined ? undefined : BigInt(config.weights.versionKey),
       intervalBlocks: config.weights.intervalBlocks,
       commitMode: config.weights.commitMode,
+      drandBeacon: deps.drandBeacon,
       wallet,
     });
   } catch (error) {

@@ -1,11 +1,11 @@
 import net from 'node:net';
 import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
-import { WsProvider, type ApiPromise } from '@polkadot/api';
+import type { ApiPromise } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';
 import type { EventRecord } from '@polkadot/types/interfaces';
 import { u8aToHex } from '@polkadot/util';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { cryptoWaitReady, mnemonicGenerate } from '@polkadot/util-crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevnet, type Devnet } from '../cli/devnet-command.js';
 import { ChainError, type NetUid } from '../src/chain/chain.js';
@@ -19,6 +19,8 @@ import { deriveSignedExtensions } from '../src/chain/signed-extensions.js';
 import { encryptWeightsPayload } from '../src/chain/timelocked-weights.js';
 import { silentLogger } from '../src/log/logger.js';
 import { QUICKNET_ROUND_1000 } from './support/drand-beacon.js';
+import { devRpc, devSetStorage } from './support/devnet-rpc.js';
+import { runWholeLoop, vectorKey, type LoopKey } from './support/chain-loop.js';
 import { skipNote } from './support/skip-note.js';
 
 /**
@@ -106,6 +108,9 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
   let validatorHot: KeyringPair;
   let minerHot: KeyringPair;
   let netuid: NetUid;
+  // The whole loop's keys: hotkeys the commands load from BIP-39 mnemonics.
+  let loopValidators: Record<'hash' | 'timelocked', LoopKey>;
+  let loopFarms: LoopKey[];
   const timings: Record<string, number> = {};
   // Closed in reverse order, and only what beforeAll got to open.
   const cleanups: (() => Promise<void>)[] = [];
@@ -118,6 +123,13 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
     ownerHot = ring.addFromUri('//Alice//subnet-owner-hotkey');
     validatorHot = ring.addFromUri('//Alice//validator-hotkey');
     minerHot = ring.addFromUri('//Bob//miner-hotkey');
+    const loopKey = (): LoopKey => {
+      const mnemonic = mnemonicGenerate();
+      return { mnemonic, pair: ring.addFromMnemonic(mnemonic) };
+    };
+    loopValidators = { hash: loopKey(), timelocked: loopKey() };
+    loopFarms = [loopKey(), loopKey()];
+    const loopValidatorHots = Object.values(loopValidators).map(({ pair }) => pair);
 
     let started = Date.now();
     devnet = await startDevnet({ spec: SPEC!, port: 0, logLevel: 'warn' });
@@ -141,7 +153,7 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
       api,
       alice,
       tx.utility!.batchAll!([
-        ...[ownerHot, validatorHot, minerHot].map((hot) =>
+        ...[ownerHot, validatorHot, minerHot, ...loopValidatorHots].map((hot) =>
           tx.balances!.transferKeepAlive!(hot.address, 10_000_000_000_000n),
         ),
         tx.sudo!.sudo!(admin.sudoSetNetworkRateLimit!(0)),
@@ -162,25 +174,40 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
         admin.sudoSetMinAllowedWeights!(netuid, 1),
         admin.sudoSetStakeThreshold!(0),
         admin.sudoSetCommitRevealWeightsEnabled!(netuid, true),
+        // Every neuron below registers in one block.
+        admin.sudoSetMaxRegistrationsPerBlock!(netuid, 16),
+        admin.sudoSetTargetRegistrationsPerInterval!(netuid, 16),
       ]),
     );
     await send(
       api,
       alice,
-      tx.utility!.batchAll!([
-        subtensor.burnedRegister!(netuid, validatorHot.address),
-        subtensor.addStake!(validatorHot.address, netuid, 100_000_000_000n),
-      ]),
+      tx.utility!.batchAll!(
+        [validatorHot, ...loopValidatorHots].flatMap((hot) => [
+          subtensor.burnedRegister!(netuid, hot.address),
+          subtensor.addStake!(hot.address, netuid, 100_000_000_000n),
+        ]),
+      ),
     );
-    await send(api, bob, subtensor.burnedRegister!(netuid, minerHot.address));
+    await send(
+      api,
+      bob,
+      tx.utility!.batchAll!(
+        [minerHot, ...loopFarms.map(({ pair }) => pair)].map((hot) =>
+          subtensor.burnedRegister!(netuid, hot.address),
+        ),
+      ),
+    );
     timings.subnetSetupMs = Date.now() - started;
 
     started = Date.now();
     let blocks = 0;
     for (; blocks < 60; blocks++) {
       const graph = await chain.metagraph(netuid);
-      if (graph.neurons.find((neuron) => neuron.hotkey === validatorHot.address)?.validatorPermit === true)
-        break;
+      const permitted = new Set(
+        graph.neurons.flatMap((n) => (n.validatorPermit ? [n.hotkey as string] : [])),
+      );
+      if ([validatorHot, ...loopValidatorHots].every((hot) => permitted.has(hot.address))) break;
       await devnet.newBlocks(1);
     }
     timings.blocksUntilPermit = blocks;
@@ -411,6 +438,34 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
   );
 
   it(
+    'fails a set-up transaction at once, naming the status, when the chain refuses it in a block',
+    async () => {
+      // Two transactions with one nonce both pass the pool's check; the block takes the first and
+      // chopsticks reports the second Invalid (stale nonce). The helper must reject, not wait.
+      const tx = api.tx as unknown as Record<string, Record<string, (...args: unknown[]) => Extrinsic>>;
+      const nonce = (await api.rpc.system.accountNextIndex(alice.address)).toNumber();
+      await devRpc(devnet.endpoint, 'dev_setBlockBuildMode', ['Manual']);
+      try {
+        const first = send(api, alice, tx.system!.remark!('0x01'), false, nonce);
+        const second = send(api, alice, tx.system!.remark!('0x02'), false, nonce);
+        const settled = second.then(
+          () => 'included',
+          (error: unknown) => (error as Error).message,
+        );
+        for (let i = 0; i < 200 && (await api.rpc.author.pendingExtrinsics()).length < 2; i++)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        await devnet.newBlocks(1);
+        await first;
+        expect(await settled).toMatch(/system\.remark .*Invalid/);
+      } finally {
+        await devRpc(devnet.endpoint, 'dev_setBlockBuildMode', ['Instant']);
+      }
+    },
+    // Short: the old helper waited here until the hook's timeout.
+    60_000,
+  );
+
+  it(
     'reports each new block to a subscriber until unsubscribed',
     async () => {
       const seen: number[] = [];
@@ -468,21 +523,91 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
     },
     CHAIN_TEST_TIMEOUT_MS,
   );
+
+  for (const commitMode of ['hash', 'timelocked'] as const) {
+    it(
+      `runs the whole loop with ${commitMode} commits: every vector stored on chain is the ledger's verified work`,
+      async () => {
+        const other = commitMode === 'hash' ? 'timelocked' : 'hash';
+        const loop = await runWholeLoop({
+          devnet,
+          api,
+          netuid,
+          commitMode,
+          validator: loopValidators[commitMode],
+          farms: [
+            { ...loopFarms[0]!, miners: 1 },
+            { ...loopFarms[1]!, miners: 2 },
+          ],
+          // validatorHot published an example endpoint; the other loop validator is stopped.
+          blacklist: [validatorHot.address, loopValidators[other].pair.address],
+          metagraph: () => chain.metagraph(netuid),
+          postsWanted: 2,
+          timeoutMs: 300_000,
+        });
+        timings[`loop_${commitMode}`] = loop.timings.totalMs!;
+        console.info(`chain-polkadot whole loop (${commitMode})`, loop.timings, {
+          posts: loop.posts.map((post) => ({
+            block: post.block,
+            seenAtBlock: post.seenAtBlock,
+            vector: vectorKey(post.vector.uids, post.vector.values),
+            ...(post.timelock && { ...post.timelock, round: String(post.timelock.round) }),
+          })),
+        });
+        const kind = commitMode === 'hash' ? 'committed' : 'timelocked';
+        expect(loop.posts.length).toBeGreaterThanOrEqual(2);
+        for (const post of loop.posts) {
+          expect(post.kind).toBe(kind);
+          // What the validator posted is what its ledger's accepted shares in the window give.
+          expect(new Map(post.vector.uids.map((uid, i) => [uid, post.vector.values[i]]))).toEqual(
+            post.recomputed,
+          );
+        }
+        // On chain: every posted vector was stored (a hash commit whose reveal epoch had not come
+        // when the validator stopped excepted: at most the last), and nothing else ever was.
+        const unseen = loop.posts.filter((post) => post.seenAtBlock === undefined);
+        expect(unseen.length).toBeLessThanOrEqual(
+          commitMode === 'hash' ? Math.min(loop.unrevealedAtStop, 1) : 0,
+        );
+        if (unseen.length > 0) expect(unseen).toEqual([loop.posts.at(-1)]);
+        const postedKeys = new Set(loop.posts.map((post) => vectorKey(post.vector.uids, post.vector.values)));
+        const foreign = [...loop.storedVectors.keys()].filter((key) => !postedKeys.has(key));
+        expect(foreign).toEqual([]);
+        // Work from both farms reached the chain, twice or more.
+        const both = loop.posts.filter(
+          (post) => post.seenAtBlock !== undefined && loop.farmUids.every((uid) => post.recomputed.has(uid)),
+        );
+        expect(both.length).toBeGreaterThanOrEqual(2);
+      },
+      CHAIN_TEST_TIMEOUT_MS,
+    );
+  }
 });
 
 type Extrinsic = SubmittableExtrinsic<'promise'>;
 
-/** Submits a set-up extrinsic and returns its events; a failure (or a failed sudo) throws. */
+/**
+ * Submits a set-up extrinsic and returns its events; a failure (or a failed sudo) throws, and so
+ * does a status that ends its life without a block (Invalid, Dropped, Usurped), at once.
+ */
 async function send(
   api: ApiPromise,
   signer: KeyringPair,
   extrinsic: Extrinsic,
   sudo = false,
+  nonce = -1,
 ): Promise<EventRecord[]> {
   return new Promise<EventRecord[]>((resolve, reject) => {
     extrinsic
-      .signAndSend(signer, { nonce: -1 }, (result) => {
-        if (!result.status.isInBlock && !result.status.isFinalized) return;
+      .signAndSend(signer, { nonce }, (result) => {
+        const { status } = result;
+        if (status.isInvalid || status.isDropped || status.isUsurped) {
+          reject(
+            new Error(`${describeCall(extrinsic)} was not included: the chain reported it ${status.type}`),
+          );
+          return;
+        }
+        if (!status.isInBlock && !status.isFinalized) return;
         if (result.dispatchError !== undefined) {
           reject(new Error(`${describeCall(extrinsic)} failed: ${describeError(api, result.dispatchError)}`));
           return;
@@ -541,15 +666,4 @@ async function waitFor(condition: () => boolean): Promise<void> {
 
 function sameMap<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>): boolean {
   return a.size === b.size && [...b].every(([key, value]) => a.get(key) === value);
-}
-
-/** chopsticks' `dev_setStorage` (storage given decoded, by pallet and item). */
-async function devSetStorage(endpoint: string, storage: Record<string, unknown>): Promise<void> {
-  const provider = new WsProvider(endpoint);
-  try {
-    await provider.isReady;
-    await provider.send('dev_setStorage', [storage]);
-  } finally {
-    await provider.disconnect();
-  }
 }
