@@ -128,6 +128,8 @@ async function measure(
       port: endpoint!.port,
       connections,
       username: `bench.${name}`,
+      // The same load for every subject; ckpool's proxy does not answer mining.configure.
+      versionRollingMask: 0,
     });
     generators.push(generator);
     return generator;
@@ -218,9 +220,39 @@ function peerSubject(template: string): Subject {
         'the peer to subscribe to the pool',
         () => peer.logTail,
       );
-      return { host: '127.0.0.1', port: peer.port, rss: () => peer.memory().rss, stop: () => peer.stop() };
+      const endpoint = {
+        host: '127.0.0.1',
+        port: peer.port,
+        rss: () => peer.memory().rss,
+        stop: () => peer.stop(),
+      };
+      await untilMinersGetWork(endpoint, () => peer.logTail);
+      return endpoint;
     },
   };
+}
+
+/** A peer may listen before it has work to give (ckpool's generator): wait until a miner gets a job. */
+async function untilMinersGetWork(endpoint: Endpoint, logTail: () => string): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    const probe = new LoadGenerator({
+      ...endpoint,
+      connections: 1,
+      username: 'bench.probe',
+      versionRollingMask: 0,
+    });
+    try {
+      await probe.connect();
+      return;
+    } catch (error) {
+      if (performance.now() > deadline)
+        throw new Error(`the peer gives miners no work: ${String(error)}\n${logTail()}`);
+      await sleep(250);
+    } finally {
+      probe.close();
+    }
+  }
 }
 
 let serial = 0;
