@@ -30,6 +30,8 @@
  *   HASHRELAY_BENCH_IDLE_CONNECTIONS  idle miners for the large RSS figure, 0 skips [10000]
  *   HASHRELAY_BENCH_DURABILITY_OFF    0 skips the durability-off subject     [1]
  *   HASHRELAY_BENCH_PEER_PROXY        the peer's command template            [none: direct]
+ *   HASHRELAY_BENCH_NODE_FLAGS        node flags for hashrelay, space-separated [--max-semi-space-size=2,
+ *                                     as deploy/ starts it]
  *
  * `npm run bench -- answer-latency` (runs niced on a shared machine: `nice -n -15 npm run ...`).
  */
@@ -57,6 +59,7 @@ interface Settings {
   readonly idleConnections: number;
   readonly durabilityOff: boolean;
   readonly peer: string | undefined;
+  readonly nodeFlags: readonly string[];
 }
 
 /** A running subject: where miners connect, and its memory when it is a process of its own. */
@@ -92,7 +95,8 @@ export async function runAnswerLatencyBench(): Promise<void> {
   console.log(`# answer latency: ${settings.connections} miners, ${settings.rates.join(' and ')} shares/s`);
   console.log(
     `${settings.passes} passes of ${settings.seconds} s per rate (first ${settings.warmupSeconds} s left out); ` +
-      `subjects ${subjects.map((s) => s.name).join(', ')}; load average ${loadText()}`,
+      `subjects ${subjects.map((s) => s.name).join(', ')}; hashrelay under node ${settings.nodeFlags.join(' ')}; ` +
+      `load average ${loadText()}`,
   );
   const workDir = mkdtempSync(join(tmpdir(), 'hashrelay-answer-latency-'));
   const results = new Map<string, Figures[]>(subjects.map((s) => [s.name, []]));
@@ -181,13 +185,14 @@ function answerLatency(log: SubmitLog, warmupSeconds: number): Figures['latency'
 
 const hashrelay: Subject = {
   name: 'hashrelay',
-  start: (sink, workDir, settings) => startHashrelay(sink, workDir, settings, []),
+  start: (sink, workDir, settings) => startHashrelay(sink, workDir, settings, settings.nodeFlags),
 };
 
 const durabilityOff: Subject = {
   name: 'durability off',
   start: (sink, workDir, settings) =>
     startHashrelay(sink, workDir, settings, [
+      ...settings.nodeFlags,
       '--require',
       fileURLToPath(new URL('./ledger-durability-off.cjs', import.meta.url)),
     ]),
@@ -407,5 +412,8 @@ function readSettings(): Settings {
     idleConnections: Math.round(number('HASHRELAY_BENCH_IDLE_CONNECTIONS', 10_000, 0)),
     durabilityOff: process.env.HASHRELAY_BENCH_DURABILITY_OFF !== '0',
     peer: peer === undefined || peer.trim() === '' ? undefined : peer,
+    nodeFlags: (process.env.HASHRELAY_BENCH_NODE_FLAGS ?? '--max-semi-space-size=2')
+      .split(' ')
+      .filter(Boolean),
   };
 }
