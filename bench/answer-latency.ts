@@ -18,6 +18,10 @@
  *                   says how much longer a miner waits for an answer through hashrelay than
  *                   from the pool itself, not how hashrelay compares with another proxy
  *
+ * Each pass also times this disk's own durable commit (a bare SQLite transaction of two rows,
+ * WAL, synchronous=FULL, in a tight loop): on a shared machine it moves with the others' I/O,
+ * and a group commit answers in about 1.5 of them (the commit under way, then its own).
+ *
  * RSS is read from /proc: before the first miner, with the miners idle, and with
  * HASHRELAY_BENCH_IDLE_CONNECTIONS idle miners (in the first pass only).
  *
@@ -35,6 +39,7 @@
  *
  * `npm run bench -- answer-latency` (runs niced on a shared machine: `nice -n -15 npm run ...`).
  */
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,8 +105,13 @@ export async function runAnswerLatencyBench(): Promise<void> {
   );
   const workDir = mkdtempSync(join(tmpdir(), 'hashrelay-answer-latency-'));
   const results = new Map<string, Figures[]>(subjects.map((s) => [s.name, []]));
+  const disk: Figures['latency'][number][] = [];
   try {
     for (let pass = 0; pass < settings.passes; pass++) {
+      disk.push(diskCommitLatency(workDir));
+      console.log(
+        `pass ${pass + 1} the disk's own durable commit: p50 ${disk[pass]!.p50.toFixed(2)} p99 ${disk[pass]!.p99.toFixed(2)} ms`,
+      );
       // A new order each pass: drift in the machine's load does not favour one subject.
       const order = subjects.map((_, i) => subjects[(i + pass) % subjects.length]!);
       for (const subject of order) {
@@ -114,6 +124,18 @@ export async function runAnswerLatencyBench(): Promise<void> {
     rmSync(workDir, { recursive: true, force: true });
   }
   printSummary(results, subjects, comparison, settings);
+  const durable = results.get(hashrelay.name)!;
+  console.log(
+    `\nthe disk's own durable commit: p50 ${median(disk.map((d) => d.p50)).toFixed(2)} ms, p99 ` +
+      `${median(disk.map((d) => d.p99)).toFixed(2)} ms; hashrelay's answer over it, pass by pass: ` +
+      settings.rates
+        .map(
+          (rate, r) =>
+            `@${rate}/s p50 ${median(durable.map((run, pass) => run.latency[r]!.p50 / disk[pass]!.p50)).toFixed(1)}× ` +
+            `p99 ${median(durable.map((run, pass) => run.latency[r]!.p99 / disk[pass]!.p99)).toFixed(1)}×`,
+        )
+        .join(', '),
+  );
   console.log(`load average at the end ${loadText()}`);
 }
 
@@ -181,6 +203,33 @@ function answerLatency(log: SubmitLog, warmupSeconds: number): Figures['latency'
       `  only ${samples.length} of ${log.count} submits answered true (errors: ${JSON.stringify([...log.errors])})`,
     );
   return { p50: at(0.5), p99: at(0.99), answered: samples.length };
+}
+
+/** 300 bare durable commits of two small rows in a fresh file under `dir`, ms. */
+function diskCommitLatency(dir: string): Figures['latency'][number] {
+  const path = join(dir, 'disk-probe.sqlite');
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec('CREATE TABLE probe (bytes BLOB)');
+    const insert = db.prepare('INSERT INTO probe VALUES (?)');
+    const commit = db.transaction(() => {
+      insert.run(Buffer.alloc(100));
+      insert.run(Buffer.alloc(100));
+    });
+    const samples: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const started = performance.now();
+      commit();
+      samples.push(performance.now() - started);
+    }
+    samples.sort((a, b) => a - b);
+    return { p50: samples[150]!, p99: samples[297]!, answered: samples.length };
+  } finally {
+    db.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  }
 }
 
 const hashrelay: Subject = {
