@@ -391,7 +391,12 @@ function printSummary(
     });
   console.log('');
   printTable([
-    ['RSS', 'no miners', `${settings.connections} miners`, `${settings.idleConnections} idle miners`],
+    [
+      'RSS',
+      'no miners',
+      `${settings.connections} miners`,
+      settings.idleConnections > 0 ? `${settings.idleConnections} idle miners` : 'many idle (skipped)',
+    ],
     ...memoryRows,
   ]);
   if (comparison === direct)
