@@ -27,6 +27,8 @@ export interface ProxyProcessOptions {
    * validator role), with these extra environment variables.
    */
   readonly role?: { readonly script: string; readonly env?: Readonly<Record<string, string>> };
+  /** Node flags before the script (e.g. `--require` a measurement-only preload). */
+  readonly nodeFlags?: readonly string[];
 }
 
 const LOG_TAIL_LINES = 20;
@@ -68,8 +70,10 @@ export class ProxyProcess {
       throw new Error(`${main} is missing: build first (npx tsc -p tsconfig.build.json)`);
     const configPath = join(options.workDir, 'proxy-config.json');
     writeFileSync(configPath, JSON.stringify(options.config, null, 2));
-    const nodeFlags =
-      options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir];
+    const nodeFlags = [
+      ...(options.nodeFlags ?? []),
+      ...(options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir]),
+    ];
     const child = spawn(
       process.execPath,
       [

@@ -27,8 +27,8 @@ interface Writer {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-function startWriter(path: string, firstN: number): Writer {
-  const child = spawn(process.execPath, [WRITER, path, String(firstN)], {
+function startWriter(path: string, firstN: number, nodeFlags: readonly string[] = []): Writer {
+  const child = spawn(process.execPath, [...nodeFlags, WRITER, path, String(firstN)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const printed = new Map<number, number>();
@@ -106,6 +106,14 @@ describe('SQLite ledger durability', () => {
       }
     }
     expect(confirmed.size).toBeGreaterThanOrEqual(2000 + 3500 + 5000);
+  });
+
+  test('node started with V8 heap flags (as deploy/ starts it) opens the ledger and records', async () => {
+    const path = join(ledgerDir(), 'ledger.sqlite');
+    const writer = startWriter(path, 0, ['--max-semi-space-size=2', '--max-old-space-size=512']);
+    await writer.printedAtLeast(10);
+    writer.child.kill('SIGKILL');
+    await writer.exited;
   });
 
   test('a second process cannot open a ledger another process is writing', async () => {

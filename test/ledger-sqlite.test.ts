@@ -94,7 +94,7 @@ describe('SQLite ledger: the file', () => {
   });
 });
 
-test('the reader thread checkpoints the WAL into the database file while the ledger is open', async () => {
+test('the writer thread checkpoints the WAL into the database file while the ledger is open', async () => {
   const path = freshPath();
   const ledger = await open(path, { checkpointIntervalMs: 20 });
   await ledger.flush();
@@ -176,6 +176,19 @@ describe('SQLite ledger: failures reject every waiting share and never hang', ()
     return thread === 'writer' ? Promise.resolve(inside.writer.worker) : inside.reader.then((r) => r.worker);
   };
 
+  // White-box too: a thread is a whole V8 isolate (~10 MiB), and a proxy never queries.
+  test('no reader thread runs until the first query', async () => {
+    const ledger = await open();
+    const inside = ledger as unknown as { reader: Promise<{ worker: Worker }> | null };
+    const jobId = ledger.recordJob(makeJob(1));
+    await ledger.recordShare(makeShare(0, jobId));
+    await ledger.pruneBefore(0, 10);
+    expect(inside.reader).toBeNull();
+    expect(await ledger.shares(EVERYTHING)).toHaveLength(1);
+    expect(inside.reader).not.toBeNull();
+    expect((await inside.reader!).worker.threadId).not.toBe((await workerOf(ledger, 'writer')).threadId);
+  });
+
   test('the database thread dies: waiting shares reject, later calls fail at once', async () => {
     const ledger = await open();
     const jobId = ledger.recordJob(makeJob(1));
@@ -194,6 +207,7 @@ describe('SQLite ledger: failures reject every waiting share and never hang', ()
     const ledger = await open();
     const jobId = ledger.recordJob(makeJob(1));
     await ledger.recordShare(makeShare(0, jobId));
+    expect(await ledger.shares(EVERYTHING)).toHaveLength(1);
     const reader = await workerOf(ledger, 'reader');
     const query = ledger.shares(EVERYTHING);
     await reader.terminate();

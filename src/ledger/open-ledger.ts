@@ -1,8 +1,5 @@
 import { redactCredentials } from '../log/redact.js';
 import type { Ledger, LedgerReader } from './ledger.js';
-import { openPgLedger, openPgLedgerReader } from './pg-ledger.js';
-import { openSqliteLedger } from './sqlite-ledger.js';
-import { openSqliteLedgerReader } from './sqlite-ledger-reader.js';
 
 /**
  * Opens the ledger a URL names: `sqlite:PATH` (one machine), or
@@ -10,7 +7,11 @@ import { openSqliteLedgerReader } from './sqlite-ledger-reader.js';
  * several proxy instances and the validator can share.
  */
 export async function openLedger(url: string): Promise<Ledger> {
-  return ledgerBackend<Ledger>(url, openSqliteLedger, openPgLedger);
+  return ledgerBackend<Ledger>(
+    url,
+    async (path) => (await import('./sqlite-ledger.js')).openSqliteLedger(path),
+    async (postgres) => (await import('./pg-ledger.js')).openPgLedger(postgres),
+  );
 }
 
 /**
@@ -18,7 +19,11 @@ export async function openLedger(url: string): Promise<Ledger> {
  * proxy writes it, and nothing is created, migrated or written.
  */
 export async function openLedgerReader(url: string): Promise<LedgerReader> {
-  return ledgerBackend<LedgerReader>(url, openSqliteLedgerReader, openPgLedgerReader);
+  return ledgerBackend<LedgerReader>(
+    url,
+    async (path) => (await import('./sqlite-ledger-reader.js')).openSqliteLedgerReader(path),
+    async (postgres) => (await import('./pg-ledger.js')).openPgLedgerReader(postgres),
+  );
 }
 
 /** The SQLite path a `sqlite:PATH` URL names, or undefined for another kind of URL. */
@@ -29,6 +34,7 @@ export function sqlitePath(url: string): string | undefined {
   return path;
 }
 
+/** Each backend is loaded when a URL names it: the pg driver alone holds ~14 MiB a SQLite proxy never uses. */
 function ledgerBackend<T>(
   url: string,
   sqlite: (path: string) => Promise<T>,

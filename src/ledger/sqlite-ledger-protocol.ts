@@ -49,13 +49,13 @@ export type Query =
 /** What a database thread is started with (its `workerData`). */
 export interface ThreadInit {
   /**
-   * The writer holds the lock and commits. The reader answers queries on a connection of its
-   * own and checkpoints the WAL into the database file, both off the commit path.
+   * The writer holds the lock, commits, and checkpoints the WAL between commits. The reader
+   * answers queries on a connection of its own, off the commit path.
    */
   readonly role: 'writer' | 'reader';
   readonly path: string;
   readonly busyTimeoutMs: number;
-  /** Reader only: how often it checkpoints; 0 for never (a reader with no writer of its own). */
+  /** Writer only: how often it checkpoints; 0 for never. */
   readonly checkpointIntervalMs: number;
 }
 

@@ -160,8 +160,8 @@ export class SqliteLedgerStore {
         db.pragma('fullfsync = ON');
         db.pragma('checkpoint_fullfsync = ON');
         db.pragma('foreign_keys = ON');
-        // The reader thread checkpoints, so commits do not wait for the database file's fsync;
-        // this only steps in if it falls far behind (or is not running).
+        // The writer thread checkpoints on a timer, between commits; this only steps in (inside
+        // a commit) if the timer falls far behind.
         db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
         // Give the WAL back after a burst instead of keeping its high-water size.
         db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);

@@ -80,8 +80,7 @@ export class DatabaseThread {
         worker = new Worker(workerUrl(), {
           workerData: init,
           name: `ledger-${init.role}`,
-          // A worker inherits node's flags; --input-type (node -e) would stop it loading a file.
-          execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
+          execArgv: workerExecArgv(process.execArgv),
         });
       } catch (error) {
         reject(error instanceof Error ? error : new Error(String(error)));
@@ -211,6 +210,20 @@ function openError(path: string, error: ThreadError): LedgerError {
 
 function unexpected(message: FromThread): ThreadError {
   return { code: 'ERR_PROTOCOL', message: `the thread's first message was ${message.type}, not ready` };
+}
+
+/**
+ * V8's flags (heap sizes such as `node --max-semi-space-size=2`) are process-wide, so a worker
+ * has them already, and node refuses to start a worker given them again.
+ */
+const V8_FLAGS = /^--(max-old-space-size|max-semi-space-size|min-semi-space-size|stack-size|expose-gc)(=|$)/;
+
+/** Node's flags for a worker: the process's, less V8's and --input-type (node -e: no file to load). */
+export function workerExecArgv(flags: readonly string[]): string[] {
+  return flags.filter((flag) => {
+    const name = flag.replace(/_/g, '-');
+    return !name.startsWith('--input-type') && !V8_FLAGS.test(name);
+  });
 }
 
 /** The modules the compiled worker runs, by name under src/ledger/. */

@@ -27,7 +27,7 @@ function serve(port: MessagePort, init: ThreadInit): void {
   }
   send({ type: 'ready', ...store.lastIds() });
   const checkpoints =
-    init.role === 'reader' && init.checkpointIntervalMs > 0
+    init.role === 'writer' && init.checkpointIntervalMs > 0
       ? setInterval(() => {
           try {
             store.checkpoint();

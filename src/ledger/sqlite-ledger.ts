@@ -45,8 +45,11 @@ import { DatabaseThread } from './sqlite-ledger-thread.js';
  * every miner. Records queue here and go to the thread in batches (group commit,
  * group-commit-queue.ts): while the thread commits one batch the next accumulates, and when
  * the thread reports the commit every share of that batch resolves and the next batch goes.
- * A second thread answers queries and checkpoints the WAL, so neither a long aggregate nor
- * the database file's fsync delays a commit.
+ * The writer thread also checkpoints the WAL into the database file, between commits: measured,
+ * a checkpoint beside the commits (on a thread of its own) slowed them more, its fsync racing
+ * theirs for the disk. A second thread, started by the first query, answers queries, so a
+ * long aggregate never delays a commit; a proxy, which never queries, never pays for it (a
+ * thread is a V8 isolate: ~10 MiB).
  *
  * Ids are numbered here, after the largest id in the file, so `recordJob` can answer at once.
  * That is only sound with one writer per file: opening takes an exclusive lock on
@@ -61,7 +64,7 @@ export interface SqliteLedgerOptions {
   readonly commitTimeoutMs?: number;
   /** How long a connection waits on another's lock (readers, checkpoints). Default 5000 ms. */
   readonly busyTimeoutMs?: number;
-  /** How often the reader thread checkpoints the WAL into the database file. Default 1000 ms. */
+  /** How often the writer thread checkpoints the WAL into the database file. Default 1000 ms. */
   readonly checkpointIntervalMs?: number;
   /** After a full disk, how often the ledger tries again to commit. Default 1000 ms. */
   readonly retryIntervalMs?: number;
@@ -106,14 +109,7 @@ export async function openSqliteLedger(
     busyTimeoutMs: settings.busyTimeoutMs,
     checkpointIntervalMs: settings.checkpointIntervalMs,
   });
-  const ledger = new SqliteLedgerImpl(absolute, thread, ready.lastJobId, ready.lastShareId, settings);
-  try {
-    await ledger.startReader();
-  } catch (error) {
-    await thread.terminate(error instanceof Error ? error : new Error(String(error)));
-    throw error;
-  }
-  return ledger;
+  return new SqliteLedgerImpl(absolute, thread, ready.lastJobId, ready.lastShareId, settings);
 }
 
 /** Records committed together: jobs and verdicts as rows, shares as columns (sqlite-ledger-batch.ts). */
@@ -313,18 +309,14 @@ class SqliteLedgerImpl implements SqliteLedger {
     });
   }
 
-  /**
-   * The reader thread, started at open and again by the next query if it died. A dead reader
-   * loses only its queries (they reject) and, until it is back, checkpoints: the writer then
-   * checkpoints by itself once the WAL grows large.
-   */
+  /** The reader thread, started by the first query and again by the next one if it died. */
   startReader(): Promise<DatabaseThread> {
     if (this.reader !== null) return this.reader;
     const starting = DatabaseThread.start({
       role: 'reader',
       path: this.path,
       busyTimeoutMs: this.settings.busyTimeoutMs,
-      checkpointIntervalMs: this.settings.checkpointIntervalMs,
+      checkpointIntervalMs: 0,
     }).then(({ thread }) => {
       thread.onDeath = () => {
         if (this.reader === starting) this.reader = null;
