@@ -335,6 +335,7 @@ async function startHashrelay(
         // Every load-generator connection comes from one address.
         maxConnectionsPerAddress: 0,
         maxUnauthenticatedPerAddress: 0,
+        newConnectionsPerAddressPerSecond: 0,
       },
       drainSeconds: 5,
     },
