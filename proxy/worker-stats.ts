@@ -36,9 +36,13 @@ export class TimeBuckets {
   sumOfLast(buckets: number, now: number): number {
     const newest = Math.floor(now / this.widthMs);
     let sum = 0;
-    for (let i = newest - buckets + 1; i <= newest; i++)
-      if (i <= this.head && i > this.head - this.count) sum += this.sums[i % this.count]!;
+    for (let i = newest - buckets + 1; i <= newest; i++) if (this.holds(i)) sum += this.sums[i % this.count]!;
     return sum;
+  }
+
+  /** Bucket `index` is still in the ring. */
+  private holds(index: number): boolean {
+    return index >= 0 && index <= this.head && index > this.head - this.count;
   }
 
   /** Each bucket of the ring up to `now`, oldest first: [bucket start ms, sum]. */
@@ -46,8 +50,7 @@ export class TimeBuckets {
     const newest = Math.floor(now / this.widthMs);
     const out: [number, number][] = [];
     for (let i = newest - this.count + 1; i <= newest; i++) {
-      const held = i <= this.head && i > this.head - this.count;
-      out.push([i * this.widthMs, held ? this.sums[i % this.count]! : 0]);
+      out.push([i * this.widthMs, this.holds(i) ? this.sums[i % this.count]! : 0]);
     }
     return out;
   }
