@@ -26,6 +26,7 @@ th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:
 th{color:var(--dim);font-weight:normal}tr.gone td{color:var(--dim);text-decoration:line-through}
 tr.gone td.state{text-decoration:none}
 svg{width:100%;height:160px;display:block;border:1px solid var(--line);border-radius:6px}
+figure{margin:0}figcaption{font-size:.85em;margin-top:.2em}
 form{max-width:24em;margin:3em auto;display:flex;flex-direction:column;gap:.6em}
 input,button{font:inherit;padding:.5em;border-radius:4px;border:1px solid var(--line);background:#161b22;color:var(--fg)}
 button{cursor:pointer;background:#238636;border-color:#238636}
@@ -61,6 +62,11 @@ function ago(ms, now) {
   return Math.floor(s / 86400) + "d ago";
 }
 function short(key) { return key.length > 16 ? key.slice(0, 6) + "\u2026" + key.slice(-6) : key; }
+// A validator's worker names start with the farm's hotkey: shortened the same way.
+function workerName(name) {
+  var m = /^([1-9A-HJ-NP-Za-km-z]{46,48})(\..*)?$/.exec(name);
+  return m ? short(m[1]) + (m[2] || "") : name;
+}
 function rejects(map) {
   var parts = [];
   for (var k in map) parts.push(k + " " + map[k]);
@@ -78,6 +84,9 @@ function cell(field, text, cls) { return el("td", { "data-field": field, class: 
 function section(title, nodes) { return [el("h2", null, [title])].concat(nodes); }
 
 function chart(points) {
+  // From the first bucket with work (at least the last 5 minutes), so a new process is not a flat hour.
+  var first = points.findIndex(function (p) { return p[1] > 0; });
+  points = points.slice(Math.max(0, Math.min(first < 0 ? points.length : first, points.length - 30)));
   var w = 600, h = 160, max = 0;
   points.forEach(function (p) { if (p[1] > max) max = p[1]; });
   var ns = "http://www.w3.org/2000/svg";
@@ -97,19 +106,16 @@ function chart(points) {
   line.setAttribute("stroke-width", "2");
   line.setAttribute("vector-effect", "non-scaling-stroke");
   svg.appendChild(line);
-  var label = document.createElementNS(ns, "text");
-  label.setAttribute("x", "6"); label.setAttribute("y", "16");
-  label.setAttribute("fill", "#8a96a3"); label.setAttribute("font-size", "12");
-  label.textContent = "peak " + hashrate(max) + " (10 s buckets, last hour)";
-  svg.appendChild(label);
-  return svg;
+  var minutes = Math.round((points.length * 10) / 60);
+  return el("figure", null, [svg, el("figcaption", { class: "dim" }, [
+    "peak " + hashrate(max) + " \u00b7 last " + minutes + " min, 10 s buckets"])]);
 }
 
 function workerRows(s) {
   return s.workers.map(function (w) {
     var gone = w.goneAt !== null;
     return el("tr", { class: gone ? "gone" : undefined, "data-worker": w.worker, "data-connection": String(w.connection) }, [
-      cell("worker", w.worker),
+      el("td", { "data-field": "worker", title: w.worker }, [workerName(w.worker)]),
       cell("state", gone ? "gone " + ago(w.goneAt, s.generatedAt) : "connected", gone ? "state bad" : "state ok"),
       cell("upstream", w.upstream === null ? "-" : short(w.upstream), "wide"),
       cell("connectedAt", ago(w.connectedAt, s.generatedAt), "wide"),
@@ -119,7 +125,7 @@ function workerRows(s) {
       cell("rejected", rejects(w.rejected), sum(w.rejected) > 0 ? "warn" : undefined),
       cell("creditedDifficulty", num(w.creditedDifficulty), "wide"),
       cell("lastShareAt", ago(w.lastShareAt, s.generatedAt)),
-      cell("difficulty", num(w.difficulty), "wide")
+      cell("difficulty", String(Number(w.difficulty.toPrecision(4))), "wide")
     ]);
   });
 }
@@ -138,12 +144,15 @@ function upstreamRows(s) {
       cell("latency", u.latencySeconds === null ? "-" : (u.latencySeconds * 1000).toFixed(0) + " ms"),
       cell("lost", num(u.lostShares), "wide"),
       cell("endpoint", u.endpoint, "wide"),
-      cell("lastFailure", u.lastFailure || "", "wide")
+      el("td", { "data-field": "lastFailure", class: "wide", title: u.lastFailure || "" }, [
+        (u.lastFailure || "").length > 60 ? u.lastFailure.slice(0, 60) + "\u2026" : u.lastFailure || ""])
     ]);
   });
 }
 
-function farmView(f) {
+function farmView(f, upstreams) {
+  var byName = {};
+  upstreams.forEach(function (u) { byName[u.name] = u; });
   if (f.error) return section("On chain", [el("p", { class: "warn" }, [f.error])]);
   var cards = el("div", { class: "cards" }, [
     card("Farm hotkey", short(f.hotkey), "farm-hotkey"),
@@ -153,21 +162,30 @@ function farmView(f) {
     card("Block", f.block, "farm-block")
   ]);
   var rows = f.validators.map(function (v) {
+    var upstream = byName[v.hotkey];
+    var reachable = upstream ? (upstream.healthy ? "yes" : "no") : "not used";
     return el("tr", { "data-validator": v.hotkey }, [
       cell("hotkey", short(v.hotkey)),
       cell("uid", v.uid),
       cell("stake", v.stake, "wide"),
-      cell("target", pct(v.target)),
+      cell("target", pct(upstream ? upstream.target : null)),
       cell("weightToFarm", v.weightToFarm === null ? "-" : num(v.weightToFarm)),
       cell("weightShare", pct(v.weightShare)),
       cell("endpoint", v.endpoint || "-", "wide"),
-      cell("reachable", v.reachable ? "yes" : "no", v.reachable ? "ok" : "bad")
+      cell("reachable", reachable, reachable === "yes" ? "ok" : reachable === "no" ? "bad" : "dim")
     ]);
   });
   return section("On chain (subnet " + f.netuid + ")", [cards, el("h2", null, ["Validators"]),
-    table("validators", [["Validator"], ["UID"], ["Stake", "wide"], ["Target"], ["Weight to farm"], ["Share"], ["Endpoint", "wide"], ["Reachable"]], rows)]);
+    table("validators", [["Validator"], ["UID"], ["Stake", "wide"], ["Target"], ["Weight to farm"], ["Share"], ["Endpoint", "wide"], ["Up"]], rows)]);
 }
 
+function vectorText(uids, values) {
+  var total = values.reduce(function (a, b) { return a + b; }, 0);
+  return uids.map(function (uid, i) { return "uid " + uid + " " + pct(total ? values[i] / total : 0); }).join(", ");
+}
+function none(columns, what) {
+  return [el("tr", null, [el("td", { colspan: String(columns), class: "dim" }, [what])])];
+}
 function validatorView(v) {
   if (v.error) return section("Weights", [el("p", { class: "warn" }, [v.error])]);
   var farms = v.farms.map(function (f) {
@@ -185,7 +203,7 @@ function validatorView(v) {
       cell("block", p.block),
       cell("kind", p.kind),
       cell("status", p.status, p.status === "landed" ? "ok" : p.status === "failed" ? "bad" : "warn"),
-      cell("uids", p.uids === null ? "hidden until revealed" : p.uids.length + " uids", "wide"),
+      cell("vector", p.uids === null ? "hidden until revealed" : vectorText(p.uids, p.values), "wide"),
       cell("detail", p.detail || "", "wide")
     ]);
   });
@@ -200,11 +218,11 @@ function validatorView(v) {
   ]);
   return section("Weights (subnet " + v.netuid + ")", [cards,
     el("h2", null, ["Farms this window"]),
-    table("farms", [["Farm hotkey"], ["UID"], ["Verified"], ["Connections"], ["Credited"], ["Next weight"]], farms),
+    table("farms", [["Farm hotkey"], ["UID"], ["Verified"], ["Connections"], ["Credited"], ["Next weight"]], farms.length ? farms : none(6, "no farm yet")),
     el("h2", null, ["Posts"]),
     table("posts", [["Block"], ["Kind"], ["Status"], ["Vector", "wide"], ["Detail", "wide"]], posts),
     el("h2", null, ["Pending commits"]),
-    table("pending", [["Hash"], ["Commit epoch"], ["Reveal epoch"]], pending)]);
+    table("pending", [["Hash"], ["Commit epoch"], ["Reveal epoch"]], pending.length ? pending : none(3, "none"))]);
 }
 
 function card(title, value, id) {
@@ -226,7 +244,7 @@ function render(s) {
     card("Rejected", num(t.rejected), "total-rejected")
   ])];
   nodes = nodes.concat(section("Hashrate", [chart(s.hashrate.points)]));
-  if (s.farm) nodes = nodes.concat(farmView(s.farm));
+  if (s.farm) nodes = nodes.concat(farmView(s.farm, s.upstreams));
   if (s.validator) nodes = nodes.concat(validatorView(s.validator));
   nodes = nodes.concat(section("Upstreams (" + s.routing + ")", [table("upstreams",
     [["Upstream"], ["State"], ["Miners"], ["Target"], ["Realised"], ["Acceptance"], ["Accepted", "wide"], ["Rejected", "wide"], ["Latency"], ["Lost", "wide"], ["Endpoint", "wide"], ["Last failure", "wide"]],

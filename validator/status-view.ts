@@ -212,9 +212,11 @@ export class ValidatorStatusView {
     const fromBlock = Math.min(Math.max(since, block - 2 * gap, 0), block - 1);
     const window = scoringWindow(clock, { from: fromBlock, to: block });
     const scores = await scoreWindow(ledger, window, metagraph);
+    // One row per (miner, worker): a farm's credit is the sum over its workers.
     const credited = new Map<string, number>();
     for (const totals of await ledger.minerTotals(window))
-      if (totals.creditedDifficulty > 0) credited.set(totals.miner, totals.creditedDifficulty);
+      if (totals.creditedDifficulty > 0)
+        credited.set(totals.miner, (credited.get(totals.miner) ?? 0) + totals.creditedDifficulty);
     const vector = toU16Vector(scores.scores, {
       maxWeightsLimit: metagraph.maxWeightsLimit,
       minAllowedWeights: metagraph.minAllowedWeights,
