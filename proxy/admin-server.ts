@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import { gzip, gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from './status-page.js';
@@ -39,6 +40,12 @@ export interface AdminServerOptions {
   readonly publicStatus?: boolean;
 }
 
+const STATUS_PAGE_GZIP = gzipSync(STATUS_PAGE_HTML);
+
+function acceptsGzip(request: http.IncomingMessage): boolean {
+  return /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
+}
+
 /**
  * /metrics (Prometheus text), /healthz (the process runs), /readyz (ready for miners), the status
  * page at / (data from GET /api/status), and with a bearer token: GET /api/state, POST /api/drain,
@@ -70,8 +77,21 @@ export async function startAdminServer(options: AdminServerOptions): Promise<htt
       }
       options.status().then(
         (body) => {
-          response.setHeader('cache-control', 'no-store');
-          json(response, 200, body);
+          // Compressed off the event loop (libuv's pool): at 1,000 miners the JSON is ~340 kB, ~10× less gzipped.
+          const text = `${JSON.stringify(body)}\n`;
+          const headers = {
+            'content-type': 'application/json',
+            'cache-control': 'no-store',
+            vary: 'accept-encoding',
+          };
+          if (!acceptsGzip(request)) {
+            response.writeHead(200, headers).end(text);
+            return;
+          }
+          gzip(text, (error, packed) => {
+            if (error !== null) response.writeHead(200, headers).end(text);
+            else response.writeHead(200, { ...headers, 'content-encoding': 'gzip' }).end(packed);
+          });
         },
         (error: unknown) => {
           options.logger.error({ error: (error as Error).message }, 'status report failed');
@@ -143,7 +163,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<htt
     }
     if (path === '/' && options.status !== undefined) {
       // The page holds no data (it fetches /api/status), so it is served to anyone.
-      response.writeHead(200, STATUS_PAGE_HEADERS).end(STATUS_PAGE_HTML);
+      if (acceptsGzip(request))
+        response
+          .writeHead(200, { ...STATUS_PAGE_HEADERS, vary: 'accept-encoding', 'content-encoding': 'gzip' })
+          .end(STATUS_PAGE_GZIP);
+      else response.writeHead(200, { ...STATUS_PAGE_HEADERS, vary: 'accept-encoding' }).end(STATUS_PAGE_HTML);
       return;
     }
     if (path === '/healthz') {

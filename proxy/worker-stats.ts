@@ -198,7 +198,8 @@ function row(
     creditedDifficulty: tally.creditedDifficulty,
     rejected: Object.fromEntries(tally.rejected),
     lastShareAt: tally.lastShareAt,
-    hashrate5m: hashrateOver(tally, 5, live.connectedAt, now),
-    hashrate1h: hashrateOver(tally, 60, live.connectedAt, now),
+    // Whole hashes per second: more digits would only lengthen the JSON.
+    hashrate5m: Math.round(hashrateOver(tally, 5, live.connectedAt, now)),
+    hashrate1h: Math.round(hashrateOver(tally, 60, live.connectedAt, now)),
   };
 }

@@ -63,6 +63,12 @@ interface InPage {
   };
 }
 
+/** An element as the tests read it. */
+interface InNode {
+  readonly textContent: string | null;
+  readonly className: string;
+}
+
 /** The page's number format (proxy/status-page.ts `num`). */
 function num(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(10)));
@@ -103,7 +109,7 @@ async function openStatus(
 }
 
 const text = (page: Page, selector: string): Promise<string | undefined> =>
-  page.$eval(selector, (node) => node.textContent ?? '').catch(() => undefined);
+  page.$eval(selector, (node) => (node as unknown as InNode).textContent ?? '').catch(() => undefined);
 
 interface DemoRun {
   readonly dir: string;
@@ -134,8 +140,8 @@ async function startDemoOnce(): Promise<DemoRun | 'port taken'> {
   );
   demo = child;
   let stdout = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   await expect
     .poll(() => /validator-b: (http:\S+)/.test(stdout) || child.exitCode !== null, { timeout: 60_000 })
     .toBe(true);
@@ -226,7 +232,7 @@ describe.skipIf(NEEDS !== null)(`status page in headless Chromium${skipNote(NEED
     await expect
       .poll(() => text(page, `${row} td[data-field="state"]`), { timeout: 30_000 })
       .toMatch(/^gone /);
-    expect(await page.$eval(row, (node) => node.className)).toBe('gone');
+    expect(await page.$eval(row, (node) => (node as unknown as InNode).className)).toBe('gone');
 
     const phone = await openStatus(farmUrl, PHONE);
     await screenshot(phone.page, 'farm-phone');
