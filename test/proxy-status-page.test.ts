@@ -79,6 +79,16 @@ describe('status page JSON (GET /api/status)', () => {
     );
     expect((await client.submit(craftShare(client, { worker: 'alice.rig1' }))).result).toBe(true);
 
+    // The pool's answers come after the miner's: wait for both shares to be answered upstream.
+    await expect
+      .poll(async () =>
+        metricValue(
+          await (await fetch(`${url}/metrics`)).text(),
+          'hashrelay_upstream_shares_total',
+          'upstream="A",result="accepted"',
+        ),
+      )
+      .toBe(2);
     const report = await status(url, TOKEN);
     expect(report.version).toBe(1);
     expect(report.role).toBe('proxy');
@@ -103,6 +113,17 @@ describe('status page JSON (GET /api/status)', () => {
     expect(row.hashrate5m).toBeGreaterThan(0);
     expect(report.totals).toMatchObject({ miners: 1, workers: 1, accepted: 2, rejected: 2 });
     expect(report.upstreams.map((u) => [u.name, u.healthy])).toEqual([['A', true]]);
+    const [upstream] = report.upstreams;
+    expect(upstream!.answers.accepted).toBe(
+      metricValue(metrics, 'hashrelay_upstream_shares_total', 'upstream="A",result="accepted"'),
+    );
+    const latencySum = metricValue(metrics, 'hashrelay_upstream_submit_latency_seconds_sum', 'upstream="A"');
+    const latencyCount = metricValue(
+      metrics,
+      'hashrelay_upstream_submit_latency_seconds_count',
+      'upstream="A"',
+    );
+    expect(upstream!.latencySeconds).toBe(latencyCount === 0 ? null : latencySum / latencyCount);
 
     await client.close();
     await expect
