@@ -266,6 +266,8 @@ function login(message) {
     poll();
   });
   $("main").replaceChildren(form);
+  $("updated").textContent = "sign in";
+  $("updated").className = "dim";
   input.focus();
 }
 
