@@ -4,6 +4,7 @@ import { runLedgerCommitBench } from './ledger-commit.js';
 import { runProxyLoadBench } from './proxy-load.js';
 import { runShareVerifyBench } from './share-verify.js';
 import { runSplitAccuracyBench } from './split-accuracy.js';
+import { runStatusPageBench } from './status-page.js';
 import { runUpstreamFailoverBench } from './upstream-failover.js';
 import { runTimelockEncryptBench } from './timelock-encrypt.js';
 
@@ -16,6 +17,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'upstream-failover': () => runUpstreamFailoverBench(),
   'timelock-encrypt': runTimelockEncryptBench,
   'answer-latency': runAnswerLatencyBench,
+  'status-page': runStatusPageBench,
 };
 
 const wanted = process.argv.slice(2);

@@ -188,6 +188,7 @@ async function runDemo(
         upstreams: [{ url: `stratum+tcp://${name}.account:x@127.0.0.1:${pool.port}`, name: 'pool' }],
         ledger: `sqlite:${join(dir, `${name}.sqlite`)}`,
         metrics: `127.0.0.1:${admin}`,
+        admin: { publicStatus: true },
         logLevel: 'error',
         vardiff,
       },
@@ -223,6 +224,8 @@ async function runDemo(
         listen: [`127.0.0.1:${listen}`],
         ledger: `sqlite:${join(dir, `${name}.sqlite`)}`,
         metrics: `${admin.host}:${admin.port}`,
+        // Loopback only: the status pages open without the token this process keeps to itself.
+        admin: { publicStatus: true },
         logLevel: 'error',
         routing: { minDwellSeconds: 2, windowSeconds: 60 },
         vardiff,
@@ -325,6 +328,9 @@ async function runDemo(
         `  ${f.name}: hotkey ${f.hotkey.address}, ${f.miners} CPU miner(s) at difficulty 2^-18, proxy 127.0.0.1:${f.listen}`,
       );
     out(`  Prometheus metrics of farm-1: ${adminUrl(farms[0]!.admin, '/metrics')}`);
+    out('  Status pages (open in a browser; live):');
+    for (const f of farms) out(`    ${f.name}: ${adminUrl(f.admin, '/')}`);
+    for (const v of validators) out(`    ${v.name}: ${adminUrl({ host: '127.0.0.1', port: v.admin }, '/')}`);
     const timer = setInterval(() => void report(), 5000);
     const deadline =
       seconds === undefined

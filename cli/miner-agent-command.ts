@@ -7,6 +7,7 @@ import { parseAgentConfig, toRao, type AgentConfig } from '../src/config/agent-c
 import { ConfigError, readConfigFile } from '../src/config/proxy-config.js';
 import { createLogger } from '../src/log/logger.js';
 import { MinerAgent } from '../miner-agent/agent.js';
+import { FarmChainView } from '../miner-agent/chain-view.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { proxyRouter } from './farm-router.js';
@@ -91,10 +92,18 @@ export async function runMinerAgentCommand(
     };
   }
   await logFarmRegistration(chain, config.netuid, hotkey.address, logger);
+  const chainView = new FarmChainView({
+    chain,
+    netuid: config.netuid,
+    hotkey: hotkey.address,
+    refreshBlocks: config.intervalBlocks,
+    logger,
+  });
   let runtime;
   try {
     runtime = await startProxyRuntime(config.proxy, logger, {
       reloadConfig: values.config === undefined ? undefined : () => loadConfig().proxy,
+      status: { role: 'farm', sections: { farm: () => chainView.snapshot() } },
     });
   } catch (error) {
     await chain.close();
@@ -133,7 +142,10 @@ export async function runMinerAgentCommand(
     // The proxy keeps running: miners wait, and the block subscription retries the read.
     logger.error({ error: (error as Error).message }, 'first chain read failed: retrying on the next block');
   }
+  // The status page's chain view; a failed read shows on the page and is tried again.
+  void chainView.start().catch(() => undefined);
   logger.info({ reason: await runtime.stopRequested }, 'shutting down');
+  chainView.stop();
   agent.stop();
   await runtime.stop();
   await chain.close();

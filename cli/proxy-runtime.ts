@@ -10,6 +10,7 @@ import { prunedRowsCounter } from '../src/metrics/ledger-retention-metrics.js';
 import { startAdminServer, type ReloadAnswer } from '../proxy/admin-server.js';
 import { LedgerRetention } from '../proxy/ledger-retention.js';
 import { Proxy, type ProxyOptions } from '../proxy/proxy.js';
+import { statusReport, type StatusRole, type StatusSources } from '../proxy/status-report.js';
 import { describeListenFailure } from './listen-error.js';
 
 /** A running proxy engine with its ledger and admin listener: what `proxy`, `miner-agent` and `validator` start. */
@@ -27,6 +28,8 @@ export interface ProxyRuntime {
 }
 
 export interface RuntimeOptions extends Pick<ProxyOptions, 'admission' | 'metrics'> {
+  /** What the status page shows: the role, and its own section once the command has made it. */
+  readonly status?: { readonly role: StatusRole; readonly sections?: StatusSources['sections'] };
   /**
    * Loads the configuration again from where it came (file and flags); throws ConfigError on
    * a bad file. Without it, SIGHUP and POST /api/reload say a restart is needed.
@@ -57,7 +60,7 @@ export class StartupError extends Error {}
 export async function startProxyRuntime(
   config: ProxyConfig,
   logger: Logger,
-  { reloadConfig, ...extra }: RuntimeOptions = {},
+  { reloadConfig, status, ...extra }: RuntimeOptions = {},
 ): Promise<ProxyRuntime> {
   const token = adminToken(config);
   let ledger: Ledger;
@@ -102,6 +105,14 @@ export async function startProxyRuntime(
         ready: () => proxy.readiness(),
         logger,
         token,
+        publicStatus: config.admin.publicStatus,
+        status: () =>
+          statusReport({
+            role: status?.role ?? 'proxy',
+            proxy,
+            metrics,
+            sections: status?.sections,
+          }),
         api: {
           state: () => proxy.state(),
           drain: () => {

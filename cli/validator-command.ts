@@ -12,11 +12,12 @@ import { createLogger } from '../src/log/logger.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
 import { ValidatorAdmission } from '../validator/admission.js';
 import { BlockClock, ledgerScorer } from '../validator/scoring.js';
+import { ValidatorStatusView } from '../validator/status-view.js';
 import { WeightPoster, type TickReport } from '../validator/weight-poster.js';
 import { applyChainRoleFlags, CHAIN_ROLE_OPTIONS } from './chain-role-flags.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { reportRegistration } from './registration-report.js';
-import { startProxyRuntime, StartupError } from './proxy-runtime.js';
+import { startProxyRuntime, StartupError, type ProxyRuntime } from './proxy-runtime.js';
 import { connectPolkadotChain } from './polkadot-connect.js';
 
 export const validatorHelp = `Usage: hashrelay validator --config FILE [--chain URL] [--netuid N] [--hotkey-file PATH]
@@ -186,12 +187,14 @@ export async function runValidatorCommand(
     unregistered: config.admission.unregistered,
     verifications: config.admission.verifications,
   });
+  const sections: { validator?: () => unknown } = {};
   let runtime;
   try {
     runtime = await startProxyRuntime(config.proxy, logger, {
       admission,
       metrics,
       reloadConfig: reloadProxySection(args),
+      status: { role: 'validator', sections },
     });
   } catch (error) {
     await chain.close();
@@ -223,6 +226,18 @@ export async function runValidatorCommand(
     await chain.close();
     return fail((error as Error).message);
   }
+  const statusView = new ValidatorStatusView({
+    chain,
+    netuid: config.netuid,
+    hotkey: hotkey.address,
+    ledger: runtime.ledger,
+    clock,
+    poster,
+    intervalBlocks: config.weights.intervalBlocks,
+    connections: () => connectionsByIdentity(runtime.proxy),
+    logger,
+  });
+  sections.validator = () => statusView.snapshot();
   const chainBlock = new Gauge({
     name: 'hashrelay_chain_block',
     help: 'Best block number seen on the chain',
@@ -244,7 +259,9 @@ export async function runValidatorCommand(
         },
       );
     }
+    statusView.onBlock();
     void poster.tick(block).then((report) => {
+      statusView.observe(report);
       if (report.post.kind === 'dry-run')
         process.stdout.write(
           `${JSON.stringify({
@@ -269,4 +286,15 @@ export async function runValidatorCommand(
   await chain.close();
   logger.info('stopped');
   return { code: ExitCode.ok };
+}
+
+/** Connections per credited identity (a farm's hotkey), for the status page. */
+function connectionsByIdentity(proxy: ProxyRuntime['proxy']): Map<string, number> {
+  const seen = new Map<string, Set<number>>();
+  for (const worker of proxy.liveWorkers()) {
+    const connections = seen.get(worker.identity) ?? new Set();
+    connections.add(worker.connection);
+    seen.set(worker.identity, connections);
+  }
+  return new Map([...seen].map(([identity, connections]) => [identity, connections.size]));
 }

@@ -147,7 +147,7 @@ export class MinerConnection {
   private askedReissue = false;
   /** Jobs with shares accepted or still being judged, and how many: they keep the slot claimed. */
   private readonly shareClaims = new Map<ProxyJob, number>();
-  private readonly connectedAt = Date.now();
+  readonly connectedAt = Date.now();
   /** Over the connection's life, for its disconnect line. */
   private acceptedShares = 0;
   private readonly rejectedShares = new Map<LocalVerdict, number>();

@@ -7,6 +7,7 @@ import { planReload, type ReloadPlan } from '../src/config/config-reload.js';
 import { listenerVardiff, upstreamNames, type ProxyConfig } from '../src/config/proxy-config.js';
 import type { Ledger, ShareRecord } from '../src/ledger/ledger.js';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics.js';
+import { WorkerStats, type LiveWorker } from './worker-stats.js';
 import { SubmitErrorCode } from '../src/stratum/errors.js';
 import type { SubmitRequest } from '../src/stratum/messages.js';
 import { blamesPool } from '../src/stratum/submit-rejects.js';
@@ -169,6 +170,8 @@ export class Proxy {
   private readonly blockReports: BlockReports;
   /** Upstream name → shares due to it that it never answered, for the admin API. */
   private readonly lostShares = new Map<string, number>();
+  /** Per-worker tallies for the status page (GET /api/status). */
+  readonly workerStats = new WorkerStats();
 
   constructor(options: ProxyOptions) {
     this.config = options.config;
@@ -521,6 +524,24 @@ export class Proxy {
     };
   }
 
+  /** Every authorized worker of every connected miner, for the status page. */
+  *liveWorkers(): Iterable<LiveWorker> {
+    for (const miner of this.miners) yield* this.liveWorkersOf(miner);
+  }
+
+  private *liveWorkersOf(miner: MinerConnection): Iterable<LiveWorker> {
+    const upstream = this.minerSession.get(miner)?.upstream ?? null;
+    for (const [worker, identity] of miner.authorized)
+      yield {
+        connection: miner.id,
+        worker,
+        identity,
+        connectedAt: miner.connectedAt,
+        upstream,
+        difficulty: miner.vardiff.current,
+      };
+  }
+
   /** Where each miner is, for the admin API and tests. */
   placementsByUpstream(): Map<string, number> {
     const counts = new Map<string, number>();
@@ -561,6 +582,7 @@ export class Proxy {
 
   private onMinerClosed(miner: MinerConnection, reason: string): void {
     if (!this.miners.delete(miner)) return;
+    this.workerStats.closed([...this.liveWorkersOf(miner)], reason, Date.now());
     this.admission?.release(miner.id);
     this.addresses.closed(miner.id);
     this.output.forget(miner);
@@ -896,6 +918,7 @@ export class Proxy {
     const screening = this.screen(miner, judgement, time);
     if (judgement.verdict !== 'accepted') {
       miner.recordReject(judgement.verdict);
+      this.workerStats.share(miner.id, request.worker, judgement.verdict, 0, time);
       this.rejectLog.count(miner, judgement.verdict, time);
     }
     if (!screening.record && judgement.verdict !== 'accepted') {
@@ -951,6 +974,7 @@ export class Proxy {
     if (session !== undefined)
       this.scheduler?.recordWork(String(miner.id), session.upstream, entry!.difficulty, Date.now());
     miner.recordCredit(entry!.difficulty);
+    this.workerStats.share(miner.id, request.worker, 'accepted', entry!.difficulty, time);
     return { ok: true };
   }
 

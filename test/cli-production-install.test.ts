@@ -50,7 +50,7 @@ describe('a production install (dependencies only, as in the Docker image)', () 
     expect(demo.stderr).toMatch(/npm install && npm start/);
   });
 
-  test('hashrelay proxy starts, takes a miner’s connection, answers /healthz, and stops on SIGTERM', async () => {
+  test('hashrelay proxy starts, takes a miner’s connection, answers /healthz and serves its status page, and stops on SIGTERM', async () => {
     const [listen, admin, deadUpstream] = [await freePort(), await freePort(), await freePort()];
     const child = spawn(
       process.execPath,
@@ -84,6 +84,10 @@ describe('a production install (dependencies only, as in the Docker image)', () 
         await new Promise((resolve) => setTimeout(resolve, 100));
         health = await fetch(`http://127.0.0.1:${admin}/healthz`).catch(() => undefined);
       }
+      // The status page ships in the package: served with no development dependency.
+      const page = await fetch(`http://127.0.0.1:${admin}/`);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(await page.text()).toContain('api/status');
       await new Promise<void>((resolve, reject) => {
         const socket = connect(listen, '127.0.0.1', () => {
           socket.end();

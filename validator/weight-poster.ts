@@ -278,6 +278,11 @@ export class WeightPoster {
     return poster;
   }
 
+  /** The end of the block range the last post (or dry run) scored: where the next window starts. */
+  get lastScoredBlock(): number | undefined {
+    return this.lastWindowTo;
+  }
+
   /** Commits waiting for their reveal epoch, oldest first. */
   pendingCommits(): readonly PendingCommit[] {
     return this.store.list();
@@ -846,7 +851,7 @@ export function firstBlockOfEpoch(epoch: number, netuid: NetUid, tempo: number):
 }
 
 /** The runtime's n: one past the highest uid. */
-function subnetSize(neurons: readonly Neuron[]): number {
+export function subnetSize(neurons: readonly Neuron[]): number {
   let n = 0;
   for (const neuron of neurons) n = Math.max(n, neuron.uid + 1);
   return n;

@@ -23,6 +23,10 @@ export interface Neuron {
   readonly totalStake: bigint;
   /** Block of the neuron's last weights (or of its registration). */
   readonly lastUpdate: number;
+  /** The neuron's incentive at the last epoch, 0 to 1 (the chain's u16 over 65535); undefined where not read. */
+  readonly incentive?: number;
+  /** What the neuron earned at the last epoch, in the subnet's smallest unit (alpha rao); undefined where not read. */
+  readonly emission?: bigint;
 }
 
 /** A subnet's neurons and the hyperparameters scoring and posting depend on, read at one block. */

@@ -62,6 +62,8 @@ export interface SubnetConfig {
   ownerHotkey: Hotkey | undefined;
   /** `StakeThreshold`: the stake a hotkey needs to set weights (the subnet owner is exempt). */
   stakeThreshold: bigint;
+  /** Alpha (rao) the subnet emits per block; miners' incentive shares 41 % of it. */
+  emissionPerBlock: bigint;
 }
 
 /** Defaults of a newly registered subnet on the runtime (commit-reveal on, no weight cap). */
@@ -75,6 +77,7 @@ export const DEFAULT_SUBNET_CONFIG: Readonly<SubnetConfig> = {
   minAllowedWeights: 1024,
   ownerHotkey: undefined,
   stakeThreshold: 0n,
+  emissionPerBlock: 1_000_000_000n,
 };
 
 export interface RegisterOptions {
@@ -112,6 +115,25 @@ interface PendingCommit {
   readonly hash: string;
   readonly epoch: number;
   readonly block: number;
+}
+
+/**
+ * Incentive as Yuma's rank without consensus clipping or bonds (a simplification, for the status
+ * page): each permitted validator's weights, normalised, weighed by its share of their stake.
+ */
+function incentiveOf(slots: readonly (NeuronState | undefined)[]): Map<Uid, number> {
+  const validators = slots.filter((slot): slot is NeuronState => slot?.validatorPermit === true);
+  const stake = validators.reduce((total, v) => total + Number(v.stake), 0);
+  const rank = new Map<Uid, number>();
+  for (const validator of validators) {
+    const total = [...validator.weights.values()].reduce((a, b) => a + b, 0);
+    if (total === 0 || stake === 0) continue;
+    for (const [uid, weight] of validator.weights)
+      rank.set(uid, (rank.get(uid) ?? 0) + (Number(validator.stake) / stake) * (weight / total));
+  }
+  const sum = [...rank.values()].reduce((a, b) => a + b, 0);
+  if (sum > 0) for (const [uid, value] of rank) rank.set(uid, value / sum);
+  return rank;
 }
 
 /** A beacon the test can sign rounds of: the drand pulses this chain ingests as time passes. */
@@ -408,8 +430,11 @@ export class MemoryChain implements Chain {
   private readMetagraph(netuid: NetUid): Metagraph {
     const subnet = this.subnetOrThrow(netuid);
     const neurons: Neuron[] = [];
+    const incentives = incentiveOf(subnet.slots);
+    const minersPerTempo = (subnet.config.emissionPerBlock * BigInt(subnet.config.tempo) * 41n) / 100n;
     for (const slot of subnet.slots) {
       if (slot === undefined) continue;
+      const incentive = incentives.get(slot.uid) ?? 0;
       neurons.push({
         uid: slot.uid,
         hotkey: slot.hotkey,
@@ -417,6 +442,8 @@ export class MemoryChain implements Chain {
         validatorPermit: slot.validatorPermit,
         totalStake: slot.stake,
         lastUpdate: slot.lastUpdate,
+        incentive,
+        emission: (BigInt(Math.floor(incentive * 1e9)) * minersPerTempo) / 1_000_000_000n,
       });
     }
     const { config } = subnet;

@@ -159,6 +159,9 @@ export class PolkadotChain implements Chain {
       const permits = vec(graph, 'validatorPermit');
       const lastUpdate = vec(graph, 'lastUpdate');
       const totalStake = vec(graph, 'totalStake');
+      // Read where the runtime's struct has them: the farm's status page shows them, nothing decides on them.
+      const incentives = optionalVec(graph, 'incentives');
+      const emissions = optionalVec(graph, 'emission');
       const neurons: Neuron[] = hotkeys.map((hotkey, uid) => ({
         uid,
         hotkey: address(hotkey),
@@ -166,6 +169,10 @@ export class PolkadotChain implements Chain {
         validatorPermit: permits[uid]?.toJSON() === true,
         totalStake: totalStake[uid] === undefined ? 0n : toBigInt(totalStake[uid], 'totalStake'),
         lastUpdate: lastUpdate[uid] === undefined ? 0 : Number(toBigInt(lastUpdate[uid], 'lastUpdate')),
+        ...(incentives?.[uid] === undefined
+          ? {}
+          : { incentive: Number(toBigInt(incentives[uid], 'incentives')) / 65535 }),
+        ...(emissions?.[uid] === undefined ? {} : { emission: toBigInt(emissions[uid], 'emission') }),
       }));
       const owner = await member(subtensor, 'subnetOwnerHotkey', 'subtensorModule')(netuid);
       const commitReveal =
@@ -491,6 +498,11 @@ function vec(struct: Struct, name: string): Codec[] {
   if (value === undefined)
     throw chainError('UnsupportedRuntime', `the runtime's Metagraph has no ${name} field`);
   return (value as CodecList).toArray();
+}
+
+function optionalVec(struct: Struct, name: string): Codec[] | undefined {
+  const value = struct.get(name);
+  return value === undefined ? undefined : (value as CodecList).toArray();
 }
 
 function toBigInt(value: Codec, name: string): bigint {

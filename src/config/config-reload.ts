@@ -22,6 +22,7 @@ const RESTART_ONLY: Readonly<Record<string, string>> = {
   ledger: 'the ledger is opened at start',
   metrics: 'the admin listener is bound at start',
   adminTokenFile: 'the admin token is read at start',
+  admin: 'the admin listener takes admin.publicStatus at start',
   logLevel: 'loggers take their level at start',
   extranonce: "connected miners' extranonce slots are fixed",
   routing: 'the routing mode and its scheduler are built at start',

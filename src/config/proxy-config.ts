@@ -150,6 +150,17 @@ export const proxyConfigSchema = z
     metrics: hostPort.optional(),
     /** File holding the admin API's bearer token (HASHRELAY_ADMIN_TOKEN overrides it). */
     adminTokenFile: z.string().optional(),
+    admin: z
+      .object({
+        /**
+         * The status page (GET / and GET /api/status on the admin listener) opens without the
+         * admin token. It shows worker names, hashrates, upstream hosts and hotkeys, never a
+         * password, token or mnemonic; /api/state, /api/drain and /api/reload keep the token.
+         */
+        publicStatus: z.boolean().default(false),
+      })
+      .strict()
+      .default({ publicStatus: false }),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     extranonce: z
       .object({
