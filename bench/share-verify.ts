@@ -2,13 +2,18 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { checkShare, prepareJob, type PreparedJob } from '../src/work/share-check.js';
 import { sha256d } from '../src/work/sha256.js';
+import type { Sha256dBackend } from '../src/work/sha256d-backend.js';
+import { jsSha256dBackend } from '../src/work/sha256d-js.js';
+import { SHARE_HASH_OUT_BYTES, shareRecordStride, writeShareRecord } from '../src/work/share-hash-job.js';
+import { sha256dSelection } from '../src/work/sha256d-native.js';
 import { toDifficulty, toJobId } from '../src/work/types.js';
 import type { Job } from '../src/work/job.js';
 
 /**
- * Shares verified per second on one core, for jobs with 0, 6 and 12 merkle branches, beside
- * this machine's SHA-256 compression rate (openssl, SHA-NI where present) as the physical
- * limit. Each share has a fresh extranonce2 and nonce, so nothing is cached across shares.
+ * Shares verified per second on one core, for jobs with 0, 6 and 12 merkle branches, with the
+ * native sha256d backend (when the addon loaded) beside the JavaScript one, and this machine's
+ * SHA-256 compression rate (openssl, SHA-NI where present) as the physical limit. Each share
+ * has a fresh extranonce2 and nonce, so nothing is cached across shares.
  */
 
 const SHARES_PER_ROUND = 200_000;
@@ -35,31 +40,39 @@ function compressionsPerShare(job: Job, extranonce1Size: number, extranonce2Size
   return coinbaseBlocks + 1 + job.merkleBranch.length * 3 + 3;
 }
 
-function measure(prepared: PreparedJob, extranonce2Size: number): number {
+function measure(
+  prepared: PreparedJob,
+  extranonce2Size: number,
+  backend: Sha256dBackend,
+  shares: number,
+): number {
   const extranonce2 = new Uint8Array(extranonce2Size);
   const view = new DataView(extranonce2.buffer);
   const difficulty = toDifficulty(1 / 2 ** 20);
   let valid = 0;
   const start = process.hrtime.bigint();
-  for (let i = 0; i < SHARES_PER_ROUND; i++) {
+  for (let i = 0; i < shares; i++) {
     view.setUint32(0, i);
-    const verdict = checkShare({
-      job: prepared,
-      extranonce2Size,
-      submission: {
-        extranonce2,
-        ntime: prepared.job.ntime,
-        nonce: (i * 2654435761) >>> 0,
-        versionBits: undefined,
+    const verdict = checkShare(
+      {
+        job: prepared,
+        extranonce2Size,
+        submission: {
+          extranonce2,
+          ntime: prepared.job.ntime,
+          nonce: (i * 2654435761) >>> 0,
+          versionBits: undefined,
+        },
+        versionMask: 0,
+        assignedDifficulty: difficulty,
       },
-      versionMask: 0,
-      assignedDifficulty: difficulty,
-    });
+      backend,
+    );
     if (verdict.valid) valid++;
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (valid === 0) throw new Error('no share met difficulty 2^-20: the check is broken');
-  return SHARES_PER_ROUND / seconds;
+  return shares / seconds;
 }
 
 function opensslCompressionsPerSecond(): number | null {
@@ -94,22 +107,59 @@ export function runShareVerifyBench(): void {
       : `openssl sha256 compression rate: ${(limit / 1e6).toFixed(2)} M/s`,
   );
   console.log(`node crypto.hash sha256d(64 bytes): ${(nativeSha256dPerSecond() / 1e3).toFixed(0)} k/s`);
+  const selected = sha256dSelection.backend;
+  console.log(
+    sha256dSelection.fallbackReason === null
+      ? `sha256d backend: ${selected.name} (native addon)`
+      : `sha256d backend: js (${sha256dSelection.fallbackReason})`,
+  );
+  const backends = selected === jsSha256dBackend ? [selected] : [selected, jsSha256dBackend];
   const extranonce1 = randomBytes(4);
   for (const branches of [0, 6, 12]) {
     const job = makeJob(branches);
     const prepared = prepareJob(job, extranonce1);
-    measure(prepared, 8); // warm-up
-    // This machine is shared and noisy: report the median and the best of five rounds.
-    const rates = Array.from({ length: 5 }, () => measure(prepared, 8)).sort((x, y) => x - y);
-    const median = rates[2]!;
-    const best = rates[4]!;
     const compressions = compressionsPerShare(job, 4, 8);
-    const fraction =
-      limit === null
-        ? ''
-        : `, best ${((100 * best * compressions) / limit).toFixed(1)} % of the SHA-NI limit`;
+    const cells = backends.map((backend) => {
+      const shares = backend === jsSha256dBackend ? SHARES_PER_ROUND / 4 : SHARES_PER_ROUND;
+      measure(prepared, 8, backend, shares); // warm-up
+      // This machine is shared and noisy: report the median and the best of five rounds.
+      const rates = Array.from({ length: 5 }, () => measure(prepared, 8, backend, shares)).sort(
+        (x, y) => x - y,
+      );
+      const best = rates[4]!;
+      const fraction = limit === null ? '' : ` = ${((100 * best * compressions) / limit).toFixed(1)} %`;
+      return `${backend.name} median ${(rates[2]! / 1e3).toFixed(1)} k, best ${(best / 1e3).toFixed(1)} k${fraction}`;
+    });
+    const batch = batchRate(prepared, 8);
     console.log(
-      `branches=${String(branches).padStart(2)}: median ${(median / 1e3).toFixed(1)} k shares/s, best ${(best / 1e3).toFixed(1)} k (${compressions} compressions/share${fraction})`,
+      `branches=${String(branches).padStart(2)} (${compressions} compressions/share), shares/s per core: ${cells.join(' | ')}; ` +
+        `${selected.name} batch of ${BATCH} without the verdict: ${(batch / 1e3).toFixed(1)} k`,
     );
   }
+  if (limit !== null) console.log('(% = best rate × compressions per share / the openssl SHA-NI limit)');
+}
+
+const BATCH = 1000;
+
+/** hashShares over records already written, as `hashrelay audit` could call it: the hashing alone. */
+function batchRate(prepared: PreparedJob, extranonce2Size: number): number {
+  const stride = shareRecordStride(extranonce2Size);
+  const records = new Uint8Array(stride * BATCH);
+  for (let i = 0; i < BATCH; i++) {
+    const extranonce2 = new Uint8Array(extranonce2Size);
+    new DataView(extranonce2.buffer).setUint32(0, i);
+    writeShareRecord(records, i * stride, {
+      version: prepared.job.version,
+      ntime: prepared.job.ntime,
+      nonce: i,
+      extranonce2,
+    });
+  }
+  const out = new Uint8Array(SHARE_HASH_OUT_BYTES * BATCH);
+  const rounds = SHARES_PER_ROUND / BATCH;
+  const backend = sha256dSelection.backend;
+  backend.hashShares(prepared.hashJob, records, stride, out);
+  const start = process.hrtime.bigint();
+  for (let round = 0; round < rounds; round++) backend.hashShares(prepared.hashJob, records, stride, out);
+  return (rounds * BATCH) / (Number(process.hrtime.bigint() - start) / 1e9);
 }

@@ -1,0 +1,78 @@
+/* Picks the SHA-256 compression this CPU runs, once, at run time. */
+#include <string.h>
+
+#include "sha256.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_SHA2
+#define HWCAP_SHA2 (1UL << 6)
+#endif
+#endif
+
+/* The generic merkle and header hashes bound to one compression function. */
+#define HR_GENERIC_FIXED_SIZE(suffix, compress)                                                               \
+  static void merkle_##suffix(const uint8_t txid[32], const uint8_t *branches, size_t count, uint8_t root[32]) { \
+    hr_merkle_root_generic(compress, txid, branches, count, root);                                            \
+  }                                                                                                           \
+  static void header_##suffix(const uint8_t header[80], uint8_t out[32]) {                                    \
+    hr_sha256d_header_generic(compress, header, out);                                                         \
+  }
+
+HR_GENERIC_FIXED_SIZE(portable, hr_compress_portable)
+static const hr_sha256_impl PORTABLE = {"portable", hr_compress_portable, merkle_portable, header_portable};
+#if defined(__x86_64__) || defined(__i386__)
+static const hr_sha256_impl SHANI = {"sha-ni", hr_compress_shani, hr_merkle_root_shani, hr_sha256d_header_shani};
+#endif
+#if defined(__aarch64__)
+HR_GENERIC_FIXED_SIZE(armv8, hr_compress_armv8)
+static const hr_sha256_impl ARMV8 = {"armv8-sha2", hr_compress_armv8, merkle_armv8, header_armv8};
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+static int cpu_has_shani(void) {
+  unsigned int eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+  const int ssse3 = (ecx >> 9) & 1;
+  const int sse41 = (ecx >> 19) & 1;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+  const int sha = (ebx >> 29) & 1;
+  return ssse3 && sse41 && sha;
+}
+#endif
+
+#if defined(__aarch64__)
+static int cpu_has_armv8_sha2(void) {
+#if defined(__linux__)
+  return (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
+#elif defined(__APPLE__)
+  return 1; /* every Apple arm64 CPU has the SHA2 instructions */
+#else
+  return 0;
+#endif
+}
+#endif
+
+const hr_sha256_impl *hr_sha256_best(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_shani()) return &SHANI;
+#endif
+#if defined(__aarch64__)
+  if (cpu_has_armv8_sha2()) return &ARMV8;
+#endif
+  return &PORTABLE;
+}
+
+const hr_sha256_impl *hr_sha256_named(const char *name) {
+  if (strcmp(name, PORTABLE.name) == 0) return &PORTABLE;
+#if defined(__x86_64__) || defined(__i386__)
+  if (strcmp(name, SHANI.name) == 0) return cpu_has_shani() ? &SHANI : NULL;
+#endif
+#if defined(__aarch64__)
+  if (strcmp(name, ARMV8.name) == 0) return cpu_has_armv8_sha2() ? &ARMV8 : NULL;
+#endif
+  return NULL;
+}
