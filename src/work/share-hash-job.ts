@@ -41,7 +41,9 @@ export function prepareShareHashJob(job: Job, extranonce1: Uint8Array): ShareHas
     throw new RangeError('every merkle branch must be 32 bytes');
   const fixed = new Uint8Array(LAYOUT_FIXED_BYTES);
   const view = new DataView(fixed.buffer);
-  coinbasePrefix.state.forEach((word, i) => view.setInt32(4 * i, word, false));
+  coinbasePrefix.state.forEach((word, i) => {
+    view.setInt32(4 * i, word, false);
+  });
   view.setUint32(32, coinbasePrefix.length, true);
   view.setUint32(36, job.coinb2.length, true);
   view.setUint32(40, job.merkleBranch.length, true);
