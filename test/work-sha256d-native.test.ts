@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Job } from '../src/work/job.js';
 import { checkShare, prepareJob } from '../src/work/share-check.js';
+import { hashShareBatch } from '../src/work/share-hash-batch.js';
 import type { Sha256dBackend } from '../src/work/sha256d-backend.js';
 import { jsSha256dBackend } from '../src/work/sha256d-js.js';
 import {
@@ -375,5 +376,25 @@ describe('HASHRELAY_SHA256D', () => {
     };
     expect(backendOf('js')).toBe('js');
     expect(backendOf(undefined)).toBe(addon().implementation());
+  });
+});
+
+describe('hashShareBatch (for the audit)', () => {
+  test('every header hash of many shares of one job, in one call, on every backend', () => {
+    fc.assert(
+      fc.property(jobArbitrary, fc.array(shareArbitrary, { maxLength: 20 }), (drawn, shares) => {
+        const job = { ...jobOf(drawn), nbits: 0x1d00ffff };
+        const prepared = prepareJob(job, drawn.extranonce1);
+        for (const { run } of BACKENDS) {
+          const hashes = run((backend) => hashShareBatch(prepared, shares, backend));
+          expect(hashes.length).toBe(32 * shares.length);
+          shares.forEach((share, i) => {
+            const expected = oracleShareHash(job, drawn.extranonce1, share).hash;
+            expect(Buffer.from(hashes.subarray(32 * i, 32 * i + 32)).equals(expected)).toBe(true);
+          });
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
