@@ -124,9 +124,14 @@ static napi_value js_hash_shares(napi_env env, napi_callback_info info) {
                                 ((size_t)record[15] << 24);
     if (extranonce2_length > stride - HR_SHARE_FIXED_BYTES)
       return range_error(env, "a share record's extranonce2 runs past its stride");
-    hr_share_hash(selected, &job, record, record + 4, record + 8, record + HR_SHARE_FIXED_BYTES,
-                  extranonce2_length, out + HR_SHARE_OUT_BYTES * i);
   }
+  /* In pairs: two shares' merkle steps and headers interleave (hr_share_hash_pair). */
+  size_t i = 0;
+  for (; i + 1 < count; i += 2) {
+    hr_share_hash_pair(selected, &job, shares + i * stride, shares + (i + 1) * stride, out + HR_SHARE_OUT_BYTES * i,
+                       out + HR_SHARE_OUT_BYTES * (i + 1));
+  }
+  if (i < count) hr_share_hash(selected, &job, shares + i * stride, out + HR_SHARE_OUT_BYTES * i);
   return nothing(env);
 }
 

@@ -23,13 +23,14 @@
   }
 
 HR_GENERIC_FIXED_SIZE(portable, hr_compress_portable)
-static const hr_sha256_impl PORTABLE = {"portable", hr_compress_portable, merkle_portable, header_portable};
+static const hr_sha256_impl PORTABLE = {"portable", hr_compress_portable, merkle_portable, header_portable, NULL, NULL};
 #if defined(__x86_64__) || defined(__i386__)
-static const hr_sha256_impl SHANI = {"sha-ni", hr_compress_shani, hr_merkle_root_shani, hr_sha256d_header_shani};
+static const hr_sha256_impl SHANI = {"sha-ni",         hr_compress_shani,          hr_merkle_root_shani,
+                                     hr_sha256d_header_shani, hr_merkle_root_x2_shani, hr_sha256d_header_x2_shani};
 #endif
 #if defined(__aarch64__)
 HR_GENERIC_FIXED_SIZE(armv8, hr_compress_armv8)
-static const hr_sha256_impl ARMV8 = {"armv8-sha2", hr_compress_armv8, merkle_armv8, header_armv8};
+static const hr_sha256_impl ARMV8 = {"armv8-sha2", hr_compress_armv8, merkle_armv8, header_armv8, NULL, NULL};
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)

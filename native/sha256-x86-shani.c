@@ -155,4 +155,121 @@ HR_SHANI_TARGET void hr_sha256d_header_shani(const uint8_t header[80], uint8_t o
   store_words(out, words0);
   store_words(out + 16, words1);
 }
+
+/*
+ * Two independent messages at once. One message's rounds form a chain of dependent
+ * instructions that leaves the SHA unit idle between them; a second message's rounds fill
+ * those gaps, so a batch of shares hashes in pairs (`hashShares` with many records).
+ */
+#define HR_FOUR_ROUNDS_X2(wa, wb, t)                                                      \
+  do {                                                                                    \
+    const __m128i k = _mm_loadu_si128((const __m128i *)&HR_SHA256_K[(t)]);                \
+    const __m128i wka = _mm_add_epi32((wa), k), wkb = _mm_add_epi32((wb), k);             \
+    cdgh_a = _mm_sha256rnds2_epu32(cdgh_a, abef_a, wka);                                  \
+    cdgh_b = _mm_sha256rnds2_epu32(cdgh_b, abef_b, wkb);                                  \
+    abef_a = _mm_sha256rnds2_epu32(abef_a, cdgh_a, _mm_shuffle_epi32(wka, 0x0e));         \
+    abef_b = _mm_sha256rnds2_epu32(abef_b, cdgh_b, _mm_shuffle_epi32(wkb, 0x0e));         \
+  } while (0)
+
+#define HR_BLOCK_ROUNDS_X2(a0, a1, a2, a3, b0, b1, b2, b3) \
+  do {                                                     \
+    HR_FOUR_ROUNDS_X2(a0, b0, 0);                          \
+    HR_FOUR_ROUNDS_X2(a1, b1, 4);                          \
+    HR_FOUR_ROUNDS_X2(a2, b2, 8);                          \
+    HR_FOUR_ROUNDS_X2(a3, b3, 12);                         \
+    for (int t = 16; t < 64; t += 16) {                    \
+      a0 = HR_SCHEDULE(a0, a1, a2, a3);                    \
+      b0 = HR_SCHEDULE(b0, b1, b2, b3);                    \
+      HR_FOUR_ROUNDS_X2(a0, b0, t);                        \
+      a1 = HR_SCHEDULE(a1, a2, a3, a0);                    \
+      b1 = HR_SCHEDULE(b1, b2, b3, b0);                    \
+      HR_FOUR_ROUNDS_X2(a1, b1, t + 4);                    \
+      a2 = HR_SCHEDULE(a2, a3, a0, a1);                    \
+      b2 = HR_SCHEDULE(b2, b3, b0, b1);                    \
+      HR_FOUR_ROUNDS_X2(a2, b2, t + 8);                    \
+      a3 = HR_SCHEDULE(a3, a0, a1, a2);                    \
+      b3 = HR_SCHEDULE(b3, b0, b1, b2);                    \
+      HR_FOUR_ROUNDS_X2(a3, b3, t + 12);                   \
+    }                                                      \
+  } while (0)
+
+/* Both states from the IV; the rounds of one block; the feed-forward. */
+#define HR_X2_BEGIN()                      \
+  __m128i abef_a, cdgh_a, abef_b, cdgh_b;  \
+  iv_state(&abef_a, &cdgh_a);              \
+  abef_b = abef_a;                         \
+  cdgh_b = cdgh_a;                         \
+  const __m128i abef_iv = abef_a, cdgh_iv = cdgh_a
+
+/* sha256 of two 32-byte digests held as words (second hash of sha256d), in place. */
+HR_SHANI_INLINE void second_hash_x2(__m128i *a0w, __m128i *a1w, __m128i *b0w, __m128i *b1w) {
+  HR_X2_BEGIN();
+  __m128i a0 = *a0w, a1 = *a1w, b0 = *b0w, b1 = *b1w;
+  __m128i a2 = _mm_set_epi32(0, 0, 0, (int)0x80000000u), b2 = a2;
+  __m128i a3 = _mm_set_epi32(256, 0, 0, 0), b3 = a3; /* 256 bits */
+  HR_BLOCK_ROUNDS_X2(a0, a1, a2, a3, b0, b1, b2, b3);
+  to_abcd_efgh(_mm_add_epi32(abef_a, abef_iv), _mm_add_epi32(cdgh_a, cdgh_iv), a0w, a1w);
+  to_abcd_efgh(_mm_add_epi32(abef_b, abef_iv), _mm_add_epi32(cdgh_b, cdgh_iv), b0w, b1w);
+}
+
+HR_SHANI_TARGET void hr_merkle_root_x2_shani(const uint8_t txid_a[32], const uint8_t txid_b[32],
+                                             const uint8_t *branches, size_t count, uint8_t root_a[32],
+                                             uint8_t root_b[32]) {
+  __m128i ra0 = load_words(txid_a), ra1 = load_words(txid_a + 16);
+  __m128i rb0 = load_words(txid_b), rb1 = load_words(txid_b + 16);
+  for (size_t i = 0; i < count; i++) {
+    HR_X2_BEGIN();
+    __m128i a0 = ra0, a1 = ra1, a2 = load_words(branches + 32 * i), a3 = load_words(branches + 32 * i + 16);
+    __m128i b0 = rb0, b1 = rb1, b2 = a2, b3 = a3;
+    HR_BLOCK_ROUNDS_X2(a0, a1, a2, a3, b0, b1, b2, b3);
+    abef_a = _mm_add_epi32(abef_a, abef_iv);
+    cdgh_a = _mm_add_epi32(cdgh_a, cdgh_iv);
+    abef_b = _mm_add_epi32(abef_b, abef_iv);
+    cdgh_b = _mm_add_epi32(cdgh_b, cdgh_iv);
+    const __m128i abef_a_mid = abef_a, cdgh_a_mid = cdgh_a, abef_b_mid = abef_b, cdgh_b_mid = cdgh_b;
+    for (int t = 0; t < 64; t += 4) {
+      const __m128i wk = _mm_loadu_si128((const __m128i *)&PAD64_WK[t]);
+      cdgh_a = _mm_sha256rnds2_epu32(cdgh_a, abef_a, wk);
+      cdgh_b = _mm_sha256rnds2_epu32(cdgh_b, abef_b, wk);
+      abef_a = _mm_sha256rnds2_epu32(abef_a, cdgh_a, _mm_shuffle_epi32(wk, 0x0e));
+      abef_b = _mm_sha256rnds2_epu32(abef_b, cdgh_b, _mm_shuffle_epi32(wk, 0x0e));
+    }
+    to_abcd_efgh(_mm_add_epi32(abef_a, abef_a_mid), _mm_add_epi32(cdgh_a, cdgh_a_mid), &ra0, &ra1);
+    to_abcd_efgh(_mm_add_epi32(abef_b, abef_b_mid), _mm_add_epi32(cdgh_b, cdgh_b_mid), &rb0, &rb1);
+    second_hash_x2(&ra0, &ra1, &rb0, &rb1);
+  }
+  store_words(root_a, ra0);
+  store_words(root_a + 16, ra1);
+  store_words(root_b, rb0);
+  store_words(root_b + 16, rb1);
+}
+
+HR_SHANI_TARGET void hr_sha256d_header_x2_shani(const uint8_t header_a[80], const uint8_t header_b[80],
+                                                uint8_t out_a[32], uint8_t out_b[32]) {
+  HR_X2_BEGIN();
+  __m128i a0 = load_words(header_a), a1 = load_words(header_a + 16), a2 = load_words(header_a + 32),
+          a3 = load_words(header_a + 48);
+  __m128i b0 = load_words(header_b), b1 = load_words(header_b + 16), b2 = load_words(header_b + 32),
+          b3 = load_words(header_b + 48);
+  HR_BLOCK_ROUNDS_X2(a0, a1, a2, a3, b0, b1, b2, b3);
+  abef_a = _mm_add_epi32(abef_a, abef_iv);
+  cdgh_a = _mm_add_epi32(cdgh_a, cdgh_iv);
+  abef_b = _mm_add_epi32(abef_b, abef_iv);
+  cdgh_b = _mm_add_epi32(cdgh_b, cdgh_iv);
+  const __m128i abef_a_mid = abef_a, cdgh_a_mid = cdgh_a, abef_b_mid = abef_b, cdgh_b_mid = cdgh_b;
+  a0 = load_words(header_a + 64);
+  b0 = load_words(header_b + 64);
+  a1 = b1 = _mm_set_epi32(0, 0, 0, (int)0x80000000u);
+  a2 = b2 = _mm_setzero_si128();
+  a3 = b3 = _mm_set_epi32(640, 0, 0, 0); /* 640 bits */
+  HR_BLOCK_ROUNDS_X2(a0, a1, a2, a3, b0, b1, b2, b3);
+  __m128i wa0, wa1, wb0, wb1;
+  to_abcd_efgh(_mm_add_epi32(abef_a, abef_a_mid), _mm_add_epi32(cdgh_a, cdgh_a_mid), &wa0, &wa1);
+  to_abcd_efgh(_mm_add_epi32(abef_b, abef_b_mid), _mm_add_epi32(cdgh_b, cdgh_b_mid), &wb0, &wb1);
+  second_hash_x2(&wa0, &wa1, &wb0, &wb1);
+  store_words(out_a, wa0);
+  store_words(out_a + 16, wa1);
+  store_words(out_b, wb0);
+  store_words(out_b + 16, wb1);
+}
 #endif

@@ -16,6 +16,10 @@ void hr_compress_portable(uint32_t state[8], const uint8_t *data, size_t blocks)
 void hr_compress_shani(uint32_t state[8], const uint8_t *data, size_t blocks);
 void hr_merkle_root_shani(const uint8_t txid[32], const uint8_t *branches, size_t count, uint8_t root[32]);
 void hr_sha256d_header_shani(const uint8_t header[80], uint8_t out[32]);
+void hr_merkle_root_x2_shani(const uint8_t txid_a[32], const uint8_t txid_b[32], const uint8_t *branches,
+                             size_t count, uint8_t root_a[32], uint8_t root_b[32]);
+void hr_sha256d_header_x2_shani(const uint8_t header_a[80], const uint8_t header_b[80], uint8_t out_a[32],
+                                uint8_t out_b[32]);
 #endif
 #if defined(__aarch64__)
 void hr_compress_armv8(uint32_t state[8], const uint8_t *data, size_t blocks);
@@ -26,6 +30,12 @@ typedef void (*hr_merkle_fn)(const uint8_t txid[32], const uint8_t *branches, si
 /* sha256d of an 80-byte block header. */
 typedef void (*hr_header_fn)(const uint8_t header[80], uint8_t out[32]);
 
+/* The same for two independent shares of one job at once (NULL where not worth it). */
+typedef void (*hr_merkle_x2_fn)(const uint8_t txid_a[32], const uint8_t txid_b[32], const uint8_t *branches,
+                                size_t count, uint8_t root_a[32], uint8_t root_b[32]);
+typedef void (*hr_header_x2_fn)(const uint8_t header_a[80], const uint8_t header_b[80], uint8_t out_a[32],
+                                uint8_t out_b[32]);
+
 /* One SHA-256 implementation and the name operators see in metrics and the bench. The merkle
  * and header functions are the share check's fixed-size hot path; SHA-NI keeps them in registers. */
 typedef struct {
@@ -33,6 +43,8 @@ typedef struct {
   hr_compress_fn compress;
   hr_merkle_fn merkle_root;
   hr_header_fn sha256d_header;
+  hr_merkle_x2_fn merkle_root_x2;
+  hr_header_x2_fn sha256d_header_x2;
 } hr_sha256_impl;
 
 /* The fixed-size hashes over any compression function (portable C and ARMv8 use these). */
@@ -83,9 +95,12 @@ typedef struct {
 /* Parses the job layout; returns NULL on success or a message naming what is wrong. */
 const char *hr_share_job_parse(const uint8_t *bytes, size_t length, hr_share_job *job);
 
-/* All the sha256d work of one share: coinbase txid, merkle root, header and its hash. */
-void hr_share_hash(const hr_sha256_impl *impl, const hr_share_job *job, const uint8_t *version_le,
-                   const uint8_t *ntime_le, const uint8_t *nonce_le, const uint8_t *extranonce2,
-                   size_t extranonce2_length, uint8_t out[HR_SHARE_OUT_BYTES]);
+/* All the sha256d work of one share record (see HR_SHARE_FIXED_BYTES): coinbase txid, merkle
+ * root, header and its hash. The record's extranonce2 length must fit its stride (checked by the caller). */
+void hr_share_hash(const hr_sha256_impl *impl, const hr_share_job *job, const uint8_t *record,
+                   uint8_t out[HR_SHARE_OUT_BYTES]);
+/* Two records at once where the implementation has two-message functions; else one by one. */
+void hr_share_hash_pair(const hr_sha256_impl *impl, const hr_share_job *job, const uint8_t *record_a,
+                        const uint8_t *record_b, uint8_t out_a[HR_SHARE_OUT_BYTES], uint8_t out_b[HR_SHARE_OUT_BYTES]);
 
 #endif

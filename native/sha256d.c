@@ -136,27 +136,50 @@ void hr_sha256d_header_generic(hr_compress_fn compress, const uint8_t header[80]
   sha256d_padded(compress, padded, 2, out);
 }
 
-void hr_share_hash(const hr_sha256_impl *impl, const hr_share_job *job, const uint8_t *version_le,
-                   const uint8_t *ntime_le, const uint8_t *nonce_le, const uint8_t *extranonce2,
-                   size_t extranonce2_length, uint8_t out[HR_SHARE_OUT_BYTES]) {
-  uint8_t *header = out;
-  uint8_t *hash = out + 80;
-  uint8_t *txid = out + 112;
+static size_t record_extranonce2_length(const uint8_t *record) {
+  return (size_t)record[12] | ((size_t)record[13] << 8) | ((size_t)record[14] << 16) | ((size_t)record[15] << 24);
+}
 
-  /* The coinbase: the job's midstate, then tail || extranonce2 || coinb2. */
+/* The coinbase: the job's midstate, then tail || extranonce2 || coinb2; its txid into out. */
+static void coinbase_txid(const hr_sha256_impl *impl, const hr_share_job *job, const uint8_t *record,
+                          uint8_t out[HR_SHARE_OUT_BYTES]) {
   hr_stream s = {.compress = impl->compress, .fill = 0, .length = job->prefix_length - job->tail_length};
   memcpy(s.state, job->prefix_state, sizeof s.state);
   stream_update(&s, job->prefix_tail, job->tail_length);
-  stream_update(&s, extranonce2, extranonce2_length);
+  stream_update(&s, record + HR_SHARE_FIXED_BYTES, record_extranonce2_length(record));
   stream_update(&s, job->coinb2, job->coinb2_length);
   stream_finish(&s);
-  second_hash(impl->compress, s.state, txid);
+  second_hash(impl->compress, s.state, out + 112);
+}
 
-  memcpy(header + 0, version_le, 4);
-  memcpy(header + 4, job->prevhash, 32);
-  impl->merkle_root(txid, job->branches, job->branch_count, header + 36);
-  memcpy(header + 68, ntime_le, 4);
-  memcpy(header + 72, job->nbits_le, 4);
-  memcpy(header + 76, nonce_le, 4);
-  impl->sha256d_header(header, hash);
+/* The header around the root (written into out by the merkle step): version, prevhash, ntime, nbits, nonce. */
+static void header_fields(const hr_share_job *job, const uint8_t *record, uint8_t out[HR_SHARE_OUT_BYTES]) {
+  memcpy(out + 0, record, 4);
+  memcpy(out + 4, job->prevhash, 32);
+  memcpy(out + 68, record + 4, 4);
+  memcpy(out + 72, job->nbits_le, 4);
+  memcpy(out + 76, record + 8, 4);
+}
+
+void hr_share_hash(const hr_sha256_impl *impl, const hr_share_job *job, const uint8_t *record,
+                   uint8_t out[HR_SHARE_OUT_BYTES]) {
+  coinbase_txid(impl, job, record, out);
+  header_fields(job, record, out);
+  impl->merkle_root(out + 112, job->branches, job->branch_count, out + 36);
+  impl->sha256d_header(out, out + 80);
+}
+
+void hr_share_hash_pair(const hr_sha256_impl *impl, const hr_share_job *job, const uint8_t *record_a,
+                        const uint8_t *record_b, uint8_t out_a[HR_SHARE_OUT_BYTES], uint8_t out_b[HR_SHARE_OUT_BYTES]) {
+  if (impl->merkle_root_x2 == NULL || impl->sha256d_header_x2 == NULL) {
+    hr_share_hash(impl, job, record_a, out_a);
+    hr_share_hash(impl, job, record_b, out_b);
+    return;
+  }
+  coinbase_txid(impl, job, record_a, out_a);
+  coinbase_txid(impl, job, record_b, out_b);
+  header_fields(job, record_a, out_a);
+  header_fields(job, record_b, out_b);
+  impl->merkle_root_x2(out_a + 112, out_b + 112, job->branches, job->branch_count, out_a + 36, out_b + 36);
+  impl->sha256d_header_x2(out_a, out_b, out_a + 80, out_b + 80);
 }
