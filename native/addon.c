@@ -162,6 +162,11 @@ static napi_value js_select(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
+  if (!hr_sha256_portable_known_answer()) {
+    /* The loader reports this and falls back to the JavaScript SHA-256. */
+    napi_throw_error(env, NULL, "the native sha256d failed its known-answer self-test (sha256 of \"abc\")");
+    return NULL;
+  }
   if (selected == NULL) selected = hr_sha256_best();
   napi_value abi;
   napi_create_uint32(env, HR_ADDON_ABI, &abi);

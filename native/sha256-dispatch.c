@@ -57,12 +57,57 @@ static int cpu_has_armv8_sha2(void) {
 }
 #endif
 
+int hr_sha256_portable_known_answer(void) {
+  /* sha256("abc"), FIPS 180-4's example: one padded block. */
+  static const uint32_t expected[8] = {0xba7816bf, 0x8f01cfea, 0x414140de, 0x5dae2223,
+                                       0xb00361a3, 0x96177a9c, 0xb410ff61, 0xf20015ad};
+  uint8_t block[64] = {'a', 'b', 'c', 0x80};
+  block[63] = 24; /* bits */
+  uint32_t state[8];
+  memcpy(state, HR_SHA256_IV, sizeof state);
+  hr_compress_portable(state, block, 1);
+  return memcmp(state, expected, sizeof state) == 0;
+}
+
+/* Instruction-set code is checked against the portable C at load: a CPU or compiler that gets it
+ * wrong costs speed, never a wrong verdict. */
+static int agrees_with_portable(const hr_sha256_impl *impl) {
+  uint8_t data[160];
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 29 + 7);
+  uint32_t got[8], want[8];
+  memcpy(got, HR_SHA256_IV, sizeof got);
+  memcpy(want, HR_SHA256_IV, sizeof want);
+  impl->compress(got, data, 2);
+  hr_compress_portable(want, data, 2);
+  if (memcmp(got, want, sizeof got) != 0) return 0;
+  uint8_t a[32], b[32], want_a[32], want_b[32];
+  impl->merkle_root(data, data + 32, 3, a);
+  merkle_portable(data, data + 32, 3, want_a);
+  if (memcmp(a, want_a, 32) != 0) return 0;
+  impl->sha256d_header(data, a);
+  header_portable(data, want_a);
+  if (memcmp(a, want_a, 32) != 0) return 0;
+  if (impl->merkle_root_x2 != NULL) {
+    impl->merkle_root_x2(data, data + 8, data + 64, 3, a, b);
+    merkle_portable(data, data + 64, 3, want_a);
+    merkle_portable(data + 8, data + 64, 3, want_b);
+    if (memcmp(a, want_a, 32) != 0 || memcmp(b, want_b, 32) != 0) return 0;
+  }
+  if (impl->sha256d_header_x2 != NULL) {
+    impl->sha256d_header_x2(data, data + 80, a, b);
+    header_portable(data, want_a);
+    header_portable(data + 80, want_b);
+    if (memcmp(a, want_a, 32) != 0 || memcmp(b, want_b, 32) != 0) return 0;
+  }
+  return 1;
+}
+
 const hr_sha256_impl *hr_sha256_best(void) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_shani()) return &SHANI;
+  if (cpu_has_shani() && agrees_with_portable(&SHANI)) return &SHANI;
 #endif
 #if defined(__aarch64__)
-  if (cpu_has_armv8_sha2()) return &ARMV8;
+  if (cpu_has_armv8_sha2() && agrees_with_portable(&ARMV8)) return &ARMV8;
 #endif
   return &PORTABLE;
 }
@@ -70,10 +115,10 @@ const hr_sha256_impl *hr_sha256_best(void) {
 const hr_sha256_impl *hr_sha256_named(const char *name) {
   if (strcmp(name, PORTABLE.name) == 0) return &PORTABLE;
 #if defined(__x86_64__) || defined(__i386__)
-  if (strcmp(name, SHANI.name) == 0) return cpu_has_shani() ? &SHANI : NULL;
+  if (strcmp(name, SHANI.name) == 0) return cpu_has_shani() && agrees_with_portable(&SHANI) ? &SHANI : NULL;
 #endif
 #if defined(__aarch64__)
-  if (strcmp(name, ARMV8.name) == 0) return cpu_has_armv8_sha2() ? &ARMV8 : NULL;
+  if (strcmp(name, ARMV8.name) == 0) return cpu_has_armv8_sha2() && agrees_with_portable(&ARMV8) ? &ARMV8 : NULL;
 #endif
   return NULL;
 }

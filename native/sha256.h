@@ -54,7 +54,10 @@ void hr_sha256d_header_generic(hr_compress_fn compress, const uint8_t header[80]
 /* W[t] + K[t] for the block that pads a message of exactly 64 bytes: it is the same block every time. */
 void hr_padding_schedule_64(uint32_t wk[64]);
 
-/* The fastest implementation this CPU runs (cpuid / getauxval), else the portable one. */
+/* FIPS 180-4's "abc" through the portable compression: 1 when right. */
+int hr_sha256_portable_known_answer(void);
+/* The fastest implementation this CPU runs (cpuid / getauxval) that agrees with the portable C on
+ * a self-test, else the portable one. */
 const hr_sha256_impl *hr_sha256_best(void);
 /* The named implementation ("sha-ni", "armv8-sha2", "portable") if this CPU runs it, else NULL. */
 const hr_sha256_impl *hr_sha256_named(const char *name);
