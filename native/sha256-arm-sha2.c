@@ -1,14 +1,15 @@
 /*
- * SHA-256 compression with the ARMv8 SHA2 instructions. Compiled with a target attribute so the
- * addon builds for any aarch64 baseline; hr_sha256_best calls it only when the CPU has SHA2.
+ * SHA-256 compression with the ARMv8 SHA2 instructions. Compiled (by GCC) with a target
+ * attribute so the addon builds for any aarch64 baseline; hr_sha256_best calls it only when the
+ * CPU has SHA2 and it agrees with the portable C.
  */
 #include "sha256.h"
 
-#if defined(__aarch64__)
+#if defined(HR_HAVE_ARMV8_SHA2)
 #include <arm_neon.h>
 
 #if defined(__clang__)
-#define HR_SHA2_TARGET __attribute__((target("sha2")))
+#define HR_SHA2_TARGET /* the baseline has SHA2 (HR_HAVE_ARMV8_SHA2) */
 #else
 #define HR_SHA2_TARGET __attribute__((target("+crypto")))
 #endif

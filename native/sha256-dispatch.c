@@ -28,7 +28,7 @@ static const hr_sha256_impl PORTABLE = {"portable", hr_compress_portable, merkle
 static const hr_sha256_impl SHANI = {"sha-ni",         hr_compress_shani,          hr_merkle_root_shani,
                                      hr_sha256d_header_shani, hr_merkle_root_x2_shani, hr_sha256d_header_x2_shani};
 #endif
-#if defined(__aarch64__)
+#if defined(HR_HAVE_ARMV8_SHA2)
 HR_GENERIC_FIXED_SIZE(armv8, hr_compress_armv8)
 static const hr_sha256_impl ARMV8 = {"armv8-sha2", hr_compress_armv8, merkle_armv8, header_armv8, NULL, NULL};
 #endif
@@ -45,7 +45,7 @@ static int cpu_has_shani(void) {
 }
 #endif
 
-#if defined(__aarch64__)
+#if defined(HR_HAVE_ARMV8_SHA2)
 static int cpu_has_armv8_sha2(void) {
 #if defined(__linux__)
   return (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
@@ -106,7 +106,7 @@ const hr_sha256_impl *hr_sha256_best(void) {
 #if defined(__x86_64__) || defined(__i386__)
   if (cpu_has_shani() && agrees_with_portable(&SHANI)) return &SHANI;
 #endif
-#if defined(__aarch64__)
+#if defined(HR_HAVE_ARMV8_SHA2)
   if (cpu_has_armv8_sha2() && agrees_with_portable(&ARMV8)) return &ARMV8;
 #endif
   return &PORTABLE;
@@ -117,7 +117,7 @@ const hr_sha256_impl *hr_sha256_named(const char *name) {
 #if defined(__x86_64__) || defined(__i386__)
   if (strcmp(name, SHANI.name) == 0) return cpu_has_shani() && agrees_with_portable(&SHANI) ? &SHANI : NULL;
 #endif
-#if defined(__aarch64__)
+#if defined(HR_HAVE_ARMV8_SHA2)
   if (strcmp(name, ARMV8.name) == 0) return cpu_has_armv8_sha2() && agrees_with_portable(&ARMV8) ? &ARMV8 : NULL;
 #endif
   return NULL;

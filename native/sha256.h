@@ -21,7 +21,10 @@ void hr_merkle_root_x2_shani(const uint8_t txid_a[32], const uint8_t txid_b[32],
 void hr_sha256d_header_x2_shani(const uint8_t header_a[80], const uint8_t header_b[80], uint8_t out_a[32],
                                 uint8_t out_b[32]);
 #endif
-#if defined(__aarch64__)
+/* GCC reaches the SHA2 intrinsics through a target attribute on any aarch64 baseline; clang
+ * (before 16) only when the baseline has them (Apple's does), so elsewhere it builds portable C. */
+#if defined(__aarch64__) && (defined(__ARM_FEATURE_SHA2) || !defined(__clang__))
+#define HR_HAVE_ARMV8_SHA2 1
 void hr_compress_armv8(uint32_t state[8], const uint8_t *data, size_t blocks);
 #endif
 
