@@ -50,7 +50,7 @@ describe('a production install (dependencies only, as in the Docker image)', () 
     expect(demo.stderr).toMatch(/npm install && npm start/);
   });
 
-  test('hashrelay proxy starts, takes a miner’s connection, answers /healthz and serves its status page, and stops on SIGTERM', async () => {
+  test('hashrelay proxy starts, verifies with the native sha256d, takes a miner’s connection, answers /healthz, serves its status page, and stops on SIGTERM', async () => {
     const [listen, admin, deadUpstream] = [await freePort(), await freePort(), await freePort()];
     const child = spawn(
       process.execPath,
@@ -88,6 +88,17 @@ describe('a production install (dependencies only, as in the Docker image)', () 
       const page = await fetch(`http://127.0.0.1:${admin}/`);
       expect(page.headers.get('content-type')).toContain('text/html');
       expect(await page.text()).toContain('api/status');
+      // The addon built at install is what share checks use: not the JavaScript fallback.
+      const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+      const backend = /^hashrelay_sha256d_backend\{backend="([^"]+)"\} 1$/m.exec(metrics)?.[1];
+      expect(
+        backend,
+        metrics
+          .split('\n')
+          .filter((line) => line.includes('sha256d'))
+          .join('\n'),
+      ).toMatch(/^(sha-ni|armv8-sha2|portable)$/);
+      expect(existsSync(join(install.dir, 'build/Release/hashrelay_sha256d.node'))).toBe(true);
       await new Promise<void>((resolve, reject) => {
         const socket = connect(listen, '127.0.0.1', () => {
           socket.end();

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerSha256dBackendMetric } from './sha256d-backend-metric.js';
 
 /** The label value that stands for every miner or worker past the cap. */
 export const OTHER_LABEL = '_other';
@@ -162,6 +163,7 @@ export class ProxyMetrics {
     this.registry = registry;
     const registers = [registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hashrelay_' });
+    registerSha256dBackendMetric(registry);
     this.connections = new Gauge({
       name: 'hashrelay_connections',
       help: 'Open connections by role.',

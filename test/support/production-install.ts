@@ -15,11 +15,16 @@ export interface ProductionInstall {
  * Lays out dist (without its test/ and bench/), package.json and the lockfile beside a copy of
  * node_modules, then prunes the development dependencies as deploy/Dockerfile does. The copy is
  * hard links where the file system allows (fast; `npm prune` only unlinks), else a full copy.
+ * The native sha256d addon is built from its sources by the package's install script, as
+ * `npm ci` builds it in the image.
  */
 export function productionInstall(): ProductionInstall {
   const dir = mkdtempSync(join(tmpdir(), 'hashrelay-production-'));
   try {
-    for (const file of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, file), join(dir, file));
+    for (const file of ['package.json', 'package-lock.json', 'binding.gyp']) {
+      cpSync(join(REPO_ROOT, file), join(dir, file));
+    }
+    cpSync(join(REPO_ROOT, 'native'), join(dir, 'native'), { recursive: true });
     cpSync(join(REPO_ROOT, 'dist'), join(dir, 'dist'), {
       recursive: true,
       filter: (source) => !/[/\\]dist[/\\](test|bench)([/\\]|$)/.test(source),
@@ -38,6 +43,7 @@ export function productionInstall(): ProductionInstall {
       cwd: dir,
       stdio: 'ignore',
     });
+    execFileSync('npm', ['run', 'install', '--silent'], { cwd: dir, stdio: 'ignore' });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
