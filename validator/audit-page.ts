@@ -1,0 +1,323 @@
+import type { LedgerJobId, LocalVerdict, StoredJob } from '../src/ledger/ledger.js';
+import { forEachShareRow, type ShareColumns } from '../src/ledger/sqlite-ledger-batch.js';
+import type { ShareRow } from '../src/ledger/sqlite-ledger-protocol.js';
+import { bswap32, toDisplayHex } from '../src/work/bytes.js';
+import { checkShare, prepareJob, type PreparedJob, type ShareVerdict } from '../src/work/share-check.js';
+import { sha256dFromMidstate, sha256dHeaderWords, sha256dPairWords } from '../src/work/sha256.js';
+import { difficultyToTarget } from '../src/work/target.js';
+import { toDifficulty, toJobId, type Difficulty, type U32 } from '../src/work/types.js';
+import { BIP320_VERSION_MASK, rollVersion } from '../src/work/version-rolling.js';
+
+/**
+ * The audit's share check over one page of the ledger's stream (`Ledger.sharePage`): rebuilds
+ * each share's header from its stored job and compares its sha256d with the stored hash. Pure
+ * apart from its caches, so it runs the same on the main thread or in a worker
+ * (audit-worker.ts): a job is prepared once (coinbase midstate, branches as words), and the
+ * merkle root of a (job, extranonce2), the bulk of the hashing, is kept for the shares that
+ * repeat it (a miner rolls nonce, ntime and version bits before it moves extranonce2).
+ */
+
+/** What the check says of one share; the caller judges duplicates and difficulty against the ledger. */
+export const ShareCheck = {
+  /** Not checked: refused without a job or a hash (nothing to rebuild), as the proxy records them. */
+  skipped: 0,
+  /** Rebuilds to its stored hash, which meets the difficulty assigned. */
+  meets: 1,
+  /** Rebuilds to its stored hash, which does not meet the difficulty assigned. */
+  below: 2,
+  missingJob: 3,
+  malformed: 4,
+  hashMismatch: 5,
+} as const;
+export type ShareCheckCode = (typeof ShareCheck)[keyof typeof ShareCheck];
+
+/** The checks of a page's shares, in page order. */
+export interface PageVerdicts {
+  /** A ShareCheck code a share. */
+  readonly codes: Uint8Array;
+  /** Why, for each share that failed: [index in the page, detail]. */
+  readonly details: readonly (readonly [number, string])[];
+}
+
+/** A page's jobs as the checker is taught them: null for a job the ledger does not hold. */
+export type PageJobs = readonly (readonly [LedgerJobId, StoredJob | null])[];
+
+// The proxy never accepts ntime before the job's; how far ahead it allows is its own setting.
+const ANY_NTIME_AHEAD = 2 ** 32;
+const ALL_BITS: U32 = 0xffffffff;
+/** Merkle roots kept per checker: a few seconds of a large farm's shares. */
+const MERKLE_ROOTS_KEPT = 65_536;
+
+type AuditJob =
+  { readonly prepared: PreparedJob; readonly extranonce2Size: number } | { readonly error: string };
+
+/** The fields of a share the check reads. */
+interface CheckedShare {
+  readonly jobId: LedgerJobId | null;
+  readonly extranonce2: Uint8Array;
+  readonly ntime: U32;
+  readonly nonce: U32;
+  readonly versionBits: U32 | null;
+  readonly assignedDifficulty: number;
+  readonly hash: Uint8Array | null;
+  readonly verdict: LocalVerdict;
+}
+
+type ShareOutcome =
+  | { readonly code: typeof ShareCheck.skipped }
+  | { readonly code: typeof ShareCheck.meets | typeof ShareCheck.below }
+  | {
+      readonly code:
+        typeof ShareCheck.missingJob | typeof ShareCheck.malformed | typeof ShareCheck.hashMismatch;
+      readonly detail: string;
+    };
+
+/** One thread's share checker: the jobs it was taught, and the merkle roots it computed. */
+export class PageChecker {
+  private readonly jobs = new Map<LedgerJobId, AuditJob | undefined>();
+  private readonly roots = new Map<string, Int32Array>();
+
+  get jobsKnown(): number {
+    return this.jobs.size;
+  }
+
+  /** Learns jobs (prepared once each); `forget` drops every job learnt before, and their roots. */
+  learn(jobs: PageJobs, forget = false): void {
+    if (forget) {
+      this.jobs.clear();
+      this.roots.clear();
+    }
+    for (const [id, job] of jobs) {
+      if (!this.jobs.has(id)) this.jobs.set(id, job === null ? undefined : toAuditJob(job));
+    }
+  }
+
+  /** Checks every share of the page; each job it names must have been learnt. */
+  check(page: ShareColumns): PageVerdicts {
+    const codes = new Uint8Array(page.count);
+    const details: [number, string][] = [];
+    let i = 0;
+    forEachShareRow(page, (row) => {
+      const outcome = this.checkRow(row);
+      codes[i] = outcome.code;
+      if ('detail' in outcome) details.push([i, outcome.detail]);
+      i++;
+    });
+    return { codes, details };
+  }
+
+  private checkRow(row: ShareRow): ShareOutcome {
+    const jobId = row[6];
+    const hash = row[13];
+    const accepted = row[14] === 'accepted';
+    const assigned = row[11];
+    if (jobId === null || hash === null) return slowCheck(shareOf(row), undefined);
+    const job = this.jobs.get(jobId);
+    if (job === undefined || 'error' in job) return slowCheck(shareOf(row), job);
+    const positive = assigned > 0 && Number.isFinite(assigned);
+    const extranonce2 = row[7];
+    const ntime = row[8];
+    // Well formed (what checkShare refuses before hashing): the fast path, with the root cached.
+    if (positive || !accepted) {
+      if (extranonce2.length === job.extranonce2Size && ntime >= job.prepared.job.ntime) {
+        const root = this.merkleRoot(jobId, job.prepared, extranonce2);
+        for (const version of candidateVersions(job.prepared.job.version, row[10])) {
+          hashHeader(job.prepared, root, version, ntime, row[9], hashWords);
+          if (sameHash(hashWords, hash)) {
+            return { code: positive && meets(hashWords, assigned) ? ShareCheck.meets : ShareCheck.below };
+          }
+        }
+      }
+    }
+    // Malformed or not its stored hash: the full check, for the same verdict and its reason.
+    return slowCheck(shareOf(row), job);
+  }
+
+  /** The merkle root for this job and extranonce2, computed once while it stays in the cache. */
+  private merkleRoot(jobId: LedgerJobId, job: PreparedJob, extranonce2: Uint8Array): Int32Array {
+    let key = `${jobId}:`;
+    for (let i = 0; i < extranonce2.length; i++) key += String.fromCharCode(extranonce2[i]!);
+    let root = this.roots.get(key);
+    if (root !== undefined) {
+      this.roots.delete(key); // most recently used goes last: the first is the one to evict
+      this.roots.set(key, root);
+      return root;
+    }
+    root = new Int32Array(8);
+    sha256dFromMidstate(job.coinbasePrefix, [extranonce2, job.job.coinb2], root);
+    for (const branch of job.branchWords) sha256dPairWords(root, branch, root);
+    if (this.roots.size >= MERKLE_ROOTS_KEPT) this.roots.delete(this.roots.keys().next().value!);
+    this.roots.set(key, root);
+    return root;
+  }
+}
+
+// Scratch words: the check is synchronous, so one set per thread suffices.
+const header = new Int32Array(20);
+const hashWords = new Int32Array(8);
+
+/** The one sha256d a share costs once its merkle root is known (a faster hash slots in here). */
+function hashHeader(
+  job: PreparedJob,
+  root: Int32Array,
+  version: U32,
+  ntime: U32,
+  nonce: U32,
+  out: Int32Array,
+): void {
+  header[0] = bswap32(version);
+  header.set(job.prevhashWords, 1);
+  header.set(root, 9);
+  header[17] = bswap32(ntime);
+  header[18] = bswap32(job.job.nbits);
+  header[19] = bswap32(nonce);
+  sha256dHeaderWords(header, out);
+}
+
+function sameHash(words: Int32Array, hash: Uint8Array): boolean {
+  if (hash.length !== 32) return false;
+  for (let i = 0, j = 0; i < 8; i++, j += 4) {
+    const word = words[i]!;
+    if (
+      hash[j] !== word >>> 24 ||
+      hash[j + 1] !== ((word >>> 16) & 0xff) ||
+      hash[j + 2] !== ((word >>> 8) & 0xff) ||
+      hash[j + 3] !== (word & 0xff)
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The target of the difficulty last asked about, as 32-bit limbs, most significant first.
+let lastDifficulty = Number.NaN;
+const targetLimbs = new Uint32Array(8);
+
+/** h ≤ T1 / D with the hash read as a little-endian integer, compared limb by limb. */
+function meets(words: Int32Array, difficulty: number): boolean {
+  if (difficulty !== lastDifficulty) {
+    const target = difficultyToTarget(toDifficulty(difficulty));
+    for (let k = 0; k < 8; k++) targetLimbs[k] = Number((target >> BigInt(32 * (7 - k))) & 0xffffffffn);
+    lastDifficulty = difficulty;
+  }
+  for (let k = 0; k < 8; k++) {
+    // Limb k from the top is hash bytes 28 - 4k .. 31 - 4k, i.e. word 7 - k byte-swapped.
+    const limb = bswap32(words[7 - k]!);
+    const bound = targetLimbs[k]!;
+    if (limb !== bound) return limb < bound;
+  }
+  return true;
+}
+
+function shareOf(row: ShareRow): CheckedShare {
+  return {
+    jobId: row[6],
+    extranonce2: row[7],
+    ntime: row[8],
+    nonce: row[9],
+    versionBits: row[10],
+    assignedDifficulty: row[11],
+    hash: row[13],
+    verdict: row[14] as LocalVerdict,
+  };
+}
+
+function toAuditJob(job: StoredJob): AuditJob {
+  try {
+    const prepared = prepareJob(
+      {
+        jobId: toJobId(job.upstreamJobId),
+        prevhash: job.prevhash,
+        coinb1: job.coinb1,
+        coinb2: job.coinb2,
+        merkleBranch: job.merkleBranch,
+        version: job.version,
+        nbits: job.nbits,
+        ntime: job.ntime,
+        cleanJobs: job.cleanJobs,
+      },
+      job.extranonce1,
+    );
+    return { prepared, extranonce2Size: job.extranonce2Size };
+  } catch (error) {
+    return { error: `job ${job.id} cannot be mined: ${(error as Error).message}` };
+  }
+}
+
+/**
+ * The header versions a share may have been hashed with. The ledger keeps the version bits as
+ * sent but not the mask negotiated with the miner, so the audit rolls them under the BIP 320
+ * mask (what the proxy offers and pools grant), then takes them as a full version (miners that
+ * send the whole rolled version, or a mask wider than BIP 320). The proxy keeps the job version's
+ * own bits out of the mask it offers, so its header is the job version OR the rolled bits: first.
+ */
+export function candidateVersions(jobVersion: U32, versionBits: U32 | null): U32[] {
+  if (versionBits === null) return [jobVersion];
+  const rolled = rollVersion(jobVersion, BIP320_VERSION_MASK, versionBits);
+  if (!rolled.ok) return [versionBits];
+  const kept = (jobVersion | (versionBits & BIP320_VERSION_MASK)) >>> 0;
+  return [...new Set([kept, rolled.version, versionBits])];
+}
+
+/**
+ * Rebuilds one share's header from its job with the full share check, hashes it and compares
+ * it with the stored hash: the reference the fast path agrees with, and the reason when it fails.
+ */
+function slowCheck(share: CheckedShare, job: AuditJob | undefined): ShareOutcome {
+  const accepted = share.verdict === 'accepted';
+  if (share.jobId === null) {
+    return accepted
+      ? { code: ShareCheck.missingJob, detail: 'accepted without naming a job' }
+      : { code: ShareCheck.skipped };
+  }
+  if (job === undefined) {
+    return { code: ShareCheck.missingJob, detail: `job ${share.jobId} is not in the ledger` };
+  }
+  if ('error' in job) return { code: ShareCheck.malformed, detail: job.error };
+  if (share.hash === null) {
+    return accepted
+      ? { code: ShareCheck.malformed, detail: 'accepted but no hash was stored' }
+      : { code: ShareCheck.skipped };
+  }
+  const positive = share.assignedDifficulty > 0 && Number.isFinite(share.assignedDifficulty);
+  if (accepted && !positive) {
+    return {
+      code: ShareCheck.malformed,
+      detail: `accepted at difficulty ${share.assignedDifficulty}, which is not positive`,
+    };
+  }
+  const difficulty: Difficulty = toDifficulty(positive ? share.assignedDifficulty : 1);
+  let last: ShareVerdict | undefined;
+  for (const version of candidateVersions(job.prepared.job.version, share.versionBits)) {
+    last = checkShare({
+      job: job.prepared,
+      extranonce2Size: job.extranonce2Size,
+      submission: {
+        extranonce2: share.extranonce2,
+        ntime: share.ntime,
+        nonce: share.nonce,
+        versionBits: version,
+      },
+      versionMask: ALL_BITS, // `version` is already the full header version
+      assignedDifficulty: difficulty,
+      maxNtimeAheadSeconds: ANY_NTIME_AHEAD,
+    });
+    if (last.work === null) return { code: ShareCheck.malformed, detail: last.detail };
+    if (sameBytes(last.work.hash, share.hash)) {
+      return { code: positive && last.valid ? ShareCheck.meets : ShareCheck.below };
+    }
+  }
+  return {
+    code: ShareCheck.hashMismatch,
+    detail:
+      `stored hash ${toDisplayHex(share.hash)}; the header rebuilt from job ${share.jobId} hashes to ` +
+      toDisplayHex(last!.work!.hash),
+  };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

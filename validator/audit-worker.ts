@@ -1,0 +1,33 @@
+import { parentPort, type MessagePort } from 'node:worker_threads';
+import { columnBuffers } from '../src/ledger/sqlite-ledger-batch.js';
+import { PageChecker } from './audit-page.js';
+import type { FromAuditWorker, ToAuditWorker } from './audit-protocol.js';
+
+/**
+ * A share-checking thread of `hashrelay audit`: checks the pages it is sent, one after another,
+ * and sends each back with its verdicts, the page's buffers moved (not copied) both ways.
+ * Started by audit-threads.ts; not meant to be imported.
+ */
+
+function serve(port: MessagePort): void {
+  const checker = new PageChecker();
+  port.on('message', (message: ToAuditWorker) => {
+    try {
+      checker.learn(message.jobs, message.forget);
+      const verdicts = checker.check(message.page);
+      const reply: FromAuditWorker = { seq: message.seq, page: message.page, verdicts };
+      port.postMessage(reply, [...columnBuffers(message.page), verdicts.codes.buffer as ArrayBuffer]);
+    } catch (error) {
+      const reply: FromAuditWorker = {
+        seq: message.seq,
+        error: error instanceof Error ? error.message : String(error),
+      };
+      port.postMessage(reply);
+    }
+  });
+}
+
+if (parentPort === null) {
+  throw new Error('audit-worker runs as a worker thread, started by hashrelay audit');
+}
+serve(parentPort);
