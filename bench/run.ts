@@ -1,3 +1,4 @@
+import { runAuditThroughputBench } from './audit-throughput.js';
 import { runHostileMinersBench } from './hostile-miners.js';
 import { runLedgerCommitBench } from './ledger-commit.js';
 import { runProxyLoadBench } from './proxy-load.js';
@@ -14,6 +15,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'hostile-miners': () => runHostileMinersBench(),
   'upstream-failover': () => runUpstreamFailoverBench(),
   'timelock-encrypt': runTimelockEncryptBench,
+  audit: runAuditThroughputBench,
 };
 
 const wanted = process.argv.slice(2);

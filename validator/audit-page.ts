@@ -144,8 +144,7 @@ export class PageChecker {
       return root;
     }
     root = new Int32Array(8);
-    sha256dFromMidstate(job.coinbasePrefix, [extranonce2, job.job.coinb2], root);
-    for (const branch of job.branchWords) sha256dPairWords(root, branch, root);
+    merkleRootWords(job, extranonce2, root);
     if (this.roots.size >= MERKLE_ROOTS_KEPT) this.roots.delete(this.roots.keys().next().value!);
     this.roots.set(key, root);
     return root;
@@ -156,8 +155,14 @@ export class PageChecker {
 const header = new Int32Array(20);
 const hashWords = new Int32Array(8);
 
+/** sha256d of the coinbase, then up the merkle branches: the bulk of a share's hashing. */
+export function merkleRootWords(job: PreparedJob, extranonce2: Uint8Array, out: Int32Array): void {
+  sha256dFromMidstate(job.coinbasePrefix, [extranonce2, job.job.coinb2], out);
+  for (const branch of job.branchWords) sha256dPairWords(out, branch, out);
+}
+
 /** The one sha256d a share costs once its merkle root is known (a faster hash slots in here). */
-function hashHeader(
+export function hashHeader(
   job: PreparedJob,
   root: Int32Array,
   version: U32,
