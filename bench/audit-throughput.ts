@@ -39,7 +39,7 @@ const MINERS = 5000;
 const JOB_MS = 30_000;
 /** Every hash meets 2^-32 but one in 65 536: those are recorded as refused, low difficulty. */
 const DIFFICULTY = 2 ** -32;
-const LEDGER_SHAPE_VERSION = 2;
+const LEDGER_SHAPE_VERSION = 3;
 
 interface BenchArgs {
   readonly shares: number;
@@ -129,12 +129,14 @@ async function buildLedger(path: string, shares: number, repeat: number): Promis
     { length: MINERS },
     (_, m) => `5${m.toString(36).padStart(6, '0')}${'x'.repeat(41)}`,
   );
-  const jobs = new Map<number, { readonly id: number; readonly prepared: PreparedJob }>();
+  // Each upstream's current job: shares arrive in time order, so an older one is never named again.
+  const current: (
+    { readonly index: number; readonly id: number; readonly prepared: PreparedJob } | undefined
+  )[] = [];
   let nextJobId = 1;
   const jobFor = (upstream: number, index: number) => {
-    const key = index * UPSTREAMS + upstream;
-    let job = jobs.get(key);
-    if (job === undefined) {
+    let job = current[upstream];
+    if (job?.index !== index) {
       const record = benchJob(upstream, index);
       const id = nextJobId++;
       insertJob.run(
@@ -155,12 +157,8 @@ async function buildLedger(path: string, shares: number, repeat: number): Promis
         record.extranonce1,
         record.extranonce2Size,
       );
-      job = {
-        id,
-        prepared: prepareJob({ ...record, jobId: toJobId(record.upstreamJobId) }, record.extranonce1),
-      };
-      jobs.clear(); // shares arrive in time order: an older job is never named again
-      jobs.set(key, job);
+      const prepared = prepareJob({ ...record, jobId: toJobId(record.upstreamJobId) }, record.extranonce1);
+      current[upstream] = job = { index, id, prepared };
     }
     return job;
   };

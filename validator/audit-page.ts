@@ -1,6 +1,5 @@
 import type { LedgerJobId, LocalVerdict, StoredJob } from '../src/ledger/ledger.js';
-import { forEachShareRow, type ShareColumns } from '../src/ledger/sqlite-ledger-batch.js';
-import type { ShareRow } from '../src/ledger/sqlite-ledger-protocol.js';
+import { ShareColumnsView, type ShareColumns } from '../src/ledger/sqlite-ledger-batch.js';
 import { bswap32, toDisplayHex } from '../src/work/bytes.js';
 import { checkShare, prepareJob, type PreparedJob, type ShareVerdict } from '../src/work/share-check.js';
 import { sha256dFromMidstate, sha256dHeaderWords, sha256dPairWords } from '../src/work/sha256.js';
@@ -72,10 +71,43 @@ type ShareOutcome =
       readonly detail: string;
     };
 
+/**
+ * Merkle roots by (job, extranonce2), the most recently used kept: two generations, the older
+ * dropped whole when the newer fills. (A Map evicting its first key one at a time slows to a
+ * crawl in V8: the deleted entries at its front are walked past on every eviction.)
+ */
+class RecentRoots {
+  private newer = new Map<string, Int32Array>();
+  private older = new Map<string, Int32Array>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: string): Int32Array | undefined {
+    const root = this.newer.get(key);
+    if (root !== undefined) return root;
+    const old = this.older.get(key);
+    if (old !== undefined) this.set(key, old);
+    return old;
+  }
+
+  set(key: string, root: Int32Array): void {
+    if (this.newer.size >= this.capacity / 2) {
+      this.older = this.newer;
+      this.newer = new Map();
+    }
+    this.newer.set(key, root);
+  }
+
+  clear(): void {
+    this.newer.clear();
+    this.older.clear();
+  }
+}
+
 /** One thread's share checker: the jobs it was taught, and the merkle roots it computed. */
 export class PageChecker {
   private readonly jobs = new Map<LedgerJobId, AuditJob | undefined>();
-  private readonly roots = new Map<string, Int32Array>();
+  private readonly roots = new RecentRoots(MERKLE_ROOTS_KEPT);
 
   get jobsKnown(): number {
     return this.jobs.size;
@@ -94,58 +126,62 @@ export class PageChecker {
 
   /** Checks every share of the page; each job it names must have been learnt. */
   check(page: ShareColumns): PageVerdicts {
+    const view = new ShareColumnsView(page);
     const codes = new Uint8Array(page.count);
     const details: [number, string][] = [];
-    let i = 0;
-    forEachShareRow(page, (row) => {
-      const outcome = this.checkRow(row);
+    for (let i = 0; i < view.count; i++) {
+      const code = this.fastCheck(view, i);
+      if (code !== undefined) {
+        codes[i] = code;
+        continue;
+      }
+      // Anything else (malformed, not its stored hash, no job): the full check, for the same verdict and its reason.
+      const jobId = view.jobId(i);
+      const outcome = slowCheck(shareAt(view, i), jobId === null ? undefined : this.jobs.get(jobId));
       codes[i] = outcome.code;
       if ('detail' in outcome) details.push([i, outcome.detail]);
-      i++;
-    });
+    }
     return { codes, details };
   }
 
-  private checkRow(row: ShareRow): ShareOutcome {
-    const jobId = row[6];
-    const hash = row[13];
-    const accepted = row[14] === 'accepted';
-    const assigned = row[11];
-    if (jobId === null || hash === null) return slowCheck(shareOf(row), undefined);
+  /**
+   * A well-formed share that rebuilds to its stored hash, checked with its merkle root cached:
+   * meets or below. Undefined for anything else, which the full check then explains.
+   */
+  private fastCheck(view: ShareColumnsView, i: number): ShareCheckCode | undefined {
+    const jobId = view.jobId(i);
+    const hashAt = view.hashStart(i);
+    if (jobId === null || hashAt < 0) return undefined;
     const job = this.jobs.get(jobId);
-    if (job === undefined || 'error' in job) return slowCheck(shareOf(row), job);
+    if (job === undefined || 'error' in job) return undefined;
+    const assigned = view.assignedDifficulty(i);
     const positive = assigned > 0 && Number.isFinite(assigned);
-    const extranonce2 = row[7];
-    const ntime = row[8];
-    // Well formed (what checkShare refuses before hashing): the fast path, with the root cached.
-    if (positive || !accepted) {
-      if (extranonce2.length === job.extranonce2Size && ntime >= job.prepared.job.ntime) {
-        const root = this.merkleRoot(jobId, job.prepared, extranonce2);
-        for (const version of candidateVersions(job.prepared.job.version, row[10])) {
-          hashHeader(job.prepared, root, version, ntime, row[9], hashWords);
-          if (sameHash(hashWords, hash)) {
-            return { code: positive && meets(hashWords, assigned) ? ShareCheck.meets : ShareCheck.below };
-          }
-        }
+    if (!positive && view.verdict(i) === 'accepted') return undefined;
+    const ntime = view.ntime(i);
+    // What checkShare refuses before hashing.
+    if (view.extranonce2Length(i) !== job.extranonce2Size || ntime < job.prepared.job.ntime) return undefined;
+    const root = this.merkleRoot(jobId, job.prepared, view, i);
+    const nonce = view.nonce(i);
+    const candidates = candidateVersionsInto(job.prepared.job.version, view.versionBits(i), versions);
+    for (let v = 0; v < candidates; v++) {
+      hashHeader(job.prepared, root, versions[v]!, ntime, nonce, hashWords);
+      if (sameHash(hashWords, view.bytes, hashAt)) {
+        return positive && meets(hashWords, assigned) ? ShareCheck.meets : ShareCheck.below;
       }
     }
-    // Malformed or not its stored hash: the full check, for the same verdict and its reason.
-    return slowCheck(shareOf(row), job);
+    return undefined;
   }
 
-  /** The merkle root for this job and extranonce2, computed once while it stays in the cache. */
-  private merkleRoot(jobId: LedgerJobId, job: PreparedJob, extranonce2: Uint8Array): Int32Array {
+  /** The merkle root for this job and the share's extranonce2, computed once while it stays cached. */
+  private merkleRoot(jobId: LedgerJobId, job: PreparedJob, view: ShareColumnsView, i: number): Int32Array {
+    const bytes = view.bytes;
+    const end = view.extranonce2Start(i) + view.extranonce2Length(i);
     let key = `${jobId}:`;
-    for (let i = 0; i < extranonce2.length; i++) key += String.fromCharCode(extranonce2[i]!);
+    for (let b = view.extranonce2Start(i); b < end; b++) key += String.fromCharCode(bytes[b]!);
     let root = this.roots.get(key);
-    if (root !== undefined) {
-      this.roots.delete(key); // most recently used goes last: the first is the one to evict
-      this.roots.set(key, root);
-      return root;
-    }
+    if (root !== undefined) return root;
     root = new Int32Array(8);
-    merkleRootWords(job, extranonce2, root);
-    if (this.roots.size >= MERKLE_ROOTS_KEPT) this.roots.delete(this.roots.keys().next().value!);
+    merkleRootWords(job, view.extranonce2(i), root);
     this.roots.set(key, root);
     return root;
   }
@@ -154,6 +190,7 @@ export class PageChecker {
 // Scratch words: the check is synchronous, so one set per thread suffices.
 const header = new Int32Array(20);
 const hashWords = new Int32Array(8);
+const versions = new Uint32Array(3);
 
 /** sha256d of the coinbase, then up the merkle branches: the bulk of a share's hashing. */
 export function merkleRootWords(job: PreparedJob, extranonce2: Uint8Array, out: Int32Array): void {
@@ -179,15 +216,15 @@ export function hashHeader(
   sha256dHeaderWords(header, out);
 }
 
-function sameHash(words: Int32Array, hash: Uint8Array): boolean {
-  if (hash.length !== 32) return false;
-  for (let i = 0, j = 0; i < 8; i++, j += 4) {
+/** Whether the words are the 32 bytes at `offset`. */
+function sameHash(words: Int32Array, bytes: Uint8Array, offset: number): boolean {
+  for (let i = 0, j = offset; i < 8; i++, j += 4) {
     const word = words[i]!;
     if (
-      hash[j] !== word >>> 24 ||
-      hash[j + 1] !== ((word >>> 16) & 0xff) ||
-      hash[j + 2] !== ((word >>> 8) & 0xff) ||
-      hash[j + 3] !== (word & 0xff)
+      bytes[j] !== word >>> 24 ||
+      bytes[j + 1] !== ((word >>> 16) & 0xff) ||
+      bytes[j + 2] !== ((word >>> 8) & 0xff) ||
+      bytes[j + 3] !== (word & 0xff)
     ) {
       return false;
     }
@@ -215,16 +252,16 @@ function meets(words: Int32Array, difficulty: number): boolean {
   return true;
 }
 
-function shareOf(row: ShareRow): CheckedShare {
+function shareAt(view: ShareColumnsView, i: number): CheckedShare {
   return {
-    jobId: row[6],
-    extranonce2: row[7],
-    ntime: row[8],
-    nonce: row[9],
-    versionBits: row[10],
-    assignedDifficulty: row[11],
-    hash: row[13],
-    verdict: row[14] as LocalVerdict,
+    jobId: view.jobId(i),
+    extranonce2: view.extranonce2(i),
+    ntime: view.ntime(i),
+    nonce: view.nonce(i),
+    versionBits: view.versionBits(i),
+    assignedDifficulty: view.assignedDifficulty(i),
+    hash: view.hash(i),
+    verdict: view.verdict(i) as LocalVerdict,
   };
 }
 
@@ -258,11 +295,30 @@ function toAuditJob(job: StoredJob): AuditJob {
  * own bits out of the mask it offers, so its header is the job version OR the rolled bits: first.
  */
 export function candidateVersions(jobVersion: U32, versionBits: U32 | null): U32[] {
-  if (versionBits === null) return [jobVersion];
+  const out = new Uint32Array(3);
+  return Array.from(out.subarray(0, candidateVersionsInto(jobVersion, versionBits, out)));
+}
+
+/** candidateVersions written into `out` (3 long), without allocating; returns how many. */
+function candidateVersionsInto(jobVersion: U32, versionBits: U32 | null, out: Uint32Array): number {
+  if (versionBits === null) {
+    out[0] = jobVersion;
+    return 1;
+  }
   const rolled = rollVersion(jobVersion, BIP320_VERSION_MASK, versionBits);
-  if (!rolled.ok) return [versionBits];
-  const kept = (jobVersion | (versionBits & BIP320_VERSION_MASK)) >>> 0;
-  return [...new Set([kept, rolled.version, versionBits])];
+  if (!rolled.ok) {
+    out[0] = versionBits;
+    return 1;
+  }
+  let count = 0;
+  const add = (version: U32): void => {
+    for (let k = 0; k < count; k++) if (out[k] === version) return;
+    out[count++] = version;
+  };
+  add((jobVersion | (versionBits & BIP320_VERSION_MASK)) >>> 0);
+  add(rolled.version);
+  add(versionBits);
+  return count;
 }
 
 /**

@@ -11,12 +11,11 @@ import type {
   TimeWindow,
 } from '../src/ledger/ledger.js';
 import {
-  forEachShareRow,
   jobIdsOf,
   lastShareId,
+  ShareColumnsView,
   type ShareColumns,
 } from '../src/ledger/sqlite-ledger-batch.js';
-import type { ShareRow } from '../src/ledger/sqlite-ledger-protocol.js';
 import { candidateVersions, ShareCheck } from './audit-page.js';
 import { InlineVerifier, ThreadedVerifier, type CheckedPage, type PageVerifier } from './audit-threads.js';
 import { CreditedHashes } from './credited-hashes.js';
@@ -282,7 +281,7 @@ async function checkPage(
   const wanted = [...named].filter((id) => !jobs.has(id));
   const loaded = await Promise.all(wanted.map((id) => ledger.job(id)));
   wanted.forEach((id, i) => {
-    if (jobs.size >= JOB_CACHE_SIZE) jobs.delete(jobs.keys().next().value!);
+    if (jobs.size >= JOB_CACHE_SIZE) jobs.clear(); // reloaded as pages name them again
     jobs.set(id, loaded[i] ?? null);
   });
   const pageJobs = new Map<LedgerJobId, StoredJob | null>();
@@ -308,61 +307,63 @@ class AuditTally {
   constructor(private readonly maxListed: number) {}
 
   add({ page, verdicts }: CheckedPage): void {
+    const view = new ShareColumnsView(page);
     const details = new Map(verdicts.details);
-    let i = 0;
-    forEachShareRow(page, (row) => {
-      this.addShare(row, verdicts.codes[i]!, details.get(i));
-      i++;
-    });
+    for (let i = 0; i < view.count; i++) this.addShare(view, i, verdicts.codes[i]!, details.get(i));
   }
 
-  private addShare(row: ShareRow, code: number, detail: string | undefined): void {
+  private addShare(view: ShareColumnsView, i: number, code: number, detail: string | undefined): void {
     this.sharesChecked += 1;
-    const verdict = row[14] as LocalVerdict;
-    const assigned = row[11];
+    const verdict = view.verdict(i) as LocalVerdict;
+    const assigned = view.assignedDifficulty(i);
     this.byVerdict[verdict] = (this.byVerdict[verdict] ?? 0) + 1;
-    const accepted = verdict === 'accepted';
     let entry: CreditEntry | undefined;
-    if (accepted) {
-      entry = this.credit.get(row[2]);
+    if (verdict === 'accepted') {
+      const miner = view.miner(i);
+      entry = this.credit.get(miner);
       if (entry === undefined)
-        this.credit.set(row[2], (entry = { acceptedShares: 0, recorded: 0, verified: 0 }));
+        this.credit.set(miner, (entry = { acceptedShares: 0, recorded: 0, verified: 0 }));
       entry.acceptedShares += 1;
       entry.recorded += assigned;
     }
     if (code === ShareCheck.skipped) return;
     const failure = CHECK_FAILURES.get(code);
     if (failure !== undefined) {
-      this.fail(row, failure, detail ?? '');
+      this.fail(view, i, failure, detail ?? '');
       return;
     }
     const meets = code === ShareCheck.meets;
     if (entry !== undefined) {
       if (!meets) {
-        this.fail(row, 'below-assigned-difficulty', `hash does not meet the assigned difficulty ${assigned}`);
-      } else if (!this.seen.add(row[13]!)) {
+        this.fail(
+          view,
+          i,
+          'below-assigned-difficulty',
+          `hash does not meet the assigned difficulty ${assigned}`,
+        );
+      } else if (!this.seen.add(view.bytes, view.hashStart(i))) {
         // Verified: the stored hash is the one rebuilt, so it keys the proof of work.
-        this.fail(row, 'duplicate-credit', 'an earlier accepted share in the window has the same hash');
+        this.fail(view, i, 'duplicate-credit', 'an earlier accepted share in the window has the same hash');
       } else {
         entry.verified += assigned;
       }
     } else if (verdict === 'low-difficulty' && meets) {
-      this.fail(row, 'refused-valid-share', `hash meets the assigned difficulty ${assigned}`);
+      this.fail(view, i, 'refused-valid-share', `hash meets the assigned difficulty ${assigned}`);
     }
   }
 
-  private fail(row: ShareRow, kind: AuditFailureKind, detail: string): void {
+  private fail(view: ShareColumnsView, i: number, kind: AuditFailureKind, detail: string): void {
     this.failureCounts[kind] = (this.failureCounts[kind] ?? 0) + 1;
     if (this.failures.length >= this.maxListed) return;
     this.failures.push({
-      shareId: row[0],
+      shareId: view.id(i),
       kind,
-      time: row[1],
-      miner: row[2],
-      worker: row[3],
-      jobId: row[6],
-      verdict: row[14] as LocalVerdict,
-      assignedDifficulty: row[11],
+      time: view.time(i),
+      miner: view.miner(i),
+      worker: view.worker(i),
+      jobId: view.jobId(i),
+      verdict: view.verdict(i) as LocalVerdict,
+      assignedDifficulty: view.assignedDifficulty(i),
       detail,
     });
   }

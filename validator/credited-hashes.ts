@@ -16,11 +16,14 @@ export class CreditedHashes {
     return this.count + (this.hasZero ? 1 : 0);
   }
 
-  /** Adds the hash (internal byte order; its first 12 bytes are kept); false if it was already there. */
-  add(hash: Uint8Array): boolean {
-    const a = word(hash, 0);
-    const b = word(hash, 4);
-    const c = word(hash, 8);
+  /**
+   * Adds the hash at `offset` in `bytes` (internal byte order; its first 12 bytes are kept);
+   * false if it was already there.
+   */
+  add(bytes: Uint8Array, offset = 0): boolean {
+    const a = word(bytes, offset);
+    const b = word(bytes, offset + 4);
+    const c = word(bytes, offset + 8);
     if ((a | b | c) === 0) {
       if (this.hasZero) return false;
       this.hasZero = true;

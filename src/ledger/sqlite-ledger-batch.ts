@@ -170,7 +170,6 @@ function grown<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(
 /** Calls `insert` with each share as a row in `shares` column order (database thread). */
 export function forEachShareRow(columns: ShareColumns, insert: (row: ShareRow) => void): void {
   const { numbers, text, strings, extranonce2Lengths, flags, bytes } = columns;
-  const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value);
   let offset = 0;
   for (let i = 0; i < columns.count; i++) {
     const n = i * NUMBER_COLUMNS;
@@ -227,4 +226,95 @@ export function jobIdsOf(columns: ShareColumns): Set<number> {
     if (!Number.isNaN(jobId)) ids.add(jobId);
   }
   return ids;
+}
+
+/**
+ * A page of shares read in place, share by share index: no object or array is made a share,
+ * which in the audit's loops over millions is what the garbage collector would otherwise spend
+ * its time on.
+ */
+export class ShareColumnsView {
+  readonly count: number;
+  readonly bytes: Uint8Array;
+  /** Where each share's extranonce2 starts in `bytes` (its hash, if any, follows it). */
+  private readonly starts: Uint32Array;
+
+  constructor(readonly columns: ShareColumns) {
+    this.count = columns.count;
+    this.bytes = columns.bytes;
+    this.starts = new Uint32Array(columns.count);
+    for (let i = 0, offset = 0; i < columns.count; i++) {
+      this.starts[i] = offset;
+      offset += columns.extranonce2Lengths[i]! + ((columns.flags[i]! & HAS_HASH) !== 0 ? 32 : 0);
+    }
+  }
+
+  id(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS]!;
+  }
+
+  time(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS + 1]!;
+  }
+
+  jobId(i: number): number | null {
+    return orNull(this.columns.numbers[i * NUMBER_COLUMNS + 2]!);
+  }
+
+  ntime(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS + 3]!;
+  }
+
+  nonce(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS + 4]!;
+  }
+
+  versionBits(i: number): number | null {
+    return orNull(this.columns.numbers[i * NUMBER_COLUMNS + 5]!);
+  }
+
+  assignedDifficulty(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS + 6]!;
+  }
+
+  miner(i: number): string {
+    return this.columns.strings[this.columns.text[i * TEXT_COLUMNS]!]!;
+  }
+
+  worker(i: number): string {
+    return this.columns.strings[this.columns.text[i * TEXT_COLUMNS + 1]!]!;
+  }
+
+  verdict(i: number): string {
+    return this.columns.strings[this.columns.text[i * TEXT_COLUMNS + 4]!]!;
+  }
+
+  extranonce2Start(i: number): number {
+    return this.starts[i]!;
+  }
+
+  extranonce2Length(i: number): number {
+    return this.columns.extranonce2Lengths[i]!;
+  }
+
+  extranonce2(i: number): Uint8Array {
+    const start = this.starts[i]!;
+    return this.bytes.subarray(start, start + this.columns.extranonce2Lengths[i]!);
+  }
+
+  /** Where the share's 32-byte hash starts in `bytes`, or -1 when it has none. */
+  hashStart(i: number): number {
+    return (this.columns.flags[i]! & HAS_HASH) === 0
+      ? -1
+      : this.starts[i]! + this.columns.extranonce2Lengths[i]!;
+  }
+
+  hash(i: number): Uint8Array | null {
+    const start = this.hashStart(i);
+    return start < 0 ? null : this.bytes.subarray(start, start + 32);
+  }
+}
+
+function orNull(value: number): number | null {
+  return Number.isNaN(value) ? null : value;
 }
