@@ -99,8 +99,9 @@ async function buildLedger(path: string, shares: number, repeat: number): Promis
   rmSync(partial, { force: true });
   await (await openSqliteLedger(partial)).close(); // the schema, as the proxy creates it
   const db = new Database(partial);
-  // No WAL while building: a single transaction of gigabytes would pass through it twice.
-  db.pragma('journal_mode = OFF');
+  // No WAL while building: a transaction of gigabytes would pass through it twice. (OFF is
+  // refused in better-sqlite3's defensive mode; a new file's rollback journal stays small.)
+  db.pragma('journal_mode = DELETE');
   db.pragma('synchronous = OFF');
   db.pragma('cache_size = -1000000');
   const indexes = db
@@ -217,6 +218,7 @@ async function buildLedger(path: string, shares: number, repeat: number): Promis
   db.pragma('journal_mode = WAL'); // as the proxy leaves it
   db.close();
   renameSync(partial, path);
+  rmSync(`${partial}-lock`, { force: true });
 }
 
 function spanOf(shares: number): number {

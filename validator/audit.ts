@@ -162,7 +162,9 @@ export async function auditWindow(
   const threads = Math.max(0, Math.floor(options.threads ?? availableParallelism()));
   const tally = new AuditTally(options.maxFailuresListed ?? 1000);
   const span = await ledger.shareSpan(window);
-  const verifier: PageVerifier = threads === 0 ? new InlineVerifier() : new ThreadedVerifier(threads);
+  // No threads started for a window with nothing to check.
+  const verifier: PageVerifier =
+    threads === 0 || span.count === 0 ? new InlineVerifier() : new ThreadedVerifier(threads);
   try {
     await streamPages(ledger, window, span, verifier, {
       pageShares: Math.max(1, Math.floor(options.pageShares ?? 16_384)),
