@@ -38,6 +38,31 @@ export interface PageVerdicts {
   readonly details: readonly (readonly [number, string])[];
 }
 
+/**
+ * Which shares of a page a checker takes when `of` checkers share it: those whose (job,
+ * extranonce2) falls to `index`, so that every share on one merkle root meets the same cache.
+ */
+export interface PagePart {
+  readonly index: number;
+  readonly of: number;
+}
+
+const WHOLE_PAGE: PagePart = { index: 0, of: 1 };
+
+/** The code of a share another checker's part holds. */
+export const NOT_IN_PART = 255;
+
+/** The part a share falls to: its job and extranonce2 hashed (FNV-1a); shares without a job by index. */
+function partOf(view: ShareColumnsView, i: number, of: number): number {
+  const jobId = view.jobId(i);
+  if (jobId === null) return i % of;
+  let h = Math.imul(0x811c9dc5 ^ jobId, 0x01000193);
+  const bytes = view.bytes;
+  const end = view.extranonce2Start(i) + view.extranonce2Length(i);
+  for (let b = view.extranonce2Start(i); b < end; b++) h = Math.imul(h ^ bytes[b]!, 0x01000193);
+  return (h >>> 0) % of;
+}
+
 /** A page's jobs as the checker is taught them: null for a job the ledger does not hold. */
 export type PageJobs = readonly (readonly [LedgerJobId, StoredJob | null])[];
 
@@ -125,11 +150,15 @@ export class PageChecker {
   }
 
   /** Checks every share of the page; each job it names must have been learnt. */
-  check(page: ShareColumns): PageVerdicts {
+  check(page: ShareColumns, part: PagePart = WHOLE_PAGE): PageVerdicts {
     const view = new ShareColumnsView(page);
     const codes = new Uint8Array(page.count);
     const details: [number, string][] = [];
     for (let i = 0; i < view.count; i++) {
+      if (part.of > 1 && partOf(view, i, part.of) !== part.index) {
+        codes[i] = NOT_IN_PART;
+        continue;
+      }
       const code = this.fastCheck(view, i);
       if (code !== undefined) {
         codes[i] = code;

@@ -2,13 +2,13 @@ import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LedgerJobId, StoredJob } from '../src/ledger/ledger.js';
-import { columnBuffers, type ShareColumns } from '../src/ledger/sqlite-ledger-batch.js';
-import { PageChecker, type PageJobs, type PageVerdicts } from './audit-page.js';
+import type { ShareColumns } from '../src/ledger/sqlite-ledger-batch.js';
+import { NOT_IN_PART, PageChecker, type PageJobs, type PageVerdicts } from './audit-page.js';
 import type { FromAuditWorker, ToAuditWorker } from './audit-protocol.js';
 
 /**
- * Where `hashrelay audit` checks its pages: on its own thread, or spread over worker threads
- * (audit-worker.ts) a page at a time. Either way a page comes back whole with its verdicts,
+ * Where `hashrelay audit` checks its pages: on its own thread, or shared among worker threads
+ * (audit-worker.ts). Either way a page comes back whole with its verdicts,
  * so the caller takes them in ledger order and the report does not depend on the threads.
  */
 
@@ -44,16 +44,18 @@ interface CheckingThread {
   readonly worker: Worker;
   /** Jobs sent to it since it last forgot. */
   readonly sent: Set<LedgerJobId>;
-  pages: number;
 }
 
 interface Waiting {
-  readonly thread: CheckingThread;
-  readonly resolve: (checked: CheckedPage) => void;
+  readonly resolve: (verdicts: PageVerdicts) => void;
   readonly reject: (error: Error) => void;
 }
 
-/** Pages of shares checked on worker threads, each page by the thread with the fewest waiting. */
+/**
+ * Pages of shares checked on worker threads: each page goes to every thread, and each checks
+ * the shares whose (job, extranonce2) falls to it, so a merkle root is computed by one thread
+ * once however its shares are paged. Their verdicts are merged back into page order.
+ */
 export class ThreadedVerifier implements PageVerifier {
   private readonly threads: CheckingThread[];
   private readonly waiting = new Map<number, Waiting>();
@@ -68,7 +70,6 @@ export class ThreadedVerifier implements PageVerifier {
         // A worker inherits node's flags; --input-type (node -e) would stop it loading a file.
         execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
       });
-      const thread: CheckingThread = { worker, sent: new Set(), pages: 0 };
       worker.on('message', (message: FromAuditWorker) => {
         this.receive(message);
       });
@@ -78,13 +79,35 @@ export class ThreadedVerifier implements PageVerifier {
       worker.on('exit', (code) => {
         this.fail(new Error(`a share-checking thread exited with code ${code}`));
       });
-      return thread;
+      return { worker, sent: new Set<LedgerJobId>() };
     });
   }
 
-  check(page: ShareColumns, jobs: ReadonlyMap<LedgerJobId, StoredJob | null>): Promise<CheckedPage> {
+  async check(page: ShareColumns, jobs: ReadonlyMap<LedgerJobId, StoredJob | null>): Promise<CheckedPage> {
+    const parts = await Promise.all(
+      this.threads.map((thread, index) => this.send(thread, index, page, jobs)),
+    );
+    const codes = new Uint8Array(page.count);
+    for (const part of parts) {
+      for (let i = 0; i < codes.length; i++) if (part.codes[i] !== NOT_IN_PART) codes[i] = part.codes[i]!;
+    }
+    const details = parts.flatMap((part) => part.details).sort(([a], [b]) => a - b);
+    return { page, verdicts: { codes, details } };
+  }
+
+  async close(): Promise<void> {
+    this.fail(new Error('the share-checking threads were stopped'));
+    await Promise.all(this.threads.map((thread) => thread.worker.terminate()));
+  }
+
+  /** Sends the page (a copy) to one thread with the jobs it lacks; resolves with its part's verdicts. */
+  private send(
+    thread: CheckingThread,
+    index: number,
+    page: ShareColumns,
+    jobs: ReadonlyMap<LedgerJobId, StoredJob | null>,
+  ): Promise<PageVerdicts> {
     if (this.failure !== null) return Promise.reject(this.failure);
-    const thread = this.threads.reduce((least, next) => (next.pages < least.pages ? next : least));
     let forget = false;
     let unsent: PageJobs = [...jobs].filter(([id]) => !thread.sent.has(id));
     if (thread.sent.size + unsent.length > JOBS_PER_CHECKER) {
@@ -94,26 +117,25 @@ export class ThreadedVerifier implements PageVerifier {
     }
     for (const [id] of unsent) thread.sent.add(id);
     const seq = this.nextSeq++;
-    thread.pages++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(seq, { thread, resolve, reject });
-      const message: ToAuditWorker = { seq, page, jobs: unsent, forget };
-      thread.worker.postMessage(message, columnBuffers(page));
+      this.waiting.set(seq, { resolve, reject });
+      const message: ToAuditWorker = {
+        seq,
+        page,
+        part: { index, of: this.threads.length },
+        jobs: unsent,
+        forget,
+      };
+      thread.worker.postMessage(message);
     });
-  }
-
-  async close(): Promise<void> {
-    this.fail(new Error('the share-checking threads were stopped'));
-    await Promise.all(this.threads.map((thread) => thread.worker.terminate()));
   }
 
   private receive(message: FromAuditWorker): void {
     const waiting = this.waiting.get(message.seq);
     if (waiting === undefined) return;
     this.waiting.delete(message.seq);
-    waiting.thread.pages--;
     if ('error' in message) waiting.reject(new Error(`checking a page of shares failed: ${message.error}`));
-    else waiting.resolve({ page: message.page, verdicts: message.verdicts });
+    else waiting.resolve(message.verdicts);
   }
 
   private fail(error: Error): void {

@@ -1,11 +1,10 @@
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import { columnBuffers } from '../src/ledger/sqlite-ledger-batch.js';
 import { PageChecker } from './audit-page.js';
 import type { FromAuditWorker, ToAuditWorker } from './audit-protocol.js';
 
 /**
- * A share-checking thread of `hashrelay audit`: checks the pages it is sent, one after another,
- * and sends each back with its verdicts, the page's buffers moved (not copied) both ways.
+ * A share-checking thread of `hashrelay audit`: checks its part of each page it is sent, one
+ * after another, and sends back the verdicts (the codes' buffer moved, not copied).
  * Started by audit-threads.ts; not meant to be imported.
  */
 
@@ -14,9 +13,9 @@ function serve(port: MessagePort): void {
   port.on('message', (message: ToAuditWorker) => {
     try {
       checker.learn(message.jobs, message.forget);
-      const verdicts = checker.check(message.page);
-      const reply: FromAuditWorker = { seq: message.seq, page: message.page, verdicts };
-      port.postMessage(reply, [...columnBuffers(message.page), verdicts.codes.buffer as ArrayBuffer]);
+      const verdicts = checker.check(message.page, message.part);
+      const reply: FromAuditWorker = { seq: message.seq, verdicts };
+      port.postMessage(reply, [verdicts.codes.buffer as ArrayBuffer]);
     } catch (error) {
       const reply: FromAuditWorker = {
         seq: message.seq,
