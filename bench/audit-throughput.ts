@@ -22,11 +22,13 @@ import { auditWindow } from '../validator/audit.js';
  * database thread, nothing checked). The ledger is built once and kept under
  * $HASHRELAY_BENCH_DIR (default the temp dir), keyed by its shape.
  *
- *   npm run bench -- audit [--shares N] [--repeat R] [--threads 0,2 | none]
+ *   npm run bench -- audit [--shares N] [--repeat R] [--miners M] [--threads 0,2 | none]
  *
- * --repeat: shares a miner finds on one extranonce2 before moving on (nonce, ntime and version
- * rolled meanwhile); 1 makes every merkle root new, the audit's worst case. --threads none only
- * builds the ledger. Fewer shares than a day's 10 million span less time at the same rate.
+ * --repeat: shares a miner finds on one extranonce2 of a job before moving on (nonce, ntime and
+ * version rolled meanwhile). With the default 5000 miners a miner finds fewer than one share per
+ * 30 s job, so no merkle root repeats: the realistic worst case. Fewer miners (--miners 500)
+ * give each several shares a job, and the root cache its due. --threads none only builds the
+ * ledger. Fewer shares than a day's 10 million span less time at the same rate.
  */
 
 const DAY_MS = 86_400_000;
@@ -34,7 +36,6 @@ const DAY_MS = 86_400_000;
 const SHARES_A_DAY = 10_000_000;
 const T0 = Date.UTC(2026, 0, 1);
 const UPSTREAMS = 8;
-const MINERS = 5000;
 /** An upstream sends a new job every 30 s. */
 const JOB_MS = 30_000;
 /** Every hash meets 2^-32 but one in 65 536: those are recorded as refused, low difficulty. */
@@ -44,6 +45,7 @@ const LEDGER_SHAPE_VERSION = 3;
 interface BenchArgs {
   readonly shares: number;
   readonly repeat: number;
+  readonly miners: number;
   readonly threads: readonly number[];
 }
 
@@ -54,6 +56,7 @@ function benchArgs(): BenchArgs {
     options: {
       shares: { type: 'string' },
       repeat: { type: 'string' },
+      miners: { type: 'string' },
       threads: { type: 'string' },
     },
   });
@@ -69,6 +72,7 @@ function benchArgs(): BenchArgs {
   return {
     shares: Math.max(1, Math.floor(number(values.shares, 10_000_000))),
     repeat: Math.max(1, Math.floor(number(values.repeat, 4))),
+    miners: Math.max(1, Math.floor(number(values.miners, 5000))),
     threads,
   };
 }
@@ -94,7 +98,7 @@ function benchJob(upstream: number, index: number): JobRecord {
 }
 
 /** Builds the ledger in one transaction, indexes dropped meanwhile and rebuilt after (sorted, not row by row). */
-async function buildLedger(path: string, shares: number, repeat: number): Promise<void> {
+async function buildLedger(path: string, { shares, repeat, miners }: BenchArgs): Promise<void> {
   const partial = `${path}.partial`;
   rmSync(partial, { force: true });
   await (await openSqliteLedger(partial)).close(); // the schema, as the proxy creates it
@@ -127,7 +131,7 @@ async function buildLedger(path: string, shares: number, repeat: number): Promis
     `INSERT INTO shares (${SHARE_COLUMNS}) VALUES (${Array.from({ length: 17 }, () => '?').join(', ')})`,
   );
   const hotkeys = Array.from(
-    { length: MINERS },
+    { length: miners },
     (_, m) => `5${m.toString(36).padStart(6, '0')}${'x'.repeat(41)}`,
   );
   // Each upstream's current job: shares arrive in time order, so an older one is never named again.
@@ -164,15 +168,15 @@ async function buildLedger(path: string, shares: number, repeat: number): Promis
     return job;
   };
   // Per miner: the job it last worked on, and how many shares it found there.
-  const minerJob = new Int32Array(MINERS).fill(-1);
-  const minerShares = new Int32Array(MINERS);
+  const minerJob = new Int32Array(miners).fill(-1);
+  const minerShares = new Int32Array(miners);
   const root = new Int32Array(8);
   const hashWords = new Int32Array(8);
   const extranonce2 = Buffer.alloc(8);
   db.transaction(() => {
     for (let i = 0; i < shares; i++) {
       const time = T0 + Math.floor((i * spanOf(shares)) / shares);
-      const miner = i % MINERS;
+      const miner = i % miners;
       const upstream = miner % UPSTREAMS;
       const job = jobFor(upstream, Math.floor((time - T0) / JOB_MS));
       if (minerJob[miner] !== job.id) {
@@ -271,10 +275,13 @@ export async function runAuditThroughputBench(): Promise<void> {
   const args = benchArgs();
   const dir = join(process.env['HASHRELAY_BENCH_DIR'] ?? tmpdir(), 'hashrelay-bench-audit');
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `ledger-v${LEDGER_SHAPE_VERSION}-${args.shares}-r${args.repeat}.sqlite`);
+  const path = join(
+    dir,
+    `ledger-v${LEDGER_SHAPE_VERSION}-${args.shares}-r${args.repeat}${args.miners === 5000 ? '' : `-m${args.miners}`}.sqlite`,
+  );
   console.log(
     `# hashrelay audit, ${args.shares} shares over ${(spanOf(args.shares) / 3_600_000).toFixed(1)} h ` +
-      `(${args.repeat} a merkle root), SQLite`,
+      `from ${args.miners} miners (${args.repeat} a merkle root), SQLite`,
   );
   console.log(
     `load average ${loadavg()
@@ -285,7 +292,7 @@ export async function runAuditThroughputBench(): Promise<void> {
     console.log(`ledger ${path} (kept from an earlier run)`);
   } else {
     const started = performance.now();
-    await buildLedger(path, args.shares, args.repeat);
+    await buildLedger(path, args);
     const seconds = (performance.now() - started) / 1000;
     console.log(`ledger ${path} built in ${seconds.toFixed(1)} s (${rate(args.shares / seconds)} shares/s)`);
   }
