@@ -40,7 +40,7 @@ const UPSTREAMS = 8;
 const JOB_MS = 30_000;
 /** Every hash meets 2^-32 but one in 65 536: those are recorded as refused, low difficulty. */
 const DIFFICULTY = 2 ** -32;
-const LEDGER_SHAPE_VERSION = 3;
+const LEDGER_SHAPE_VERSION = 4;
 
 interface BenchArgs {
   readonly shares: number;
@@ -170,7 +170,8 @@ async function buildLedger(path: string, { shares, repeat, miners }: BenchArgs):
   // Per miner: the job it last worked on, and how many shares it found there.
   const minerJob = new Int32Array(miners).fill(-1);
   const minerShares = new Int32Array(miners);
-  const root = new Int32Array(8);
+  // Per miner: the merkle root of its current extranonce2.
+  const roots = new Int32Array(miners * 8);
   const hashWords = new Int32Array(8);
   const extranonce2 = Buffer.alloc(8);
   db.transaction(() => {
@@ -187,6 +188,7 @@ async function buildLedger(path: string, { shares, repeat, miners }: BenchArgs):
       minerShares[miner] = found + 1;
       extranonce2.writeUInt32BE(miner, 0); // the miner's slot
       extranonce2.writeUInt32BE(Math.floor(found / repeat), 4);
+      const root = roots.subarray(miner * 8, miner * 8 + 8);
       if (found % repeat === 0) merkleRootWords(job.prepared, extranonce2, root);
       const rolls = miner % 2 === 0; // half the farm rolls version bits (BIP 320)
       const versionBits = rolls ? ((i * 0x9e3779b1) << 13) & 0x1fffe000 : null;
