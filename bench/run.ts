@@ -1,4 +1,5 @@
 import { runAnswerLatencyBench } from './answer-latency.js';
+import { runAuditThroughputBench } from './audit-throughput.js';
 import { runHostileMinersBench } from './hostile-miners.js';
 import { runLedgerCommitBench } from './ledger-commit.js';
 import { runProxyLoadBench } from './proxy-load.js';
@@ -18,6 +19,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'timelock-encrypt': runTimelockEncryptBench,
   'answer-latency': runAnswerLatencyBench,
   'status-page': runStatusPageBench,
+  audit: runAuditThroughputBench,
 };
 
 const wanted = process.argv.slice(2);

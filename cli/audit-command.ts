@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { Chain, Metagraph } from '../src/chain/chain.js';
@@ -13,11 +14,13 @@ import {
   type AuditReport,
   type ChainWeightsComparison,
 } from '../validator/audit.js';
+import { auditProgress, type ProgressStream } from './audit-progress.js';
 import { ExitCode, type CommandResult } from './command.js';
 import { connectPolkadotChain } from './polkadot-connect.js';
 
 export const auditHelp = `Usage: hashrelay audit --ledger URL --from TIME --to TIME
                       [--chain URL --netuid N [--validator HOTKEY]] [--json]
+                      [--threads N] [--quiet]
 
 Re-verifies every share the ledger recorded in [--from, --to): rebuilds each share's block
 header from its stored job (coinbase with the upstream session's extranonce1 and the stored
@@ -44,6 +47,9 @@ hotkey holds on chain and compares them with the recomputed vector.
   --netuid N            the subnet
   --validator HOTKEY    the validator hotkey (SS58) whose on-chain weights to compare
   --json                one JSON object instead of the summary
+  --threads N           threads checking shares (default: one a core, here ${availableParallelism()});
+                        0 checks them on the main thread. The report is the same either way.
+  --quiet               no progress line on stderr (shown only when stderr is a terminal)
 
 Weights on chain are those of the validator's last post, which scored one window: give
 --from/--to the window that post scored (the validator logs it with every post, as
@@ -57,7 +63,12 @@ the ledger or chain could not be read, 2 usage error.
 
 export interface AuditDeps {
   readonly connectChain: (endpoint: string, logger: Logger) => Promise<Chain>;
+  /** Where progress goes (default process.stderr; drawn only on a terminal). */
+  readonly progress?: ProgressStream;
 }
+
+/** More checking threads than this is a typo, not a machine. */
+const MAX_THREADS = 1024;
 
 /** Largest unix time read as seconds: 10^11 s is the year 5138, 10^11 ms is 1973. */
 const SECONDS_BELOW = 100_000_000_000;
@@ -93,6 +104,8 @@ interface AuditArgs {
   readonly chain: { readonly endpoint: string; readonly netuid: number } | undefined;
   readonly validator: string | undefined;
   readonly json: boolean;
+  readonly threads: number | undefined;
+  readonly quiet: boolean;
 }
 
 function parseAuditArgs(args: readonly string[]): AuditArgs | CommandResult {
@@ -108,6 +121,8 @@ function parseAuditArgs(args: readonly string[]): AuditArgs | CommandResult {
       netuid: { type: 'string' },
       validator: { type: 'string' },
       json: { type: 'boolean' },
+      threads: { type: 'string' },
+      quiet: { type: 'boolean' },
     },
   });
   if (values.help === true) return { code: ExitCode.ok, stdout: auditHelp };
@@ -144,10 +159,25 @@ function parseAuditArgs(args: readonly string[]): AuditArgs | CommandResult {
       return usage(`--chain ${values.chain} is not a ws:// or wss:// URL`);
     chain = { endpoint: values.chain, netuid };
   }
+  let threads: number | undefined;
+  if (values.threads !== undefined) {
+    threads = Number(values.threads);
+    if (!/^\d+$/.test(values.threads) || threads > MAX_THREADS) {
+      return usage(`--threads ${values.threads} is not a number of threads (0..${MAX_THREADS})`);
+    }
+  }
   if (values.ledger.startsWith('sqlite:') && !existsSync(values.ledger.slice('sqlite:'.length))) {
     return usage(`no ledger at ${values.ledger.slice('sqlite:'.length)}`);
   }
-  return { ledger: values.ledger, window, chain, validator: values.validator, json: values.json === true };
+  return {
+    ledger: values.ledger,
+    window,
+    chain,
+    validator: values.validator,
+    json: values.json === true,
+    threads,
+    quiet: values.quiet === true,
+  };
 }
 
 interface ChainCheck {
@@ -193,7 +223,19 @@ export async function runAuditCommand(
     } catch (error) {
       return fail(`cannot open the ledger: ${(error as Error).message}`);
     }
-    const report = await auditWindow(ledger, parsed.window, { metagraph });
+    const progress = auditProgress(deps.progress ?? process.stderr, parsed.quiet);
+    let report: AuditReport;
+    try {
+      report = await auditWindow(ledger, parsed.window, {
+        metagraph,
+        threads: parsed.threads,
+        onProgress: (checked, total) => {
+          progress.update(checked, total);
+        },
+      });
+    } finally {
+      progress.end();
+    }
     let chainCheck: ChainCheck | undefined;
     if (parsed.validator !== undefined && chain !== undefined && metagraph !== undefined) {
       chainCheck = await checkChain(chain, metagraph, parsed.validator, report);

@@ -1,18 +1,24 @@
 import type { Metagraph, Neuron, Uid } from '../src/chain/chain.js';
 import { maxUpscaleU16 } from '../src/chain/weight-limits.js';
+import { availableParallelism } from 'node:os';
 import type {
-  LedgerReader,
   LedgerJobId,
+  LedgerReader,
   LedgerShareId,
   LocalVerdict,
+  ShareSpan,
   StoredJob,
-  StoredShare,
   TimeWindow,
 } from '../src/ledger/ledger.js';
-import { toDisplayHex } from '../src/work/bytes.js';
-import { checkShare, prepareJob, type PreparedJob, type ShareVerdict } from '../src/work/share-check.js';
-import { toDifficulty, toJobId, type Difficulty, type U32 } from '../src/work/types.js';
-import { BIP320_VERSION_MASK, rollVersion } from '../src/work/version-rolling.js';
+import {
+  jobIdsOf,
+  lastShareId,
+  ShareColumnsView,
+  type ShareColumns,
+} from '../src/ledger/sqlite-ledger-batch.js';
+import { candidateVersions, ShareCheck } from './audit-page.js';
+import { InlineVerifier, ThreadedVerifier, type CheckedPage, type PageVerifier } from './audit-threads.js';
+import { CreditedHashes } from './credited-hashes.js';
 import { isMarkedIdentity } from './admission.js';
 import { scoreWindow, type WindowScores } from './scoring.js';
 import { toU16Vector, WeightsError, type U16Vector, type U16Weights } from './weights.js';
@@ -121,36 +127,29 @@ export interface AuditReport {
 export interface AuditOptions {
   /** Score by uid and compare with `scoreWindow` against this metagraph. */
   readonly metagraph?: Metagraph;
-  /** The first page's span, ms (default 10 minutes); pages then grow or shrink toward `pageShares`. */
-  readonly pageMs?: number;
-  /** Shares per page aimed at (default 50 000): `Ledger.shares` returns a whole page at once. */
+  /** Shares a page of the ledger's stream holds (default 16 384): the unit read, checked and sent to a thread. */
   readonly pageShares?: number;
+  /** Threads checking shares (default: one a core); 0 checks them on the calling thread. */
+  readonly threads?: number;
   /** Failures kept in the report (default 1000); all are counted. */
   readonly maxFailuresListed?: number;
-  /** Called after each page with the shares checked so far. */
-  readonly onProgress?: (sharesChecked: number) => void;
+  /** Called after each page with the shares checked so far and the window's total. */
+  readonly onProgress?: (sharesChecked: number, sharesTotal: number) => void;
 }
 
 /** Score comparisons allow this relative difference: the ledger and the audit sum in different orders. */
 export const SCORE_TOLERANCE = 1e-9;
 
-// The proxy never accepts ntime before the job's; how far ahead it allows is its own setting.
-const ANY_NTIME_AHEAD = 2 ** 32;
-const ALL_BITS: U32 = 0xffffffff;
 const JOB_CACHE_SIZE = 100_000;
 
-type AuditJob =
-  { readonly prepared: PreparedJob; readonly extranonce2Size: number } | { readonly error: string };
+/** The share check's failures, as the report names them. */
+const CHECK_FAILURES = new Map<number, AuditFailureKind>([
+  [ShareCheck.missingJob, 'missing-job'],
+  [ShareCheck.malformed, 'malformed'],
+  [ShareCheck.hashMismatch, 'hash-mismatch'],
+]);
 
-interface Page {
-  readonly to: number;
-  readonly rows: Promise<StoredShare[]>;
-}
-
-type ShareOutcome =
-  | { readonly kind: 'ok'; readonly meets: boolean; readonly hash: Uint8Array }
-  | { readonly kind: 'skip' }
-  | { readonly kind: 'fail'; readonly failure: AuditFailureKind; readonly detail: string };
+export { candidateVersions };
 
 /** Audits every share the ledger stamped in [window.from, window.to). */
 export async function auditWindow(
@@ -160,97 +159,33 @@ export async function auditWindow(
 ): Promise<AuditReport> {
   if (!(window.to > window.from)) throw new RangeError(`window [${window.from}, ${window.to}) is empty`);
   const started = performance.now();
-  const maxListed = options.maxFailuresListed ?? 1000;
-  const pageShares = options.pageShares ?? 50_000;
-  let span = Math.max(1, Math.floor(options.pageMs ?? 10 * 60_000));
-
-  const jobs = new Map<LedgerJobId, AuditJob | undefined>();
-  const seen = new Set<string>();
-  const byVerdict: Partial<Record<LocalVerdict, number>> = {};
-  const failureCounts: Partial<Record<AuditFailureKind, number>> = {};
-  const failures: ShareFailure[] = [];
-  const credit = new Map<string, { acceptedShares: number; recorded: number; verified: number }>();
-  let sharesChecked = 0;
-
-  const fail = (share: StoredShare, kind: AuditFailureKind, detail: string): void => {
-    failureCounts[kind] = (failureCounts[kind] ?? 0) + 1;
-    if (failures.length >= maxListed) return;
-    failures.push({
-      shareId: share.id,
-      kind,
-      time: share.time,
-      miner: share.miner,
-      worker: share.worker,
-      jobId: share.jobId,
-      verdict: share.verdict,
-      assignedDifficulty: share.assignedDifficulty,
-      detail,
+  const threads = Math.max(0, Math.floor(options.threads ?? availableParallelism()));
+  const tally = new AuditTally(options.maxFailuresListed ?? 1000);
+  const span = await ledger.shareSpan(window);
+  // No threads started for a window with nothing to check.
+  const verifier: PageVerifier =
+    threads === 0 || span.count === 0 ? new InlineVerifier() : new ThreadedVerifier(threads);
+  try {
+    await streamPages(ledger, window, span, verifier, {
+      pageShares: Math.max(1, Math.floor(options.pageShares ?? 16_384)),
+      // Enough pages in flight to keep every thread busy while the next page is read.
+      inFlight: Math.max(2, threads * 2),
+      onPage: (checked) => {
+        tally.add(checked);
+        options.onProgress?.(tally.sharesChecked, span.count);
+      },
     });
-  };
-
-  // Ledger.shares returns a whole window at once: page by sub-windows sized to ~pageShares,
-  // and read the next page while this one is checked (the backend answers off this thread).
-  const fetchPage = (from: number): Page => {
-    const to = Math.min(window.to, from + span);
-    const rows = ledger.shares({ from, to });
-    rows.catch(() => undefined); // awaited below; an early rejection is not unhandled meanwhile
-    return { to, rows };
-  };
-  for (let next: Page | undefined = fetchPage(window.from); next !== undefined;) {
-    const page = await next.rows;
-    const pageTo: number = next.to;
-    if (page.length > 2 * pageShares) span = Math.max(1, Math.floor(span / 2));
-    else if (page.length < pageShares / 2) span = Math.min(span * 2, window.to - window.from);
-    await loadJobs(ledger, jobs, page);
-    next = pageTo < window.to ? fetchPage(pageTo) : undefined;
-    for (const share of page) {
-      sharesChecked += 1;
-      byVerdict[share.verdict] = (byVerdict[share.verdict] ?? 0) + 1;
-      const accepted = share.verdict === 'accepted';
-      let entry = credit.get(share.miner);
-      if (accepted) {
-        if (entry === undefined)
-          credit.set(share.miner, (entry = { acceptedShares: 0, recorded: 0, verified: 0 }));
-        entry.acceptedShares += 1;
-        entry.recorded += share.assignedDifficulty;
-      }
-      const outcome = auditShare(share, share.jobId === null ? undefined : jobs.get(share.jobId));
-      if (outcome.kind === 'fail') {
-        fail(share, outcome.failure, outcome.detail);
-        continue;
-      }
-      if (outcome.kind === 'skip') continue;
-      if (accepted) {
-        if (!outcome.meets) {
-          fail(
-            share,
-            'below-assigned-difficulty',
-            `hash does not meet the assigned difficulty ${share.assignedDifficulty}`,
-          );
-          continue;
-        }
-        // The low 16 bytes of a share hash are its random part: a collision-free key at half the memory.
-        const key = Buffer.from(outcome.hash.buffer, outcome.hash.byteOffset, 16).toString('latin1');
-        if (seen.has(key)) {
-          fail(share, 'duplicate-credit', 'an earlier accepted share in the window has the same hash');
-          continue;
-        }
-        seen.add(key);
-        entry!.verified += share.assignedDifficulty;
-      } else if (share.verdict === 'low-difficulty' && outcome.meets) {
-        fail(share, 'refused-valid-share', `hash meets the assigned difficulty ${share.assignedDifficulty}`);
-      }
-    }
-    options.onProgress?.(sharesChecked);
+  } finally {
+    await verifier.close();
   }
 
   const ledgerTotals = new Map<string, number>();
   for (const totals of await ledger.minerTotals(window)) {
     ledgerTotals.set(totals.miner, (ledgerTotals.get(totals.miner) ?? 0) + totals.creditedDifficulty);
   }
-  const identities = [...new Set([...credit.keys(), ...ledgerTotals.keys()])].sort();
+  const identities = [...new Set([...tally.credit.keys(), ...ledgerTotals.keys()])].sort();
   const creditRows: IdentityCredit[] = identities.map((miner) => {
-    const entry = credit.get(miner);
+    const entry = tally.credit.get(miner);
     return {
       miner,
       acceptedShares: entry?.acceptedShares ?? 0,
@@ -274,13 +209,14 @@ export async function auditWindow(
         );
 
   const elapsedMs = performance.now() - started;
-  const failed = Object.values(failureCounts).some((count) => count > 0);
+  const sharesChecked = tally.sharesChecked;
+  const failed = Object.values(tally.failureCounts).some((count) => count > 0);
   return {
     window,
     sharesChecked,
-    byVerdict,
-    failureCounts,
-    failures,
+    byVerdict: tally.byVerdict,
+    failureCounts: tally.failureCounts,
+    failures: tally.failures,
     credit: creditRows,
     creditDifferences,
     scores,
@@ -293,112 +229,146 @@ export async function auditWindow(
   };
 }
 
-/** Fetches the page's jobs not yet cached, in parallel (each is a round trip to the backend). */
-async function loadJobs(
-  ledger: LedgerReader,
-  jobs: Map<LedgerJobId, AuditJob | undefined>,
-  page: readonly StoredShare[],
-): Promise<void> {
-  const wanted = new Set<LedgerJobId>();
-  for (const share of page) if (share.jobId !== null && !jobs.has(share.jobId)) wanted.add(share.jobId);
-  const loaded = await Promise.all([...wanted].map((id) => ledger.job(id)));
-  for (const [i, id] of [...wanted].entries()) {
-    if (jobs.size >= JOB_CACHE_SIZE) jobs.delete(jobs.keys().next().value!);
-    const job = loaded[i];
-    jobs.set(id, job === undefined ? undefined : toAuditJob(job));
-  }
-}
-
-function toAuditJob(job: StoredJob): AuditJob {
-  try {
-    const prepared = prepareJob(
-      {
-        jobId: toJobId(job.upstreamJobId),
-        prevhash: job.prevhash,
-        coinb1: job.coinb1,
-        coinb2: job.coinb2,
-        merkleBranch: job.merkleBranch,
-        version: job.version,
-        nbits: job.nbits,
-        ntime: job.ntime,
-        cleanJobs: job.cleanJobs,
-      },
-      job.extranonce1,
-    );
-    return { prepared, extranonce2Size: job.extranonce2Size };
-  } catch (error) {
-    return { error: `job ${job.id} cannot be mined: ${(error as Error).message}` };
-  }
+interface StreamOptions {
+  readonly pageShares: number;
+  readonly inFlight: number;
+  /** Each checked page, in ledger order. */
+  readonly onPage: (checked: CheckedPage) => void;
 }
 
 /**
- * The header versions a share may have been hashed with. The ledger keeps the version bits as
- * sent but not the mask negotiated with the miner, so the audit rolls them under the BIP 320
- * mask (what the proxy offers and pools grant), then takes them as a full version (miners that
- * send the whole rolled version, or a mask wider than BIP 320). The proxy keeps the job version's
- * own bits out of the mask it offers, so its header is the job version OR the rolled bits: first.
+ * Reads the window page after page in id order and has each checked as soon as it is read,
+ * with up to `inFlight` pages read or being checked ahead of the one taken next.
  */
-export function candidateVersions(jobVersion: U32, versionBits: U32 | null): U32[] {
-  if (versionBits === null) return [jobVersion];
-  const rolled = rollVersion(jobVersion, BIP320_VERSION_MASK, versionBits);
-  if (!rolled.ok) return [versionBits];
-  const kept = (jobVersion | (versionBits & BIP320_VERSION_MASK)) >>> 0;
-  return [...new Set([kept, rolled.version, versionBits])];
+async function streamPages(
+  ledger: LedgerReader,
+  window: TimeWindow,
+  span: ShareSpan,
+  verifier: PageVerifier,
+  options: StreamOptions,
+): Promise<void> {
+  if (span.count === 0) return;
+  const jobs = new Map<LedgerJobId, StoredJob | null>();
+  const read = (afterId: number): Promise<ShareColumns> =>
+    ledger.sharePage(window, { afterId, throughId: span.lastId, limit: options.pageShares });
+  let reading: Promise<ShareColumns> | undefined = read(span.firstId - 1);
+  const checking: Promise<CheckedPage>[] = [];
+  try {
+    for (;;) {
+      while (reading !== undefined && checking.length < options.inFlight) {
+        const page: ShareColumns = await reading;
+        const last = lastShareId(page, span.lastId);
+        reading = page.count < options.pageShares || last >= span.lastId ? undefined : read(last);
+        if (page.count > 0) checking.push(checkPage(ledger, jobs, verifier, page));
+      }
+      const next = checking.shift();
+      if (next === undefined) return;
+      options.onPage(await next);
+    }
+  } finally {
+    // Awaited above unless something failed first; a rejection then is not unhandled meanwhile.
+    reading?.catch(() => undefined);
+    for (const pending of checking) pending.catch(() => undefined);
+  }
 }
 
-/** Rebuilds one share's header from its job, hashes it and compares it with the stored hash. */
-function auditShare(share: StoredShare, job: AuditJob | undefined): ShareOutcome {
-  const accepted = share.verdict === 'accepted';
-  if (share.jobId === null) {
-    return accepted
-      ? { kind: 'fail', failure: 'missing-job', detail: 'accepted without naming a job' }
-      : { kind: 'skip' };
+/** Loads the page's jobs not yet cached (each a round trip, in parallel), then has the page checked. */
+async function checkPage(
+  ledger: LedgerReader,
+  jobs: Map<LedgerJobId, StoredJob | null>,
+  verifier: PageVerifier,
+  page: ShareColumns,
+): Promise<CheckedPage> {
+  const named = jobIdsOf(page);
+  const wanted = [...named].filter((id) => !jobs.has(id));
+  const loaded = await Promise.all(wanted.map((id) => ledger.job(id)));
+  wanted.forEach((id, i) => {
+    if (jobs.size >= JOB_CACHE_SIZE) jobs.clear(); // reloaded as pages name them again
+    jobs.set(id, loaded[i] ?? null);
+  });
+  const pageJobs = new Map<LedgerJobId, StoredJob | null>();
+  for (const id of named) pageJobs.set(id, jobs.get(id) ?? null);
+  return verifier.check(page, pageJobs);
+}
+
+interface CreditEntry {
+  acceptedShares: number;
+  recorded: number;
+  verified: number;
+}
+
+/** The audit's running account, fed checked pages in ledger order. */
+class AuditTally {
+  sharesChecked = 0;
+  readonly byVerdict: Partial<Record<LocalVerdict, number>> = {};
+  readonly failureCounts: Partial<Record<AuditFailureKind, number>> = {};
+  readonly failures: ShareFailure[] = [];
+  readonly credit = new Map<string, CreditEntry>();
+  private readonly seen = new CreditedHashes();
+
+  constructor(private readonly maxListed: number) {}
+
+  add({ page, verdicts }: CheckedPage): void {
+    const view = new ShareColumnsView(page);
+    const details = new Map(verdicts.details);
+    for (let i = 0; i < view.count; i++) this.addShare(view, i, verdicts.codes[i]!, details.get(i));
   }
-  if (job === undefined) {
-    return { kind: 'fail', failure: 'missing-job', detail: `job ${share.jobId} is not in the ledger` };
-  }
-  if ('error' in job) return { kind: 'fail', failure: 'malformed', detail: job.error };
-  if (share.hash === null) {
-    return accepted
-      ? { kind: 'fail', failure: 'malformed', detail: 'accepted but no hash was stored' }
-      : { kind: 'skip' };
-  }
-  const positive = share.assignedDifficulty > 0 && Number.isFinite(share.assignedDifficulty);
-  if (accepted && !positive) {
-    return {
-      kind: 'fail',
-      failure: 'malformed',
-      detail: `accepted at difficulty ${share.assignedDifficulty}, which is not positive`,
-    };
-  }
-  const difficulty: Difficulty = toDifficulty(positive ? share.assignedDifficulty : 1);
-  let last: ShareVerdict | undefined;
-  for (const version of candidateVersions(job.prepared.job.version, share.versionBits)) {
-    last = checkShare({
-      job: job.prepared,
-      extranonce2Size: job.extranonce2Size,
-      submission: {
-        extranonce2: share.extranonce2,
-        ntime: share.ntime,
-        nonce: share.nonce,
-        versionBits: version,
-      },
-      versionMask: ALL_BITS, // `version` is already the full header version
-      assignedDifficulty: difficulty,
-      maxNtimeAheadSeconds: ANY_NTIME_AHEAD,
-    });
-    if (last.work === null) return { kind: 'fail', failure: 'malformed', detail: last.detail };
-    if (sameBytes(last.work.hash, share.hash)) {
-      return { kind: 'ok', meets: positive && last.valid, hash: last.work.hash };
+
+  private addShare(view: ShareColumnsView, i: number, code: number, detail: string | undefined): void {
+    this.sharesChecked += 1;
+    const verdict = view.verdict(i) as LocalVerdict;
+    const assigned = view.assignedDifficulty(i);
+    this.byVerdict[verdict] = (this.byVerdict[verdict] ?? 0) + 1;
+    let entry: CreditEntry | undefined;
+    if (verdict === 'accepted') {
+      const miner = view.miner(i);
+      entry = this.credit.get(miner);
+      if (entry === undefined)
+        this.credit.set(miner, (entry = { acceptedShares: 0, recorded: 0, verified: 0 }));
+      entry.acceptedShares += 1;
+      entry.recorded += assigned;
+    }
+    if (code === ShareCheck.skipped) return;
+    const failure = CHECK_FAILURES.get(code);
+    if (failure !== undefined) {
+      this.fail(view, i, failure, detail ?? '');
+      return;
+    }
+    const meets = code === ShareCheck.meets;
+    if (entry !== undefined) {
+      if (!meets) {
+        this.fail(
+          view,
+          i,
+          'below-assigned-difficulty',
+          `hash does not meet the assigned difficulty ${assigned}`,
+        );
+      } else if (!this.seen.add(view.bytes, view.hashStart(i))) {
+        // Verified: the stored hash is the one rebuilt, so it keys the proof of work.
+        this.fail(view, i, 'duplicate-credit', 'an earlier accepted share in the window has the same hash');
+      } else {
+        entry.verified += assigned;
+      }
+    } else if (verdict === 'low-difficulty' && meets) {
+      this.fail(view, i, 'refused-valid-share', `hash meets the assigned difficulty ${assigned}`);
     }
   }
-  return {
-    kind: 'fail',
-    failure: 'hash-mismatch',
-    detail:
-      `stored hash ${toDisplayHex(share.hash)}; the header rebuilt from job ${share.jobId} hashes to ` +
-      toDisplayHex(last!.work!.hash),
-  };
+
+  private fail(view: ShareColumnsView, i: number, kind: AuditFailureKind, detail: string): void {
+    this.failureCounts[kind] = (this.failureCounts[kind] ?? 0) + 1;
+    if (this.failures.length >= this.maxListed) return;
+    this.failures.push({
+      shareId: view.id(i),
+      kind,
+      time: view.time(i),
+      miner: view.miner(i),
+      worker: view.worker(i),
+      jobId: view.jobId(i),
+      verdict: view.verdict(i) as LocalVerdict,
+      assignedDifficulty: view.assignedDifficulty(i),
+      detail,
+    });
+  }
 }
 
 /** Scores from the audited credit, the same way `scoreWindow` turns ledger totals into scores. */
@@ -539,10 +509,4 @@ function sameVector(a: U16Weights, b: U16Weights): boolean {
 
 function closeEnough(a: number, b: number): boolean {
   return Math.abs(a - b) <= SCORE_TOLERANCE * Math.max(Math.abs(a), Math.abs(b));
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

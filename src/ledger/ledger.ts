@@ -1,4 +1,5 @@
 import type { U32 } from '../work/types.js';
+import type { ShareColumns } from './sqlite-ledger-batch.js';
 
 /**
  * The share ledger: every job a proxy issued work from and every share it judged, durably.
@@ -143,6 +144,20 @@ export interface StoredShare extends ShareRecord {
   readonly upstreamError: string | null;
 }
 
+/** How many shares a window holds, and the ids they lie between (both 0 when there are none). */
+export interface ShareSpan {
+  readonly count: number;
+  readonly firstId: LedgerShareId;
+  readonly lastId: LedgerShareId;
+}
+
+/** One page of the audit's stream: the next `limit` shares with ids in (afterId, throughId]. */
+export interface SharePageRequest {
+  readonly afterId: LedgerShareId;
+  readonly throughId: LedgerShareId;
+  readonly limit: number;
+}
+
 export interface StoredJob extends JobRecord {
   readonly id: LedgerJobId;
 }
@@ -173,6 +188,14 @@ export interface Ledger {
   /** Shares in a window in id order (for audit and tests). */
   shares(window: TimeWindow): Promise<StoredShare[]>;
   job(id: LedgerJobId): Promise<StoredJob | undefined>;
+  /** Where the audit's stream of a window starts and ends, and how long it is. */
+  shareSpan(window: TimeWindow): Promise<ShareSpan>;
+  /**
+   * The audit's stream: a window's shares page by page in id order, each page as columns
+   * (sqlite-ledger-batch.ts) rather than an object a share, so that millions cross cheaply.
+   * A page shorter than `limit` is the last.
+   */
+  sharePage(window: TimeWindow, page: SharePageRequest): Promise<ShareColumns>;
   /** Reject summaries whose interval starts in a window, oldest first. */
   rejectSummaries(window: TimeWindow): Promise<RejectSummary[]>;
   /**
@@ -201,5 +224,13 @@ export interface PrunedRows {
  */
 export type LedgerReader = Pick<
   Ledger,
-  'flush' | 'minerTotals' | 'upstreamTotals' | 'shares' | 'job' | 'rejectSummaries' | 'close'
+  | 'flush'
+  | 'minerTotals'
+  | 'upstreamTotals'
+  | 'shares'
+  | 'job'
+  | 'shareSpan'
+  | 'sharePage'
+  | 'rejectSummaries'
+  | 'close'
 >;

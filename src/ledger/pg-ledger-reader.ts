@@ -3,6 +3,8 @@ import type {
   MinerTotals,
   PrunedRows,
   RejectSummary,
+  SharePageRequest,
+  ShareSpan,
   StoredJob,
   StoredShare,
   TimeWindow,
@@ -13,14 +15,17 @@ import { currentVersion } from './pg-ledger-schema.js';
 import {
   JOB_COLUMNS,
   REJECT_SUMMARY_COLUMNS,
+  SHARE_COLUMNS,
   STORED_SHARE_COLUMNS,
   storedRejectSummary,
   type RejectSummaryRow,
   storedJob,
   storedShare,
   type JobRow,
+  type ShareRow,
   type StoredShareRow,
 } from './ledger-rows.js';
+import { shareColumnsOf, type ShareColumns } from './sqlite-ledger-batch.js';
 import {
   minerTotals,
   totalsColumns,
@@ -127,6 +132,27 @@ export class PgReader {
       rowMode: 'array',
     });
     return rows.map(storedShare);
+  }
+
+  async shareSpan(window: TimeWindow): Promise<ShareSpan> {
+    const { rows } = await this.pool.query<[number, number | null, number | null]>({
+      text: `SELECT count(*), min(id), max(id) FROM ${this.s}.shares WHERE time >= $1 AND time < $2`,
+      values: bounds(window),
+      rowMode: 'array',
+    });
+    const [count, firstId, lastId] = rows[0]!;
+    return { count, firstId: firstId ?? 0, lastId: lastId ?? 0 };
+  }
+
+  /** Keyset pages on the primary key: each page starts where the last ended, none sorts the window. */
+  async sharePage(window: TimeWindow, page: SharePageRequest): Promise<ShareColumns> {
+    const { rows } = await this.pool.query<ShareRow>({
+      text: `SELECT ${SHARE_COLUMNS} FROM ${this.s}.shares WHERE id > $1 AND id <= $2 AND time >= $3 AND time < $4
+             ORDER BY id LIMIT $5`,
+      values: [page.afterId, page.throughId, ...bounds(window), page.limit],
+      rowMode: 'array',
+    });
+    return shareColumnsOf(rows);
   }
 
   async job(id: number): Promise<StoredJob | undefined> {

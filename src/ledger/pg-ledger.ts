@@ -10,6 +10,8 @@ import type {
   PrunedRows,
   RejectSummary,
   ShareRecord,
+  SharePageRequest,
+  ShareSpan,
   StoredJob,
   StoredShare,
   TimeWindow,
@@ -24,6 +26,7 @@ import { IdBlocks } from './pg-ledger-ids.js';
 import { PgReader } from './pg-ledger-reader.js';
 import { PgWriter } from './pg-ledger-writer.js';
 import { ReadOnlyLedger } from './read-only-ledger.js';
+import type { ShareColumns } from './sqlite-ledger-batch.js';
 import {
   checkJobRecord,
   checkPrune,
@@ -162,6 +165,8 @@ export async function openPgLedgerReader(
     upstreamTotals: (window) => reader.upstreamTotals(window),
     shares: (window) => reader.shares(window),
     job: (id) => reader.job(id),
+    shareSpan: (window) => reader.shareSpan(window),
+    sharePage: (window, page) => reader.sharePage(window, page),
     rejectSummaries: (window) => reader.rejectSummaries(window),
     close: () => reader.close(),
     queryFailure: describeError,
@@ -292,6 +297,14 @@ class PgLedgerImpl implements PgLedger {
 
   job(id: LedgerJobId): Promise<StoredJob | undefined> {
     return this.commits.query('job', null, () => this.reader.job(id));
+  }
+
+  shareSpan(window: TimeWindow): Promise<ShareSpan> {
+    return this.commits.query('shareSpan', window, () => this.reader.shareSpan(window));
+  }
+
+  sharePage(window: TimeWindow, page: SharePageRequest): Promise<ShareColumns> {
+    return this.commits.query('sharePage', window, () => this.reader.sharePage(window, page));
   }
 
   /** On a reader connection: commits go on beside it (rows they insert are newer than `before`). */

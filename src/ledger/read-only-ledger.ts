@@ -3,6 +3,8 @@ import type {
   LedgerReader,
   MinerTotals,
   RejectSummary,
+  SharePageRequest,
+  ShareSpan,
   StoredJob,
   StoredShare,
   TimeWindow,
@@ -10,6 +12,7 @@ import type {
 } from './ledger.js';
 import { LedgerError } from './ledger-error.js';
 import { checkWindow } from './record-checks.js';
+import type { ShareColumns } from './sqlite-ledger-batch.js';
 
 /**
  * A ledger opened to read only (the audit): no lock, no migration, no ids drawn, so it opens
@@ -24,6 +27,8 @@ export interface ReadOnlyBackend {
   upstreamTotals(window: TimeWindow): Promise<UpstreamTotals[]>;
   shares(window: TimeWindow): Promise<StoredShare[]>;
   job(id: LedgerJobId): Promise<StoredJob | undefined>;
+  shareSpan(window: TimeWindow): Promise<ShareSpan>;
+  sharePage(window: TimeWindow, page: SharePageRequest): Promise<ShareColumns>;
   rejectSummaries(window: TimeWindow): Promise<RejectSummary[]>;
   close(): Promise<void>;
   /** A failed query's text for LEDGER_QUERY_FAILED, or null to pass its error on as it is. */
@@ -54,6 +59,14 @@ export class ReadOnlyLedger implements LedgerReader {
 
   job(id: LedgerJobId): Promise<StoredJob | undefined> {
     return this.query('job', null, () => this.backend.job(id));
+  }
+
+  shareSpan(window: TimeWindow): Promise<ShareSpan> {
+    return this.query('shareSpan', window, () => this.backend.shareSpan(window));
+  }
+
+  sharePage(window: TimeWindow, page: SharePageRequest): Promise<ShareColumns> {
+    return this.query('sharePage', window, () => this.backend.sharePage(window, page));
   }
 
   rejectSummaries(window: TimeWindow): Promise<RejectSummary[]> {

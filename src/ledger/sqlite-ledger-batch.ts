@@ -1,4 +1,5 @@
 import type { LedgerShareId, ShareRecord } from './ledger.js';
+import type { ShareRow as TableShareRow } from './ledger-rows.js';
 import type { ShareRow } from './sqlite-ledger-protocol.js';
 
 /**
@@ -46,18 +47,10 @@ export class ShareColumnsBuilder {
 
   /** Copies the share in: the caller may reuse its byte arrays as soon as this returns. */
   add(id: LedgerShareId, share: ShareRecord): void {
-    if (this.count === this.capacity) this.grow();
-    const i = this.count++;
-    const n = i * NUMBER_COLUMNS;
-    const numbers = this.numbers;
-    numbers[n] = id;
-    numbers[n + 1] = share.time;
-    numbers[n + 2] = share.jobId ?? Number.NaN;
-    numbers[n + 3] = share.ntime;
-    numbers[n + 4] = share.nonce;
-    numbers[n + 5] = share.versionBits ?? Number.NaN;
-    numbers[n + 6] = share.assignedDifficulty;
-    numbers[n + 7] = share.shareDifficulty ?? Number.NaN;
+    const i = this.next();
+    this.putNumbers(i, id, share.time, share.jobId, share.ntime, share.nonce, share.versionBits);
+    this.numbers[i * NUMBER_COLUMNS + 6] = share.assignedDifficulty;
+    this.numbers[i * NUMBER_COLUMNS + 7] = share.shareDifficulty ?? Number.NaN;
     const t = i * TEXT_COLUMNS;
     const text = this.text;
     text[t] = this.intern(share.miner);
@@ -66,10 +59,65 @@ export class ShareColumnsBuilder {
     text[t + 3] = this.intern(share.upstreamSession);
     text[t + 4] = this.intern(share.verdict);
     text[t + 5] = this.intern(share.upstreamVerdict);
-    this.extranonce2Lengths[i] = share.extranonce2.length;
-    this.flags[i] = (share.isBlock ? IS_BLOCK : 0) | (share.hash === null ? 0 : HAS_HASH);
-    this.append(share.extranonce2);
-    if (share.hash !== null) this.append(share.hash);
+    this.putBytes(i, share.extranonce2, share.hash, share.isBlock);
+  }
+
+  /**
+   * Copies a row read back from either backend in (the audit's pages): the difficulty may be
+   * numeric text (PostgreSQL), a flag a boolean.
+   */
+  addRow(row: Readonly<TableShareRow>): void {
+    // Both schemas hold these; a file edited past its CHECKs would otherwise shift every later share.
+    if ((row[13] !== null && row[13].length !== 32) || row[7].length > 0xffff) {
+      throw new RangeError(
+        `share ${row[0]} has a ${row[13]?.length ?? 0}-byte hash and a ${row[7].length}-byte extranonce2, ` +
+          'which the ledger schema forbids: the ledger was edited outside hashrelay',
+      );
+    }
+    const i = this.next();
+    this.putNumbers(i, row[0], row[1], row[6], row[8], row[9], row[10]);
+    this.numbers[i * NUMBER_COLUMNS + 6] = Number(row[11]);
+    this.numbers[i * NUMBER_COLUMNS + 7] = row[12] ?? Number.NaN;
+    const t = i * TEXT_COLUMNS;
+    const text = this.text;
+    text[t] = this.intern(row[2]);
+    text[t + 1] = this.intern(row[3]);
+    text[t + 2] = this.intern(row[4]);
+    text[t + 3] = this.intern(row[5]);
+    text[t + 4] = this.intern(row[14]);
+    text[t + 5] = this.intern(row[15]);
+    this.putBytes(i, row[7], row[13], Boolean(row[16]));
+  }
+
+  private next(): number {
+    if (this.count === this.capacity) this.grow();
+    return this.count++;
+  }
+
+  private putNumbers(
+    i: number,
+    id: number,
+    time: number,
+    jobId: number | null,
+    ntime: number,
+    nonce: number,
+    versionBits: number | null,
+  ): void {
+    const n = i * NUMBER_COLUMNS;
+    const numbers = this.numbers;
+    numbers[n] = id;
+    numbers[n + 1] = time;
+    numbers[n + 2] = jobId ?? Number.NaN;
+    numbers[n + 3] = ntime;
+    numbers[n + 4] = nonce;
+    numbers[n + 5] = versionBits ?? Number.NaN;
+  }
+
+  private putBytes(i: number, extranonce2: Uint8Array, hash: Uint8Array | null, isBlock: boolean): void {
+    this.extranonce2Lengths[i] = extranonce2.length;
+    this.flags[i] = (isBlock ? IS_BLOCK : 0) | (hash === null ? 0 : HAS_HASH);
+    this.append(extranonce2);
+    if (hash !== null) this.append(hash);
   }
 
   /** The columns, and the buffers to transfer with them (unusable here afterwards). */
@@ -83,10 +131,7 @@ export class ShareColumnsBuilder {
       flags: this.flags,
       bytes: this.bytes.subarray(0, this.bytesUsed),
     };
-    const transfer = [this.numbers, this.text, this.extranonce2Lengths, this.flags, this.bytes].map(
-      (array) => array.buffer,
-    );
-    return { columns, transfer };
+    return { columns, transfer: columnBuffers(columns) };
   }
 
   private intern(value: string): number {
@@ -125,7 +170,6 @@ function grown<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(
 /** Calls `insert` with each share as a row in `shares` column order (database thread). */
 export function forEachShareRow(columns: ShareColumns, insert: (row: ShareRow) => void): void {
   const { numbers, text, strings, extranonce2Lengths, flags, bytes } = columns;
-  const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value);
   let offset = 0;
   for (let i = 0; i < columns.count; i++) {
     const n = i * NUMBER_COLUMNS;
@@ -154,4 +198,123 @@ export function forEachShareRow(columns: ShareColumns, insert: (row: ShareRow) =
       (flags[i]! & IS_BLOCK) !== 0 ? 1 : 0,
     ]);
   }
+}
+
+/** The buffers under the columns: what to list to move them to another thread rather than copy them. */
+export function columnBuffers(columns: ShareColumns): ArrayBuffer[] {
+  const { numbers, text, extranonce2Lengths, flags, bytes } = columns;
+  return [numbers, text, extranonce2Lengths, flags, bytes].map((array) => array.buffer as ArrayBuffer);
+}
+
+/** The id of a page's last share (pages are in id order), or `fallback` for an empty page. */
+export function lastShareId(columns: ShareColumns, fallback: LedgerShareId): LedgerShareId {
+  return columns.count === 0 ? fallback : columns.numbers[(columns.count - 1) * NUMBER_COLUMNS]!;
+}
+
+/** A page of shares from rows in SHARE_COLUMNS order, whichever backend read them. */
+export function shareColumnsOf(rows: Iterable<Readonly<TableShareRow>>): ShareColumns {
+  const builder = new ShareColumnsBuilder();
+  for (const row of rows) builder.addRow(row);
+  return builder.finish().columns;
+}
+
+/** The ledger jobs a page's shares name. */
+export function jobIdsOf(columns: ShareColumns): Set<number> {
+  const ids = new Set<number>();
+  for (let n = 2; n < columns.count * NUMBER_COLUMNS; n += NUMBER_COLUMNS) {
+    const jobId = columns.numbers[n]!;
+    if (!Number.isNaN(jobId)) ids.add(jobId);
+  }
+  return ids;
+}
+
+/**
+ * A page of shares read in place, share by share index: no object or array is made a share,
+ * which in the audit's loops over millions is what the garbage collector would otherwise spend
+ * its time on.
+ */
+export class ShareColumnsView {
+  readonly count: number;
+  readonly bytes: Uint8Array;
+  /** Where each share's extranonce2 starts in `bytes` (its hash, if any, follows it). */
+  private readonly starts: Uint32Array;
+
+  constructor(readonly columns: ShareColumns) {
+    this.count = columns.count;
+    this.bytes = columns.bytes;
+    this.starts = new Uint32Array(columns.count);
+    for (let i = 0, offset = 0; i < columns.count; i++) {
+      this.starts[i] = offset;
+      offset += columns.extranonce2Lengths[i]! + ((columns.flags[i]! & HAS_HASH) !== 0 ? 32 : 0);
+    }
+  }
+
+  id(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS]!;
+  }
+
+  time(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS + 1]!;
+  }
+
+  jobId(i: number): number | null {
+    return orNull(this.columns.numbers[i * NUMBER_COLUMNS + 2]!);
+  }
+
+  ntime(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS + 3]!;
+  }
+
+  nonce(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS + 4]!;
+  }
+
+  versionBits(i: number): number | null {
+    return orNull(this.columns.numbers[i * NUMBER_COLUMNS + 5]!);
+  }
+
+  assignedDifficulty(i: number): number {
+    return this.columns.numbers[i * NUMBER_COLUMNS + 6]!;
+  }
+
+  miner(i: number): string {
+    return this.columns.strings[this.columns.text[i * TEXT_COLUMNS]!]!;
+  }
+
+  worker(i: number): string {
+    return this.columns.strings[this.columns.text[i * TEXT_COLUMNS + 1]!]!;
+  }
+
+  verdict(i: number): string {
+    return this.columns.strings[this.columns.text[i * TEXT_COLUMNS + 4]!]!;
+  }
+
+  extranonce2Start(i: number): number {
+    return this.starts[i]!;
+  }
+
+  extranonce2Length(i: number): number {
+    return this.columns.extranonce2Lengths[i]!;
+  }
+
+  extranonce2(i: number): Uint8Array {
+    const start = this.starts[i]!;
+    return this.bytes.subarray(start, start + this.columns.extranonce2Lengths[i]!);
+  }
+
+  /** Where the share's 32-byte hash starts in `bytes`, or -1 when it has none. */
+  hashStart(i: number): number {
+    return (this.columns.flags[i]! & HAS_HASH) === 0
+      ? -1
+      : this.starts[i]! + this.columns.extranonce2Lengths[i]!;
+  }
+
+  hash(i: number): Uint8Array | null {
+    const start = this.hashStart(i);
+    return start < 0 ? null : this.bytes.subarray(start, start + 32);
+  }
+}
+
+function orNull(value: number): number | null {
+  return Number.isNaN(value) ? null : value;
 }

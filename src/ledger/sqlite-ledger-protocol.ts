@@ -1,6 +1,8 @@
 import type {
   MinerTotals,
   RejectSummary,
+  SharePageRequest,
+  ShareSpan,
   StoredJob,
   StoredShare,
   TimeWindow,
@@ -36,6 +38,8 @@ export interface QueryResults {
   upstreamTotals: UpstreamTotals[];
   shares: StoredShare[];
   job: StoredJob | undefined;
+  shareSpan: ShareSpan;
+  sharePage: ShareColumns;
   rejectSummaries: RejectSummary[];
 }
 
@@ -44,6 +48,8 @@ export type Query =
   | { readonly kind: 'upstreamTotals'; readonly window: TimeWindow }
   | { readonly kind: 'shares'; readonly window: TimeWindow }
   | { readonly kind: 'job'; readonly id: number }
+  | { readonly kind: 'shareSpan'; readonly window: TimeWindow }
+  | { readonly kind: 'sharePage'; readonly window: TimeWindow; readonly page: SharePageRequest }
   | { readonly kind: 'rejectSummaries'; readonly window: TimeWindow };
 
 /** What a database thread is started with (its `workerData`). */

@@ -31,6 +31,8 @@ export async function openSqliteLedgerReader(
     upstreamTotals: (window) => query({ kind: 'upstreamTotals', window }),
     shares: (window) => query({ kind: 'shares', window }),
     job: (id) => query({ kind: 'job', id }),
+    shareSpan: (window) => query({ kind: 'shareSpan', window }),
+    sharePage: (window, page) => query({ kind: 'sharePage', window, page }),
     rejectSummaries: (window) => query({ kind: 'rejectSummaries', window }),
     close: () => thread.close(),
     queryFailure: (error) => (error instanceof ThreadFailure ? `${error.code}: ${error.message}` : null),

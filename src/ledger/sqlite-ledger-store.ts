@@ -5,12 +5,14 @@ import type {
   MinerTotals,
   PrunedRows,
   RejectSummary,
+  SharePageRequest,
+  ShareSpan,
   StoredJob,
   StoredShare,
   TimeWindow,
   UpstreamTotals,
 } from './ledger.js';
-import { forEachShareRow } from './sqlite-ledger-batch.js';
+import { forEachShareRow, shareColumnsOf, type ShareColumns } from './sqlite-ledger-batch.js';
 import { ledgerVersion, migrate, SCHEMA_VERSION } from './sqlite-ledger-schema.js';
 import {
   FILE_REPLACED,
@@ -74,6 +76,8 @@ export class SqliteLedgerStore {
   private readonly selectMinerTotals;
   private readonly selectUpstreamTotals;
   private readonly selectShares;
+  private readonly selectShareSpan;
+  private readonly selectSharePage;
   private readonly selectJob;
   private readonly dbIdentity: FileIdentity;
   private walIdentity: FileIdentity | undefined;
@@ -135,6 +139,19 @@ export class SqliteLedgerStore {
     this.selectShares = db
       .prepare<[number, number], StoredShareRow>(
         `SELECT ${STORED_SHARE_COLUMNS} FROM shares WHERE time >= ? AND time < ? ORDER BY id`,
+      )
+      .raw();
+    // The time index finds the window's ids; the pages then walk the table itself by id (NOT
+    // INDEXED keeps the rowid range), never sorting the window once a page.
+    this.selectShareSpan = db
+      .prepare<[number, number], [number, number | null, number | null]>(
+        'SELECT count(*), min(id), max(id) FROM shares WHERE time >= ? AND time < ?',
+      )
+      .raw();
+    this.selectSharePage = db
+      .prepare<[number, number, number, number, number], ShareRow>(
+        `SELECT ${SHARE_COLUMNS} FROM shares NOT INDEXED WHERE id > ? AND id <= ? AND time >= ? AND time < ?
+         ORDER BY id LIMIT ?`,
       )
       .raw();
     this.selectJob = db.prepare<[number], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).raw();
@@ -248,6 +265,10 @@ export class SqliteLedgerStore {
         return this.shares(query.window);
       case 'job':
         return this.job(query.id);
+      case 'shareSpan':
+        return this.shareSpan(query.window);
+      case 'sharePage':
+        return this.sharePage(query.window, query.page);
       case 'rejectSummaries':
         return this.rejectSummaries(query.window);
     }
@@ -278,6 +299,16 @@ export class SqliteLedgerStore {
 
   private shares(window: TimeWindow): StoredShare[] {
     return this.selectShares.all(window.from, window.to).map(storedShare);
+  }
+
+  private shareSpan(window: TimeWindow): ShareSpan {
+    const [count, firstId, lastId] = this.selectShareSpan.get(window.from, window.to)!;
+    return { count, firstId: firstId ?? 0, lastId: lastId ?? 0 };
+  }
+
+  private sharePage(window: TimeWindow, page: SharePageRequest): ShareColumns {
+    const { afterId, throughId, limit } = page;
+    return shareColumnsOf(this.selectSharePage.iterate(afterId, throughId, window.from, window.to, limit));
   }
 
   private rejectSummaries(window: TimeWindow): RejectSummary[] {

@@ -10,6 +10,8 @@ import type {
   PrunedRows,
   RejectSummary,
   ShareRecord,
+  SharePageRequest,
+  ShareSpan,
   StoredJob,
   StoredShare,
   TimeWindow,
@@ -34,7 +36,7 @@ import {
   type QueryResults,
   type VerdictRow,
 } from './sqlite-ledger-protocol.js';
-import { ShareColumnsBuilder } from './sqlite-ledger-batch.js';
+import { ShareColumnsBuilder, type ShareColumns } from './sqlite-ledger-batch.js';
 import { DatabaseThread } from './sqlite-ledger-thread.js';
 
 /**
@@ -243,6 +245,14 @@ class SqliteLedgerImpl implements SqliteLedger {
 
   job(id: LedgerJobId): Promise<StoredJob | undefined> {
     return this.query({ kind: 'job', id });
+  }
+
+  shareSpan(window: TimeWindow): Promise<ShareSpan> {
+    return this.query({ kind: 'shareSpan', window });
+  }
+
+  sharePage(window: TimeWindow, page: SharePageRequest): Promise<ShareColumns> {
+    return this.query({ kind: 'sharePage', window, page });
   }
 
   /**
