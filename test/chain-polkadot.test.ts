@@ -446,17 +446,21 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
       const nonce = (await api.rpc.system.accountNextIndex(alice.address)).toNumber();
       await devRpc(devnet.endpoint, 'dev_setBlockBuildMode', ['Manual']);
       try {
-        const first = send(api, alice, tx.system!.remark!('0x01'), false, nonce);
-        const second = send(api, alice, tx.system!.remark!('0x02'), false, nonce);
-        const settled = second.then(
-          () => 'included',
-          (error: unknown) => (error as Error).message,
-        );
+        // Which of the two the block takes is the chain's choice: exactly one must fail, at once.
+        const settled = Promise.allSettled([
+          send(api, alice, tx.system!.remark!('0x01'), false, nonce),
+          send(api, alice, tx.system!.remark!('0x02'), false, nonce),
+        ]);
         for (let i = 0; i < 200 && (await api.rpc.author.pendingExtrinsics()).length < 2; i++)
           await new Promise((resolve) => setTimeout(resolve, 50));
         await devnet.newBlocks(1);
-        await first;
-        expect(await settled).toMatch(/system\.remark .*Invalid/);
+        const outcomes = await settled;
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+        const refused = outcomes.flatMap((outcome) =>
+          outcome.status === 'rejected' ? [(outcome.reason as Error).message] : [],
+        );
+        expect(refused).toHaveLength(1);
+        expect(refused[0]).toMatch(/system\.remark .*Invalid/);
       } finally {
         await devRpc(devnet.endpoint, 'dev_setBlockBuildMode', ['Instant']);
       }
@@ -543,7 +547,8 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
           blacklist: [validatorHot.address, loopValidators[other].pair.address],
           metagraph: () => chain.metagraph(netuid),
           postsWanted: 2,
-          timeoutMs: 300_000,
+          // Generous: on a loaded 2-core CI machine the blocks and the CPU miners both slow down.
+          timeoutMs: 480_000,
         });
         timings[`loop_${commitMode}`] = loop.timings.totalMs!;
         console.info(`chain-polkadot whole loop (${commitMode})`, loop.timings, {
@@ -579,7 +584,8 @@ describe.skipIf(SPEC === undefined || SPEC === '')(REAL_RUNTIME, () => {
         );
         expect(both.length).toBeGreaterThanOrEqual(2);
       },
-      CHAIN_TEST_TIMEOUT_MS,
+      // The loop's waits (480 s for the posts, then the last reveal) and its set-up.
+      2 * CHAIN_TEST_TIMEOUT_MS,
     );
   }
 });

@@ -197,6 +197,12 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
       options.timeoutMs,
       `${options.postsWanted} posts with every farm's work stored on chain`,
       pacer,
+      () =>
+        `posts so far: [${posts()
+          .map(({ kind, vector }) => `${kind} ${vectorKey(vector.uids, vector.values)}`)
+          .join(
+            '; ',
+          )}]; stored on chain: [${[...stored.vectors.keys()].join('; ')}]; farm uids ${farmUids.join(',')}`,
     );
     timings.untilPostsOnChainMs = Date.now() - started;
 
@@ -443,11 +449,15 @@ async function until(
   timeoutMs: number,
   what: string,
   pacer: BlockPacer,
+  explain?: () => string,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (pacer.failure !== undefined) throw new Error(`building blocks failed: ${pacer.failure.message}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const state = explain === undefined ? '' : ` (${explain()})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${state}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
