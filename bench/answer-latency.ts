@@ -39,6 +39,7 @@
  *
  * `npm run bench -- answer-latency` (runs niced on a shared machine: `nice -n -15 npm run ...`).
  */
+import { ADDRESS_LIMITS_OFF } from './address-limits-off.js';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -333,9 +334,7 @@ async function startHashrelay(
         messageBurst: Math.max(200, 4 * perConnection),
         handshakeSeconds: 120,
         // Every load-generator connection comes from one address.
-        maxConnectionsPerAddress: 0,
-        maxUnauthenticatedPerAddress: 0,
-        newConnectionsPerAddressPerSecond: 0,
+        ...ADDRESS_LIMITS_OFF,
       },
       drainSeconds: 5,
     },

@@ -22,6 +22,7 @@
  *   node -e "import('./dist/bench/proxy-load.js').then((m) => m.runProxyLoadBench())"
  * The load generator alone, against any Stratum endpoint: bench/loadgen-cli.ts.
  */
+import { ADDRESS_LIMITS_OFF } from './address-limits-off.js';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -302,9 +303,7 @@ async function measureProxy(
           messageBurst: Math.max(200, 4 * perConnection),
           handshakeSeconds: 120,
           // Every load-generator connection comes from one address.
-          maxConnectionsPerAddress: 0,
-          maxUnauthenticatedPerAddress: 0,
-          newConnectionsPerAddressPerSecond: 0,
+          ...ADDRESS_LIMITS_OFF,
         },
         drainSeconds: 5,
       },

@@ -29,6 +29,7 @@
  *                                   [--share-seconds S]                (vardiff target, simulated s)
  *                                   [--seed N]                         (other hashrates and Poisson draws)
  */
+import { ADDRESS_LIMITS_OFF } from './address-limits-off.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -307,9 +308,7 @@ async function runCase(c: Case, settings: Settings): Promise<CaseResult> {
     limits: {
       messagesPerSecond: 50 * k,
       messageBurst: 200 * k,
-      maxConnectionsPerAddress: 0,
-      maxUnauthenticatedPerAddress: 0,
-      newConnectionsPerAddressPerSecond: 0,
+      ...ADDRESS_LIMITS_OFF,
     },
     routing: {
       mode: 'weighted',
