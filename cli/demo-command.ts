@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -138,6 +138,8 @@ async function runDemo(
   await cryptoWaitReady();
   const ring = new Keyring({ type: 'sr25519', ss58Format: 42 });
   const dir = dirOption ?? mkdtempSync(join(tmpdir(), 'hashrelay-demo-'));
+  // A --dir that does not exist yet is made, as an operator naming a fresh directory expects.
+  if (dirOption !== undefined) mkdirSync(dirOption, { recursive: true });
   const file = (name: string, content: unknown): string => {
     const path = join(dir, name);
     writeFileSync(path, JSON.stringify(content, null, 2));

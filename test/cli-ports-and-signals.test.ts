@@ -183,7 +183,8 @@ describe('SIGINT', () => {
 
   test('stops the demo cleanly (exit 0) while it starts and while it runs, five times in five', async () => {
     for (let run = 0; run < 5; run++) {
-      const demoDir = mkdtempSync(join(dir, 'demo-'));
+      // The first run names a directory that does not exist yet: the demo makes it.
+      const demoDir = run === 0 ? join(dir, 'not-yet', 'demo') : mkdtempSync(join(dir, 'demo-'));
       const demo = start(['demo', '--metrics', '127.0.0.1:0', '--dir', demoDir]);
       // Odd runs: Ctrl-C while the roles start (their configs are written just before each starts).
       if (run % 2 === 1) await until(() => existsSync(join(demoDir, 'farm-1.json')), 'the farms to start');
@@ -191,6 +192,7 @@ describe('SIGINT', () => {
       demo.signal('SIGINT');
       expect(await demo.exited, `run ${run}: ${demo.stderr()}`).toBe(0);
       expect(demo.stderr()).toBe('');
+      expect(existsSync(join(demoDir, 'farm-1.json'))).toBe(true);
     }
   }, 300_000);
 });
