@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Registry } from 'prom-client';
+import { RejectStandings } from '../proxy/reject-standings.js';
 import { RawStratumClient } from './peers/raw-client.js';
 import { craftShare } from './support/craft-share.js';
 import { EVERYTHING } from './support/ledger-contract.js';
@@ -152,5 +153,32 @@ describe('reject budgets carried across connections', () => {
     expect(neighbour.closed || elsewhere.closed).toBe(false);
     expect(await creditedRows(running, 'hal.rig')).toBe(2);
     expect(await creditedRows(running, 'grace.rig')).toBe(2);
+  });
+});
+
+describe('reject standings stay bounded', () => {
+  const OPTIONS = { ...BUDGET, perAddressMultiple: 10, rememberedStandings: 1000 };
+
+  test('honest churn from many addresses is forgotten once settled', () => {
+    const standings = new RejectStandings({ ...OPTIONS, rememberedStandings: 100_000 });
+    for (let i = 0; i < 20_000; i++)
+      standings.screen(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 'rig', 'accepted', false, 1000);
+    expect(standings.size).toBeLessThan(2 * 4096);
+  });
+
+  test('past the bound the least recently used go, and a worker that keeps submitting is kept', () => {
+    const standings = new RejectStandings(OPTIONS);
+    const junk = (worker: string): void => {
+      for (let i = 0; i < BUDGET.disconnectRejects; i++)
+        standings.screen('192.0.2.7', worker, 'low-difficulty', false, 1000);
+    };
+    junk('mallory.kept');
+    expect(standings.workerBarred('192.0.2.7', 'mallory.kept', 1000)).toContain('reject budget');
+    for (let i = 0; i < 5000; i++) {
+      standings.screen(`198.51.${(i >> 8) & 255}.${i & 255}`, `w${i}`, 'low-difficulty', false, 1000);
+      if (i % 100 === 0) standings.screen('192.0.2.7', 'mallory.kept', 'low-difficulty', false, 1000);
+    }
+    expect(standings.size).toBeLessThanOrEqual(OPTIONS.rememberedStandings);
+    expect(standings.workerBarred('192.0.2.7', 'mallory.kept', 1000)).toContain('mallory.kept');
   });
 });
