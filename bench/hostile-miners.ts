@@ -22,6 +22,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Keyring } from '@polkadot/keyring';
@@ -120,6 +121,8 @@ interface HonestWindow {
   readonly unanswered: number;
   readonly errors: string;
   readonly probe: ProbeResult;
+  /** This process's own event-loop delay p99 (ms): the attack runs here too, and a busy loop delays answers read. */
+  readonly benchLagP99Ms: number;
 }
 
 interface PhaseResult {
@@ -227,7 +230,7 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-function honestFigures(log: SubmitLog, probe: ProbeResult): HonestWindow {
+function honestFigures(log: SubmitLog, probe: ProbeResult, benchLagP99Ms: number): HonestWindow {
   let accepted = 0;
   const latencies: number[] = [];
   for (let i = 0; i < log.count; i++) {
@@ -242,6 +245,7 @@ function honestFigures(log: SubmitLog, probe: ProbeResult): HonestWindow {
     unanswered: log.count - latencies.length + log.skipped,
     errors: [...log.errors].map(([error, count]) => `${count}× ${error}`).join('; '),
     probe,
+    benchLagP99Ms,
   };
 }
 
@@ -251,11 +255,25 @@ function metricValue(text: string, name: string): number {
   return match === null ? Number.NaN : Number(match[1]);
 }
 
+/** `label=value` for every non-zero sample of a labelled counter, e.g. disconnects by reason. */
+function countsBy(text: string, name: string, label: string): string {
+  const counts: string[] = [];
+  for (const match of text.matchAll(new RegExp(`^${name}\\{${label}="([^"]+)"\\} (\\d+)`, 'gm')))
+    if (Number(match[2]) > 0) counts.push(`${match[1]}=${match[2]}`);
+  return counts.join(' ');
+}
+
+/** Why the proxy closed or turned away connections, and what malformed input it saw. */
 function disconnectReasons(text: string): string {
-  const reasons: string[] = [];
-  for (const match of text.matchAll(/^hashrelay_miner_disconnects_total\{reason="([^"]+)"\} (\d+)/gm))
-    if (Number(match[2]) > 0) reasons.push(`${match[1]}=${match[2]}`);
-  return reasons.join(' ');
+  const parts = [
+    ['', countsBy(text, 'hashrelay_miner_disconnects_total', 'reason')],
+    ['refused ', countsBy(text, 'hashrelay_connections_refused_total', 'reason')],
+    ['protocol errors ', countsBy(text, 'hashrelay_protocol_errors_total', 'kind')],
+  ] as const;
+  return parts
+    .filter(([, counts]) => counts !== '')
+    .map(([heading, counts]) => heading + counts)
+    .join('; ');
 }
 
 function ledgerCredit(path: string): LedgerCredit {
@@ -319,8 +337,11 @@ async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: stri
     const window = async (): Promise<HonestWindow> => {
       probe = new ConnectProbe(endpoint(HONEST_ADDRESS), keys);
       probe.start();
+      const lag = monitorEventLoopDelay({ resolution: 10 });
+      lag.enable();
       const log = await honest!.submitAtRate({ rate: settings.rate, seconds: settings.seconds });
-      return honestFigures(log, await probe.stop());
+      lag.disable();
+      return honestFigures(log, await probe.stop(), lag.percentile(99) / 1e6);
     };
     await honest.submitAtRate({ rate: settings.rate, seconds: settings.warmupSeconds });
     const alone = await window();
@@ -392,7 +413,17 @@ function printTables(results: readonly PhaseResult[], settings: Settings): void 
   const side = (alone: string, attacked: string): string => `${alone} → ${attacked}`;
   const probe = (window: HonestWindow): string => `${window.probe.ok}/${window.probe.tried}`;
   const honestRows = [
-    ['attack', 'accepted/s', '% alone', 'p50 ms', 'p99 ms', 'p99 ratio', 'reconnects ok', 'result'],
+    [
+      'attack',
+      'accepted/s',
+      '% alone',
+      'p50 ms',
+      'p99 ms',
+      'p99 ratio',
+      'reconnects ok',
+      'bench lag p99 ms',
+      'result',
+    ],
     ...results.map((result) => {
       const { alone, attacked } = result;
       const misses = shortfalls(result);
@@ -404,6 +435,7 @@ function printTables(results: readonly PhaseResult[], settings: Settings): void 
         side(ms(alone.p99Ms), ms(attacked.p99Ms)),
         `${(attacked.p99Ms / alone.p99Ms).toFixed(2)}×`,
         side(probe(alone), probe(attacked)),
+        side(ms(alone.benchLagP99Ms), ms(attacked.benchLagP99Ms)),
         misses.length === 0 ? 'pass' : `FAIL: ${misses.join(', ')}`,
       ];
     }),
