@@ -17,7 +17,7 @@
  * first per header hash are reported beside it.
  *
  *   npm run bench -- hostile-miners [--quick] [--seconds N] [--rate R] [--phase NAME ...] [--disk]
- *                                    [--never-reading-rate N]
+ *                                    [--never-reading-rate N] [--cpu-profile DIR]
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,17 +29,8 @@ import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { cryptoWaitReady, mnemonicGenerate } from '@polkadot/util-crypto';
 import { AttackClient, type Endpoint } from './attack-client.js';
-import {
-  AuthorizeFlood,
-  JunkSubmits,
-  NeverReading,
-  ResentJobReplay,
-  signedCredentials,
-  SubscribeChurn,
-  type Attack,
-  type AttackContext,
-  type AttackReport,
-} from './hostile-attacks.js';
+import { ATTACK_PHASES, AttackOnWorker } from './attack-worker.js';
+import { signedCredentials, type Attack, type AttackReport } from './hostile-attacks.js';
 import { LoadGenerator, ReplyKind, type SubmitLog } from './loadgen.js';
 import { ProxyProcess } from './proxy-process.js';
 import { SinkPool } from './sink-pool.js';
@@ -47,6 +38,8 @@ import { REGISTERED_ENV, VALIDATOR_MNEMONIC_ENV, VALIDATOR_ROLE_SCRIPT } from '.
 
 const HONEST_ADDRESS = '127.0.0.1';
 const ATTACKER_ADDRESS = '127.0.0.2';
+/** The attacker's registered key; the attack worker derives it again from this. */
+const ATTACKER_URI = '//HostileMiner';
 /** The honest miner's difficulty: ~4,096 hashes a share, so a garbage nonce is almost never one. */
 const MINER_DIFFICULTY = 2 ** -20;
 const RATE_TARGET = 0.9;
@@ -62,6 +55,8 @@ interface Settings {
   readonly phases: readonly string[] | undefined;
   /** Requests per second each never-reading connection sends (each asks a ~12 KB answer). */
   readonly neverReadingRate: number;
+  /** Write each phase's proxy CPU profile (node --cpu-prof) here. */
+  readonly cpuProfileDir: string | undefined;
   /** Where the ledger lives: tmpfs by default, so the disk's flush latency is not what is measured. */
   readonly workRoot: string;
 }
@@ -72,32 +67,6 @@ interface Keys {
   readonly honest: KeyringPair;
   readonly attacker: KeyringPair;
 }
-
-interface Phase {
-  readonly name: string;
-  readonly attack: (context: AttackContext, pool: SinkPool, settings: Settings) => Attack;
-}
-
-const PHASES: readonly Phase[] = [
-  { name: 'authorize-flood', attack: (context) => new AuthorizeFlood(context, 100, 40) },
-  { name: 'subscribe-churn', attack: (context) => new SubscribeChurn(context, 50) },
-  { name: 'junk-submits', attack: (context) => new JunkSubmits(context, 100, 45) },
-  {
-    name: 'never-reading',
-    attack: (context, _pool, settings) => new NeverReading(context, 1000, settings.neverReadingRate, 12_000),
-  },
-  {
-    name: 'resent-jobs',
-    attack: (context, pool) =>
-      new ResentJobReplay(
-        context,
-        () => {
-          pool.resendJob();
-        },
-        { connections: 10, sharesPerConnection: 10, resendMs: 2000 },
-      ),
-  },
-];
 
 interface ProbeResult {
   readonly tried: number;
@@ -148,11 +117,9 @@ function parseSettings(argv: readonly string[]): Settings {
   const phases = argv.flatMap((arg, i) =>
     arg === '--phase' && argv[i + 1] !== undefined ? [argv[i + 1]!] : [],
   );
-  const unknown = phases.filter((name) => !PHASES.some((phase) => phase.name === name));
+  const unknown = phases.filter((name) => !ATTACK_PHASES.includes(name));
   if (unknown.length > 0)
-    throw new Error(
-      `unknown phase ${unknown.join(', ')}: choose from ${PHASES.map((p) => p.name).join(', ')}`,
-    );
+    throw new Error(`unknown phase ${unknown.join(', ')}: choose from ${ATTACK_PHASES.join(', ')}`);
   return {
     seconds: Number(value('--seconds') ?? (quick ? 8 : 20)),
     warmupSeconds: quick ? 2 : 3,
@@ -160,6 +127,7 @@ function parseSettings(argv: readonly string[]): Settings {
     rate: Number(value('--rate') ?? 10),
     phases: phases.length === 0 ? undefined : phases,
     neverReadingRate: Number(value('--never-reading-rate') ?? 1),
+    cpuProfileDir: value('--cpu-profile'),
     workRoot: argv.includes('--disk') || !existsSync('/dev/shm') ? tmpdir() : '/dev/shm',
   };
 }
@@ -172,7 +140,7 @@ async function makeKeys(): Promise<Keys> {
     validatorMnemonic,
     validator: ring.addFromMnemonic(validatorMnemonic),
     honest: ring.addFromUri('//HonestMiner'),
-    attacker: ring.addFromUri('//HostileMiner'),
+    attacker: ring.addFromUri(ATTACKER_URI),
   };
 }
 
@@ -292,8 +260,8 @@ function ledgerCredit(path: string): LedgerCredit {
   }
 }
 
-async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: string): Promise<PhaseResult> {
-  const workDir = mkdtempSync(join(root, `${phase.name}-`));
+async function runPhase(phase: string, keys: Keys, settings: Settings, root: string): Promise<PhaseResult> {
+  const workDir = mkdtempSync(join(root, `${phase}-`));
   const ledgerPath = join(workDir, 'ledger.sqlite');
   const pool = await SinkPool.start();
   let proxy: ProxyProcess | undefined;
@@ -305,6 +273,7 @@ async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: stri
       upstream: `stratum+tcp://bench.validator:x@127.0.0.1:${pool.port}`,
       ledgerPath,
       workDir,
+      cpuProfileDir: settings.cpuProfileDir === undefined ? undefined : join(settings.cpuProfileDir, phase),
       config: {
         metrics: '127.0.0.1:0',
         logLevel: 'info',
@@ -346,14 +315,18 @@ async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: stri
     await honest.submitAtRate({ rate: settings.rate, seconds: settings.warmupSeconds });
     const alone = await window();
 
-    attack = phase.attack(
+    attack = new AttackOnWorker(
+      phase,
       {
+        phase,
         endpoint: endpoint(ATTACKER_ADDRESS),
         validatorHotkey: keys.validator.address,
-        attacker: keys.attacker,
+        attackerUri: ATTACKER_URI,
+        neverReadingRate: settings.neverReadingRate,
       },
-      pool,
-      settings,
+      () => {
+        pool.resendJob();
+      },
     );
     attack.start();
     await sleep(settings.rampSeconds * 1000);
@@ -372,7 +345,7 @@ async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: stri
     honest.close();
     await proxy.stop();
     return {
-      name: phase.name,
+      name: phase,
       alone,
       attacked,
       attack: report,
@@ -489,9 +462,9 @@ export async function runHostileMinersBench(argv: readonly string[] = process.ar
   process.once('exit', cleanUp);
   try {
     const results: PhaseResult[] = [];
-    for (const phase of PHASES) {
-      if (settings.phases !== undefined && !settings.phases.includes(phase.name)) continue;
-      console.log(`hostile-miners: ${phase.name} …`);
+    for (const phase of ATTACK_PHASES) {
+      if (settings.phases !== undefined && !settings.phases.includes(phase)) continue;
+      console.log(`hostile-miners: ${phase} …`);
       results.push(await runPhase(phase, keys, settings, root));
     }
     printTables(results, settings);
