@@ -17,7 +17,7 @@ import { toDifficulty, toJobId } from '../src/work/types.js';
 import type { VardiffOptions } from '../src/work/vardiff.js';
 import { BIP320_VERSION_MASK, rollableMask, upstreamVersionBits } from '../src/work/version-rolling.js';
 import { BlockReports } from './block-reports.js';
-import { ConnectionsByAddress, LogThrottle, refuseConnection } from './connection-limits.js';
+import { ConnectionsByAddress, LogThrottle } from './connection-limits.js';
 import { ExtranonceSlots } from './extranonce-slots.js';
 import {
   identityOf,
@@ -33,6 +33,7 @@ import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
 import type { RejectScreening } from './reject-budget.js';
 import { RejectStandings } from './reject-standings.js';
+import { TurnAway } from './turn-away.js';
 import { RejectLog } from './reject-log.js';
 import { RejectTally } from './reject-tally.js';
 import { judgeShare, type Judgement } from './share-judge.js';
@@ -134,6 +135,7 @@ export class Proxy {
   private readonly proofScopes: ProofScopes;
   private readonly addresses: ConnectionsByAddress;
   private readonly refusalLog = new LogThrottle(10_000);
+  private readonly turnAway = new TurnAway();
   private readonly output: OutputBudget<MinerConnection>;
   private readonly servers: net.Server[] = [];
   /** Session id → the proxy jobs made from it, oldest first; and its current one. */
@@ -572,18 +574,19 @@ export class Proxy {
       return;
     }
     const id = this.nextConnectionId++;
-    const refusal =
-      this.rejectStandings.refusal(socket.remoteAddress ?? '', Date.now()) ??
-      this.addresses.open(id, socket.remoteAddress ?? '');
+    const now = Date.now();
+    const remote = socket.remoteAddress ?? '';
+    const refusal = this.rejectStandings.refusal(remote, now) ?? this.addresses.open(id, remote);
     if (refusal !== undefined) {
       this.metrics.connectionsRefused.inc({ reason: refusal.reason });
-      const refused = this.refusalLog.note(Date.now());
+      const refused = this.refusalLog.note(now);
       if (refused !== undefined)
         this.log.warn(
           { remote: socket.remoteAddress, reason: refusal.reason, refused, detail: refusal.message },
           'miner connections refused (counted since the last such line)',
         );
-      refuseConnection(socket, refusal.message);
+      // Told why once a second per address; the rest of a storm is reset (proxy/turn-away.ts).
+      this.turnAway.refuse(socket, refusal.message, now);
       return;
     }
     const miner = new MinerConnection(id, socket, this.host, vardiff);

@@ -35,7 +35,7 @@ async function creditedShare(client: RawStratumClient, worker: string): Promise<
 }
 
 describe('turning away a connection storm', () => {
-  test('of a storm over the per-address rate the first refused is told why and the rest are reset at once; another host mines on', async () => {
+  test('of a storm over the per-address rate the first refused is told why and the rest are closed at once; another host mines on', async () => {
     const pool = await scope.pool();
     const running = await scope.proxy([pool.port], {
       limits: { newConnectionsPerAddressPerSecond: 0.01, newConnectionBurstPerAddress: 2 },
