@@ -17,28 +17,20 @@
  * first per header hash are reported beside it.
  *
  *   npm run bench -- hostile-miners [--quick] [--seconds N] [--rate R] [--phase NAME ...] [--disk]
- *                                    [--never-reading-rate N]
+ *                                    [--never-reading-rate N] [--cpu-profile DIR]
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { cryptoWaitReady, mnemonicGenerate } from '@polkadot/util-crypto';
 import { AttackClient, type Endpoint } from './attack-client.js';
-import {
-  AuthorizeFlood,
-  JunkSubmits,
-  NeverReading,
-  ResentJobReplay,
-  signedCredentials,
-  SubscribeChurn,
-  type Attack,
-  type AttackContext,
-  type AttackReport,
-} from './hostile-attacks.js';
+import { ATTACK_PHASES, AttackOnWorker } from './attack-worker.js';
+import { signedCredentials, type Attack, type AttackReport } from './hostile-attacks.js';
 import { LoadGenerator, ReplyKind, type SubmitLog } from './loadgen.js';
 import { ProxyProcess } from './proxy-process.js';
 import { SinkPool } from './sink-pool.js';
@@ -46,6 +38,8 @@ import { REGISTERED_ENV, VALIDATOR_MNEMONIC_ENV, VALIDATOR_ROLE_SCRIPT } from '.
 
 const HONEST_ADDRESS = '127.0.0.1';
 const ATTACKER_ADDRESS = '127.0.0.2';
+/** The attacker's registered key; the attack worker derives it again from this. */
+const ATTACKER_URI = '//HostileMiner';
 /** The honest miner's difficulty: ~4,096 hashes a share, so a garbage nonce is almost never one. */
 const MINER_DIFFICULTY = 2 ** -20;
 const RATE_TARGET = 0.9;
@@ -61,6 +55,8 @@ interface Settings {
   readonly phases: readonly string[] | undefined;
   /** Requests per second each never-reading connection sends (each asks a ~12 KB answer). */
   readonly neverReadingRate: number;
+  /** Write each phase's proxy CPU profile (node --cpu-prof) here. */
+  readonly cpuProfileDir: string | undefined;
   /** Where the ledger lives: tmpfs by default, so the disk's flush latency is not what is measured. */
   readonly workRoot: string;
 }
@@ -71,32 +67,6 @@ interface Keys {
   readonly honest: KeyringPair;
   readonly attacker: KeyringPair;
 }
-
-interface Phase {
-  readonly name: string;
-  readonly attack: (context: AttackContext, pool: SinkPool, settings: Settings) => Attack;
-}
-
-const PHASES: readonly Phase[] = [
-  { name: 'authorize-flood', attack: (context) => new AuthorizeFlood(context, 100, 40) },
-  { name: 'subscribe-churn', attack: (context) => new SubscribeChurn(context, 50) },
-  { name: 'junk-submits', attack: (context) => new JunkSubmits(context, 100, 45) },
-  {
-    name: 'never-reading',
-    attack: (context, _pool, settings) => new NeverReading(context, 1000, settings.neverReadingRate, 12_000),
-  },
-  {
-    name: 'resent-jobs',
-    attack: (context, pool) =>
-      new ResentJobReplay(
-        context,
-        () => {
-          pool.resendJob();
-        },
-        { connections: 10, sharesPerConnection: 10, resendMs: 2000 },
-      ),
-  },
-];
 
 interface ProbeResult {
   readonly tried: number;
@@ -120,6 +90,8 @@ interface HonestWindow {
   readonly unanswered: number;
   readonly errors: string;
   readonly probe: ProbeResult;
+  /** This process's own event-loop delay p99 (ms): the attack runs here too, and a busy loop delays answers read. */
+  readonly benchLagP99Ms: number;
 }
 
 interface PhaseResult {
@@ -145,11 +117,9 @@ function parseSettings(argv: readonly string[]): Settings {
   const phases = argv.flatMap((arg, i) =>
     arg === '--phase' && argv[i + 1] !== undefined ? [argv[i + 1]!] : [],
   );
-  const unknown = phases.filter((name) => !PHASES.some((phase) => phase.name === name));
+  const unknown = phases.filter((name) => !ATTACK_PHASES.includes(name));
   if (unknown.length > 0)
-    throw new Error(
-      `unknown phase ${unknown.join(', ')}: choose from ${PHASES.map((p) => p.name).join(', ')}`,
-    );
+    throw new Error(`unknown phase ${unknown.join(', ')}: choose from ${ATTACK_PHASES.join(', ')}`);
   return {
     seconds: Number(value('--seconds') ?? (quick ? 8 : 20)),
     warmupSeconds: quick ? 2 : 3,
@@ -157,6 +127,7 @@ function parseSettings(argv: readonly string[]): Settings {
     rate: Number(value('--rate') ?? 10),
     phases: phases.length === 0 ? undefined : phases,
     neverReadingRate: Number(value('--never-reading-rate') ?? 1),
+    cpuProfileDir: value('--cpu-profile'),
     workRoot: argv.includes('--disk') || !existsSync('/dev/shm') ? tmpdir() : '/dev/shm',
   };
 }
@@ -169,7 +140,7 @@ async function makeKeys(): Promise<Keys> {
     validatorMnemonic,
     validator: ring.addFromMnemonic(validatorMnemonic),
     honest: ring.addFromUri('//HonestMiner'),
-    attacker: ring.addFromUri('//HostileMiner'),
+    attacker: ring.addFromUri(ATTACKER_URI),
   };
 }
 
@@ -227,7 +198,7 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-function honestFigures(log: SubmitLog, probe: ProbeResult): HonestWindow {
+function honestFigures(log: SubmitLog, probe: ProbeResult, benchLagP99Ms: number): HonestWindow {
   let accepted = 0;
   const latencies: number[] = [];
   for (let i = 0; i < log.count; i++) {
@@ -242,6 +213,7 @@ function honestFigures(log: SubmitLog, probe: ProbeResult): HonestWindow {
     unanswered: log.count - latencies.length + log.skipped,
     errors: [...log.errors].map(([error, count]) => `${count}× ${error}`).join('; '),
     probe,
+    benchLagP99Ms,
   };
 }
 
@@ -251,11 +223,25 @@ function metricValue(text: string, name: string): number {
   return match === null ? Number.NaN : Number(match[1]);
 }
 
+/** `label=value` for every non-zero sample of a labelled counter, e.g. disconnects by reason. */
+function countsBy(text: string, name: string, label: string): string {
+  const counts: string[] = [];
+  for (const match of text.matchAll(new RegExp(`^${name}\\{${label}="([^"]+)"\\} (\\d+)`, 'gm')))
+    if (Number(match[2]) > 0) counts.push(`${match[1]}=${match[2]}`);
+  return counts.join(' ');
+}
+
+/** Why the proxy closed or turned away connections, and what malformed input it saw. */
 function disconnectReasons(text: string): string {
-  const reasons: string[] = [];
-  for (const match of text.matchAll(/^hashrelay_miner_disconnects_total\{reason="([^"]+)"\} (\d+)/gm))
-    if (Number(match[2]) > 0) reasons.push(`${match[1]}=${match[2]}`);
-  return reasons.join(' ');
+  const parts = [
+    ['', countsBy(text, 'hashrelay_miner_disconnects_total', 'reason')],
+    ['refused ', countsBy(text, 'hashrelay_connections_refused_total', 'reason')],
+    ['protocol errors ', countsBy(text, 'hashrelay_protocol_errors_total', 'kind')],
+  ] as const;
+  return parts
+    .filter(([, counts]) => counts !== '')
+    .map(([heading, counts]) => heading + counts)
+    .join('; ');
 }
 
 function ledgerCredit(path: string): LedgerCredit {
@@ -274,8 +260,8 @@ function ledgerCredit(path: string): LedgerCredit {
   }
 }
 
-async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: string): Promise<PhaseResult> {
-  const workDir = mkdtempSync(join(root, `${phase.name}-`));
+async function runPhase(phase: string, keys: Keys, settings: Settings, root: string): Promise<PhaseResult> {
+  const workDir = mkdtempSync(join(root, `${phase}-`));
   const ledgerPath = join(workDir, 'ledger.sqlite');
   const pool = await SinkPool.start();
   let proxy: ProxyProcess | undefined;
@@ -287,6 +273,7 @@ async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: stri
       upstream: `stratum+tcp://bench.validator:x@127.0.0.1:${pool.port}`,
       ledgerPath,
       workDir,
+      cpuProfileDir: settings.cpuProfileDir === undefined ? undefined : join(settings.cpuProfileDir, phase),
       config: {
         metrics: '127.0.0.1:0',
         logLevel: 'info',
@@ -319,20 +306,27 @@ async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: stri
     const window = async (): Promise<HonestWindow> => {
       probe = new ConnectProbe(endpoint(HONEST_ADDRESS), keys);
       probe.start();
+      const lag = monitorEventLoopDelay({ resolution: 10 });
+      lag.enable();
       const log = await honest!.submitAtRate({ rate: settings.rate, seconds: settings.seconds });
-      return honestFigures(log, await probe.stop());
+      lag.disable();
+      return honestFigures(log, await probe.stop(), lag.percentile(99) / 1e6);
     };
     await honest.submitAtRate({ rate: settings.rate, seconds: settings.warmupSeconds });
     const alone = await window();
 
-    attack = phase.attack(
+    attack = new AttackOnWorker(
+      phase,
       {
+        phase,
         endpoint: endpoint(ATTACKER_ADDRESS),
         validatorHotkey: keys.validator.address,
-        attacker: keys.attacker,
+        attackerUri: ATTACKER_URI,
+        neverReadingRate: settings.neverReadingRate,
       },
-      pool,
-      settings,
+      () => {
+        pool.resendJob();
+      },
     );
     attack.start();
     await sleep(settings.rampSeconds * 1000);
@@ -351,7 +345,7 @@ async function runPhase(phase: Phase, keys: Keys, settings: Settings, root: stri
     honest.close();
     await proxy.stop();
     return {
-      name: phase.name,
+      name: phase,
       alone,
       attacked,
       attack: report,
@@ -392,7 +386,17 @@ function printTables(results: readonly PhaseResult[], settings: Settings): void 
   const side = (alone: string, attacked: string): string => `${alone} → ${attacked}`;
   const probe = (window: HonestWindow): string => `${window.probe.ok}/${window.probe.tried}`;
   const honestRows = [
-    ['attack', 'accepted/s', '% alone', 'p50 ms', 'p99 ms', 'p99 ratio', 'reconnects ok', 'result'],
+    [
+      'attack',
+      'accepted/s',
+      '% alone',
+      'p50 ms',
+      'p99 ms',
+      'p99 ratio',
+      'reconnects ok',
+      'bench lag p99 ms',
+      'result',
+    ],
     ...results.map((result) => {
       const { alone, attacked } = result;
       const misses = shortfalls(result);
@@ -404,6 +408,7 @@ function printTables(results: readonly PhaseResult[], settings: Settings): void 
         side(ms(alone.p99Ms), ms(attacked.p99Ms)),
         `${(attacked.p99Ms / alone.p99Ms).toFixed(2)}×`,
         side(probe(alone), probe(attacked)),
+        side(ms(alone.benchLagP99Ms), ms(attacked.benchLagP99Ms)),
         misses.length === 0 ? 'pass' : `FAIL: ${misses.join(', ')}`,
       ];
     }),
@@ -457,9 +462,9 @@ export async function runHostileMinersBench(argv: readonly string[] = process.ar
   process.once('exit', cleanUp);
   try {
     const results: PhaseResult[] = [];
-    for (const phase of PHASES) {
-      if (settings.phases !== undefined && !settings.phases.includes(phase.name)) continue;
-      console.log(`hostile-miners: ${phase.name} …`);
+    for (const phase of ATTACK_PHASES) {
+      if (settings.phases !== undefined && !settings.phases.includes(phase)) continue;
+      console.log(`hostile-miners: ${phase} …`);
       results.push(await runPhase(phase, keys, settings, root));
     }
     printTables(results, settings);

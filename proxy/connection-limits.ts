@@ -14,7 +14,7 @@ export interface AddressLimits {
 
 export interface Refusal {
   /** The metric label. */
-  readonly reason: 'total_per_address' | 'unauthenticated_per_address' | 'rate_per_address';
+  readonly reason: 'total_per_address' | 'unauthenticated_per_address' | 'rate_per_address' | 'reject_budget';
   /** What the miner is shown (client.show_message) and the operator reads in the log. */
   readonly message: string;
 }

@@ -17,7 +17,7 @@ import { toDifficulty, toJobId } from '../src/work/types.js';
 import type { VardiffOptions } from '../src/work/vardiff.js';
 import { BIP320_VERSION_MASK, rollableMask, upstreamVersionBits } from '../src/work/version-rolling.js';
 import { BlockReports } from './block-reports.js';
-import { ConnectionsByAddress, LogThrottle, refuseConnection } from './connection-limits.js';
+import { ConnectionsByAddress, LogThrottle } from './connection-limits.js';
 import { ExtranonceSlots } from './extranonce-slots.js';
 import {
   identityOf,
@@ -31,7 +31,9 @@ import { foldJob, makeProxyJob, variantsOf, type ProxyJob } from './proxy-job.js
 import { LedgerWatch } from './ledger-watch.js';
 import { OutputBudget } from './output-budget.js';
 import { ProofScopes } from './proof-scopes.js';
-import { RejectBudget, type RejectScreening } from './reject-budget.js';
+import type { RejectScreening } from './reject-budget.js';
+import { RejectStandings } from './reject-standings.js';
+import { TurnAway } from './turn-away.js';
 import { RejectLog } from './reject-log.js';
 import { RejectTally } from './reject-tally.js';
 import { judgeShare, type Judgement } from './share-judge.js';
@@ -133,6 +135,7 @@ export class Proxy {
   private readonly proofScopes: ProofScopes;
   private readonly addresses: ConnectionsByAddress;
   private readonly refusalLog = new LogThrottle(10_000);
+  private readonly turnAway = new TurnAway();
   private readonly output: OutputBudget<MinerConnection>;
   private readonly servers: net.Server[] = [];
   /** Session id → the proxy jobs made from it, oldest first; and its current one. */
@@ -160,7 +163,8 @@ export class Proxy {
   readonly ledgerWatch: LedgerWatch;
   /** Rejects past their connection's recording budget, written as summary rows. */
   private readonly rejectTally: RejectTally;
-  private readonly rejectBudgets = new WeakMap<MinerConnection, RejectBudget>();
+  /** Reject budgets per (address, worker) and per address, kept across connections. */
+  private readonly rejectStandings: RejectStandings;
   /** Per-miner reject summaries for the operator's log. */
   private readonly rejectLog: RejectLog;
   /** Time with no upstream up; past its grace, miners are turned away (upstream.whenNoUpstream). */
@@ -186,6 +190,7 @@ export class Proxy {
     this.ledgerWatch = new LedgerWatch(this.ledger, this.metrics, this.log);
     this.rejectTally = new RejectTally(this.ledger, this.config.limits.rejectBudget.summarySeconds * 1000);
     this.rejectLog = new RejectLog(this.config.rejectLogSeconds * 1000);
+    this.rejectStandings = new RejectStandings(this.config.limits.rejectBudget);
     this.outage = new UpstreamOutage(
       () => this.config.upstream,
       this.log,
@@ -221,9 +226,15 @@ export class Proxy {
         return rollableMask(session.versionMask, 0xffffffff, session.currentJob?.job.version ?? 0);
       },
       allocateSlot: () => this.slots.allocate(),
-      authorize: (username, password, connectionId, remoteAddress) =>
-        this.admission?.authorize(username, password, connectionId, remoteAddress) ??
-        Promise.resolve({ ok: true }),
+      authorize: (username, password, connectionId, remoteAddress) => {
+        // Before admission: a barred worker costs no signature check.
+        const barred = this.rejectStandings.workerBarred(remoteAddress, username, Date.now());
+        if (barred !== undefined) return Promise.resolve({ ok: false, message: barred });
+        return (
+          this.admission?.authorize(username, password, connectionId, remoteAddress) ??
+          Promise.resolve({ ok: true })
+        );
+      },
       place: (miner) => {
         this.addresses.authenticated(miner.id);
         this.place(miner);
@@ -271,6 +282,7 @@ export class Proxy {
     this.config = config;
     const now = Date.now();
     this.addresses.setLimits(config.limits);
+    this.rejectStandings.setOptions(config.limits.rejectBudget);
     this.output.setMaxBytes(config.limits.maxTotalPendingWriteBytes);
     for (const server of this.servers) server.maxConnections = config.limits.maxConnections;
     this.rejectLog.setInterval(config.rejectLogSeconds * 1000);
@@ -562,16 +574,19 @@ export class Proxy {
       return;
     }
     const id = this.nextConnectionId++;
-    const refusal = this.addresses.open(id, socket.remoteAddress ?? '');
+    const now = Date.now();
+    const remote = socket.remoteAddress ?? '';
+    const refusal = this.rejectStandings.refusal(remote, now) ?? this.addresses.open(id, remote);
     if (refusal !== undefined) {
       this.metrics.connectionsRefused.inc({ reason: refusal.reason });
-      const refused = this.refusalLog.note(Date.now());
+      const refused = this.refusalLog.note(now);
       if (refused !== undefined)
         this.log.warn(
           { remote: socket.remoteAddress, reason: refusal.reason, refused, detail: refusal.message },
           'miner connections refused (counted since the last such line)',
         );
-      refuseConnection(socket, refusal.message);
+      // Told why once a second per address; the rest of a storm is reset (proxy/turn-away.ts).
+      this.turnAway.refuse(socket, refusal.message, now);
       return;
     }
     const miner = new MinerConnection(id, socket, this.host, vardiff);
@@ -915,7 +930,13 @@ export class Proxy {
       upstreamVerdict: forward ? 'pending' : 'not-forwarded',
       isBlock: judgement.block,
     };
-    const screening = this.screen(miner, judgement, time);
+    const screening = this.rejectStandings.screen(
+      miner.remoteAddress,
+      request.worker,
+      judgement.verdict,
+      judgement.forward,
+      time,
+    );
     if (judgement.verdict !== 'accepted') {
       miner.recordReject(judgement.verdict);
       this.workerStats.share(miner.id, request.worker, judgement.verdict, 0, time);
@@ -927,7 +948,7 @@ export class Proxy {
       this.rejectTally.count({ miner: identity, worker, upstream, verdict: judgement.verdict });
       this.metrics.rejectsSummarised.inc({ verdict: judgement.verdict });
       this.metrics.shares.inc({ verdict: judgement.verdict });
-      return this.answerReject(miner, judgement, screening);
+      return this.answerReject(miner, request.worker, judgement, screening);
     }
     const recorded = this.ledger.recordShare(record);
     // Due upstream, but its session closed first (failed over): nowhere else could take it.
@@ -969,7 +990,8 @@ export class Proxy {
       };
     }
     this.metrics.shareRecordLatency.observe((performance.now() - received) / 1000);
-    if (judgement.verdict !== 'accepted') return this.answerReject(miner, judgement, screening);
+    if (judgement.verdict !== 'accepted')
+      return this.answerReject(miner, request.worker, judgement, screening);
     this.metrics.credit(record.miner, request.worker, entry!.difficulty, this.config.metricsLabels);
     if (session !== undefined)
       this.scheduler?.recordWork(String(miner.id), session.upstream, entry!.difficulty, Date.now());
@@ -978,27 +1000,23 @@ export class Proxy {
     return { ok: true };
   }
 
-  /** The connection's reject budget's word on this submit (forwarded shares are always recorded). */
-  private screen(miner: MinerConnection, judgement: Judgement, now: number): RejectScreening {
-    let budget = this.rejectBudgets.get(miner);
-    if (budget === undefined) {
-      budget = new RejectBudget(this.config.limits.rejectBudget, now);
-      this.rejectBudgets.set(miner, budget);
-    }
-    return budget.screen(judgement.verdict, judgement.forward, now);
-  }
-
   /** A rejected submit's answer: late for a throttled connection; one over its budget is closed. */
   private async answerReject(
     miner: MinerConnection,
+    worker: string,
     judgement: Judgement,
     screening: RejectScreening,
   ): Promise<SubmitReply> {
     const reply = { ok: false, code: judgement.code, message: judgement.message } as const;
     if (screening.disconnect !== undefined) {
       miner.log.warn(
-        { identity: miner.identity, ...this.rejectBudgets.get(miner)?.standing() },
-        'closing a miner whose submits are mostly invalid',
+        {
+          identity: miner.identity,
+          worker,
+          reason: screening.disconnect,
+          ...this.rejectStandings.standing(miner.remoteAddress, worker),
+        },
+        'closing a miner whose submits are mostly invalid (its worker, or address, is refused until they fade)',
       );
       miner.close(screening.disconnect);
     } else if (screening.delayMs > 0) {

@@ -24,13 +24,16 @@ export interface RejectScreening {
 const HOUR_MS = 3_600_000;
 
 /**
- * One connection's standing: its invalid and total submits, decayed over `windowSeconds` (so
+ * One submitter's standing: its invalid and total submits, decayed over `windowSeconds` (so
  * old mistakes fade), and a bucket of rejected shares it may still have recorded one by one.
+ * Once it has been closed it stays barred until its invalid count decays under `minRejects`:
+ * a submitter that comes back at once is closed on its first invalid submit, not 200 later.
  * Pure: the caller passes the time, and acts on the screening.
  */
 export class RejectBudget {
   private invalid = 0;
   private submits = 0;
+  private barred = false;
   private decayedAt: number;
   private recordable: number;
   private refilledAt: number;
@@ -59,7 +62,9 @@ export class RejectBudget {
     const record = forwarded || this.takeRecordable(now);
     const { minRejects, maxInvalidRatio, disconnectRejects, throttleMs, windowSeconds } = this.options;
     const mostlyInvalid = this.invalid > maxInvalidRatio * this.submits;
-    if (mostlyInvalid && this.invalid >= disconnectRejects) {
+    const barredAndInvalid = this.barred && verdict !== 'stale';
+    if (barredAndInvalid || (mostlyInvalid && this.invalid >= disconnectRejects)) {
+      this.barred = true;
       const disconnect =
         `rejects: ${Math.round(this.invalid)} of ${Math.round(this.submits)} submits invalid ` +
         `over about ${windowSeconds} s`;
@@ -74,11 +79,26 @@ export class RejectBudget {
     return { invalid: Math.round(this.invalid), submits: Math.round(this.submits) };
   }
 
+  /** Closed for invalid submits, and not yet decayed under `minRejects`: refuse it. */
+  isBarred(now: number): boolean {
+    this.decay(now);
+    return this.barred;
+  }
+
+  /** Nothing left to remember: no invalid submit to speak of and the recording bucket full. */
+  isSettled(now: number): boolean {
+    this.decay(now);
+    const perHour = this.options.recordedRejectsPerHour;
+    const recordable = this.recordable + ((now - this.refilledAt) / HOUR_MS) * perHour;
+    return !this.barred && this.invalid < 1 && recordable >= perHour;
+  }
+
   private decay(now: number): void {
     const factor = Math.exp(-(now - this.decayedAt) / (this.options.windowSeconds * 1000));
     this.invalid *= factor;
     this.submits *= factor;
     this.decayedAt = now;
+    if (this.barred && this.invalid < this.options.minRejects) this.barred = false;
   }
 
   private takeRecordable(now: number): boolean {

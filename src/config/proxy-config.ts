@@ -73,8 +73,10 @@ const ledgerUrl = z
   );
 
 /**
- * What a connection whose submits are mostly invalid may cost. Stale shares are left out of the
+ * What a miner whose submits are mostly invalid may cost. Stale shares are left out of the
  * invalid fraction (a burst of them after a new block is normal) but do spend the recording budget.
+ * Budgets are kept per (source address, worker) and per address across connections
+ * (proxy/reject-standings.ts), so reconnecting does not refill them.
  */
 const REJECT_BUDGET_DEFAULTS = {
   windowSeconds: 60,
@@ -84,11 +86,13 @@ const REJECT_BUDGET_DEFAULTS = {
   disconnectRejects: 200,
   recordedRejectsPerHour: 100,
   summarySeconds: 60,
+  perAddressMultiple: 10,
+  rememberedStandings: 100_000,
 };
 
 const rejectBudget = z
   .object({
-    /** Invalid and total submits are counted per connection over about this long (decayed). */
+    /** Invalid and total submits are counted per (address, worker) over about this long (decayed). */
     windowSeconds: z.number().positive().default(REJECT_BUDGET_DEFAULTS.windowSeconds),
     /** Past this many invalid submits in the window, with the fraction over maxInvalidRatio, answers slow down. */
     minRejects: z.number().positive().default(REJECT_BUDGET_DEFAULTS.minRejects),
@@ -96,7 +100,11 @@ const rejectBudget = z
     maxInvalidRatio: z.number().min(0).max(1).default(REJECT_BUDGET_DEFAULTS.maxInvalidRatio),
     /** A throttled connection's rejected submits are answered this much later. */
     throttleMs: z.number().int().min(0).default(REJECT_BUDGET_DEFAULTS.throttleMs),
-    /** Past this many invalid submits in the window (fraction still over the limit) the connection is closed. */
+    /**
+     * Past this many invalid submits in the window (fraction still over the limit) the connection is
+     * closed, and the worker stays barred from that address (authorize refused, or closed on its
+     * next invalid submit) until its invalid count has faded under minRejects.
+     */
     disconnectRejects: z.number().positive().default(REJECT_BUDGET_DEFAULTS.disconnectRejects),
     /**
      * Rejected shares recorded one by one per connection (a bucket refilled at this rate per
@@ -106,6 +114,15 @@ const rejectBudget = z
     recordedRejectsPerHour: z.number().int().min(0).default(REJECT_BUDGET_DEFAULTS.recordedRejectsPerHour),
     /** How often counted rejects are written as summary rows. */
     summarySeconds: z.number().positive().default(REJECT_BUDGET_DEFAULTS.summarySeconds),
+    /**
+     * All workers from one address together get this many times a worker's minRejects and
+     * disconnectRejects (a miner taking a new worker name each time); past it, with the address's
+     * submits mostly invalid, its new connections are refused. The ratio rule keeps an honest
+     * NAT'd farm (mostly accepted shares) clear of it.
+     */
+    perAddressMultiple: z.number().min(1).default(REJECT_BUDGET_DEFAULTS.perAddressMultiple),
+    /** Standings (addresses and workers) remembered at most, least recently used dropped past it; settled ones are forgotten anyway. */
+    rememberedStandings: z.number().int().min(100).default(REJECT_BUDGET_DEFAULTS.rememberedStandings),
   })
   .strict()
   .refine((budget) => budget.disconnectRejects >= budget.minRejects, {
