@@ -36,6 +36,8 @@
  *   HASHRELAY_BENCH_PEER_PROXY        the peer's command template            [none: direct]
  *   HASHRELAY_BENCH_BASELINE_CLI      another build's dist/cli/main.js, run as a  [none]
  *                                     subject 'baseline' beside this build (A/B in one run)
+ *   HASHRELAY_BENCH_BASELINE_NODE_FLAGS node flags for 'baseline'; set alone, it    [as hashrelay]
+ *                                     runs this build under them (A/B of flags)
  *   HASHRELAY_BENCH_NODE_FLAGS        node flags for hashrelay, space-separated [--max-semi-space-size=2,
  *                                     as deploy/ starts it]
  *
@@ -69,6 +71,7 @@ interface Settings {
   readonly peer: string | undefined;
   readonly nodeFlags: readonly string[];
   readonly baselineCli: string | undefined;
+  readonly baselineNodeFlags: readonly string[] | undefined;
 }
 
 /** A running subject: where miners connect, and its memory when it is a process of its own. */
@@ -102,7 +105,9 @@ export async function runAnswerLatencyBench(): Promise<void> {
   const comparison: Subject = settings.peer === undefined ? direct : peerSubject(settings.peer);
   const subjects = [
     hashrelay,
-    ...(settings.baselineCli === undefined ? [] : [baseline(settings.baselineCli)]),
+    ...(settings.baselineCli === undefined && settings.baselineNodeFlags === undefined
+      ? []
+      : [baseline(settings.baselineCli, settings.baselineNodeFlags)]),
     ...(settings.durabilityOff ? [durabilityOff] : []),
     comparison,
   ];
@@ -246,10 +251,11 @@ const hashrelay: Subject = {
   start: (sink, workDir, settings) => startHashrelay(sink, workDir, settings, settings.nodeFlags),
 };
 
-function baseline(cli: string): Subject {
+function baseline(cli: string | undefined, nodeFlags: readonly string[] | undefined): Subject {
   return {
     name: 'baseline',
-    start: (sink, workDir, settings) => startHashrelay(sink, workDir, settings, settings.nodeFlags, cli),
+    start: (sink, workDir, settings) =>
+      startHashrelay(sink, workDir, settings, nodeFlags ?? settings.nodeFlags, cli),
   };
 }
 
@@ -475,6 +481,7 @@ function readSettings(): Settings {
     throw new Error('HASHRELAY_BENCH_WARMUP_SECONDS must be shorter than the window');
   const peer = process.env.HASHRELAY_BENCH_PEER_PROXY;
   const baselineCli = process.env.HASHRELAY_BENCH_BASELINE_CLI;
+  const baselineNodeFlags = process.env.HASHRELAY_BENCH_BASELINE_NODE_FLAGS;
   return {
     passes: Math.round(number('HASHRELAY_BENCH_PASSES', 3, 1)),
     connections: Math.round(number('HASHRELAY_BENCH_CONNECTIONS', 1000, 1)),
@@ -488,5 +495,6 @@ function readSettings(): Settings {
       .split(' ')
       .filter(Boolean),
     baselineCli: baselineCli === undefined || baselineCli.trim() === '' ? undefined : baselineCli,
+    baselineNodeFlags: baselineNodeFlags?.split(' ').filter(Boolean),
   };
 }

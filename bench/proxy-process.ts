@@ -67,7 +67,8 @@ export class ProxyProcess {
   }
 
   static async start(options: ProxyProcessOptions): Promise<ProxyProcess> {
-    const main = options.role?.script ?? options.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    const main =
+      options.role?.script ?? options.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
     if (!existsSync(main))
       throw new Error(`${main} is missing: build first (npx tsc -p tsconfig.build.json)`);
     const configPath = join(options.workDir, 'proxy-config.json');
