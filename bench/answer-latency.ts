@@ -34,6 +34,10 @@
  *   HASHRELAY_BENCH_IDLE_CONNECTIONS  idle miners for the large RSS figure, 0 skips [10000]
  *   HASHRELAY_BENCH_DURABILITY_OFF    0 skips the durability-off subject     [1]
  *   HASHRELAY_BENCH_PEER_PROXY        the peer's command template            [none: direct]
+ *   HASHRELAY_BENCH_BASELINE_CLI      another build's dist/cli/main.js, run as a  [none]
+ *                                     subject 'baseline' beside this build (A/B in one run)
+ *   HASHRELAY_BENCH_BASELINE_NODE_FLAGS node flags for 'baseline'; set alone, it    [as hashrelay]
+ *                                     runs this build under them (A/B of flags)
  *   HASHRELAY_BENCH_NODE_FLAGS        node flags for hashrelay, space-separated [--max-semi-space-size=2,
  *                                     as deploy/ starts it]
  *
@@ -66,6 +70,8 @@ interface Settings {
   readonly durabilityOff: boolean;
   readonly peer: string | undefined;
   readonly nodeFlags: readonly string[];
+  readonly baselineCli: string | undefined;
+  readonly baselineNodeFlags: readonly string[] | undefined;
 }
 
 /** A running subject: where miners connect, and its memory when it is a process of its own. */
@@ -97,7 +103,14 @@ export async function runAnswerLatencyBench(): Promise<void> {
   if (limit !== undefined && limit < most + FD_RESERVE)
     throw new Error(`ulimit -n is ${limit}: raise it to ${most + FD_RESERVE} or lower the connection counts`);
   const comparison: Subject = settings.peer === undefined ? direct : peerSubject(settings.peer);
-  const subjects = [hashrelay, ...(settings.durabilityOff ? [durabilityOff] : []), comparison];
+  const subjects = [
+    hashrelay,
+    ...(settings.baselineCli === undefined && settings.baselineNodeFlags === undefined
+      ? []
+      : [baseline(settings.baselineCli, settings.baselineNodeFlags)]),
+    ...(settings.durabilityOff ? [durabilityOff] : []),
+    comparison,
+  ];
   console.log(`# answer latency: ${settings.connections} miners, ${settings.rates.join(' and ')} shares/s`);
   console.log(
     `${settings.passes} passes of ${settings.seconds} s per rate (first ${settings.warmupSeconds} s left out); ` +
@@ -238,6 +251,14 @@ const hashrelay: Subject = {
   start: (sink, workDir, settings) => startHashrelay(sink, workDir, settings, settings.nodeFlags),
 };
 
+function baseline(cli: string | undefined, nodeFlags: readonly string[] | undefined): Subject {
+  return {
+    name: 'baseline',
+    start: (sink, workDir, settings) =>
+      startHashrelay(sink, workDir, settings, nodeFlags ?? settings.nodeFlags, cli),
+  };
+}
+
 const durabilityOff: Subject = {
   name: 'durability off',
   start: (sink, workDir, settings) =>
@@ -317,6 +338,7 @@ async function startHashrelay(
   workDir: string,
   settings: Settings,
   nodeFlags: readonly string[],
+  cli?: string,
 ): Promise<Endpoint> {
   const most = Math.max(settings.connections, settings.idleConnections);
   const perConnection = Math.ceil((10 * Math.max(...settings.rates)) / settings.connections);
@@ -325,6 +347,7 @@ async function startHashrelay(
     ledgerPath: join(workDir, `ledger-${serial++}.sqlite`),
     workDir,
     nodeFlags,
+    cli,
     config: {
       logLevel: 'info',
       vardiff: { initialDifficulty: TINY_DIFFICULTY, minDifficulty: TINY_DIFFICULTY, retargetSeconds: 1e9 },
@@ -457,6 +480,8 @@ function readSettings(): Settings {
   if (warmupSeconds >= seconds)
     throw new Error('HASHRELAY_BENCH_WARMUP_SECONDS must be shorter than the window');
   const peer = process.env.HASHRELAY_BENCH_PEER_PROXY;
+  const baselineCli = process.env.HASHRELAY_BENCH_BASELINE_CLI;
+  const baselineNodeFlags = process.env.HASHRELAY_BENCH_BASELINE_NODE_FLAGS;
   return {
     passes: Math.round(number('HASHRELAY_BENCH_PASSES', 3, 1)),
     connections: Math.round(number('HASHRELAY_BENCH_CONNECTIONS', 1000, 1)),
@@ -469,5 +494,7 @@ function readSettings(): Settings {
     nodeFlags: (process.env.HASHRELAY_BENCH_NODE_FLAGS ?? '--max-semi-space-size=2')
       .split(' ')
       .filter(Boolean),
+    baselineCli: baselineCli === undefined || baselineCli.trim() === '' ? undefined : baselineCli,
+    baselineNodeFlags: baselineNodeFlags?.split(' ').filter(Boolean),
   };
 }

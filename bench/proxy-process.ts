@@ -29,6 +29,8 @@ export interface ProxyProcessOptions {
   readonly role?: { readonly script: string; readonly env?: Readonly<Record<string, string>> };
   /** Node flags before the script (e.g. `--require` a measurement-only preload). */
   readonly nodeFlags?: readonly string[];
+  /** Another build's cli/main.js to run `proxy` from (an A/B against an older build). */
+  readonly cli?: string;
 }
 
 const LOG_TAIL_LINES = 20;
@@ -65,7 +67,8 @@ export class ProxyProcess {
   }
 
   static async start(options: ProxyProcessOptions): Promise<ProxyProcess> {
-    const main = options.role?.script ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    const main =
+      options.role?.script ?? options.cli ?? fileURLToPath(new URL('../cli/main.js', import.meta.url));
     if (!existsSync(main))
       throw new Error(`${main} is missing: build first (npx tsc -p tsconfig.build.json)`);
     const configPath = join(options.workDir, 'proxy-config.json');

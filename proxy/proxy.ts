@@ -897,7 +897,11 @@ export class Proxy {
     for (const miner of stranded) this.place(miner);
   }
 
-  private async onSubmit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply> {
+  /**
+   * Not an async function: the frame of one is every local of the judgement, kept on the heap
+   * for each share until its commit; the answer waits on the commit with `then`.
+   */
+  private onSubmit(miner: MinerConnection, request: SubmitRequest): Promise<SubmitReply> {
     const received = performance.now();
     const time = Date.now();
     const entry = miner.jobs.get(request.jobId);
@@ -979,25 +983,23 @@ export class Proxy {
         forwarded: forward,
       }));
     }
-    try {
-      await recorded;
-    } catch (error) {
-      this.ledgerWatch.shareNotRecorded(error);
-      return {
-        ok: false,
-        code: SubmitErrorCode.other,
-        message: 'proxy could not record the share; it is not credited',
-      };
-    }
-    this.metrics.shareRecordLatency.observe((performance.now() - received) / 1000);
-    if (judgement.verdict !== 'accepted')
-      return this.answerReject(miner, request.worker, judgement, screening);
-    this.metrics.credit(record.miner, request.worker, entry!.difficulty, this.config.metricsLabels);
-    if (session !== undefined)
-      this.scheduler?.recordWork(String(miner.id), session.upstream, entry!.difficulty, Date.now());
-    miner.recordCredit(entry!.difficulty);
-    this.workerStats.share(miner.id, request.worker, 'accepted', entry!.difficulty, time);
-    return { ok: true };
+    return recorded.then(
+      () => {
+        this.metrics.shareRecordLatency.observe((performance.now() - received) / 1000);
+        if (judgement.verdict !== 'accepted')
+          return this.answerReject(miner, request.worker, judgement, screening);
+        this.metrics.credit(record.miner, request.worker, entry!.difficulty, this.config.metricsLabels);
+        if (session !== undefined)
+          this.scheduler?.recordWork(String(miner.id), session.upstream, entry!.difficulty, Date.now());
+        miner.recordCredit(entry!.difficulty);
+        this.workerStats.share(miner.id, request.worker, 'accepted', entry!.difficulty, time);
+        return ACCEPTED;
+      },
+      (error: unknown) => {
+        this.ledgerWatch.shareNotRecorded(error);
+        return NOT_RECORDED;
+      },
+    );
   }
 
   /** A rejected submit's answer: late for a throttled connection; one over its budget is closed. */
@@ -1081,6 +1083,13 @@ export class Proxy {
 }
 
 export { identityOf };
+
+const ACCEPTED: SubmitReply = { ok: true };
+const NOT_RECORDED: SubmitReply = {
+  ok: false,
+  code: SubmitErrorCode.other,
+  message: 'proxy could not record the share; it is not credited',
+};
 
 /** The configured upstreams as the router takes them (in failover order). */
 function configuredUpstreams(config: ProxyConfig): UpstreamSpec[] {

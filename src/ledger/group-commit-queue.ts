@@ -10,6 +10,11 @@ import { checkWindow } from './record-checks.js';
  * batch under way and every queued one reject, so nobody is left waiting, and every later call
  * reports why. How a batch holds its records and how it is committed is the backend's.
  *
+ * Records nobody waits on (upstream verdicts, reject summaries) do not start a commit of their
+ * own: they ride with the next share or job, or go after `lateRecordDelayMs`, or at a flush.
+ * Otherwise every forwarded share would cost two fsyncs (its row, then the pool's verdict on it),
+ * and a share arriving during the verdict's commit would wait for it before its own.
+ *
  * A backend with `recovery` may call a failure transient (a full disk): then the ledger is
  * impaired instead of stopped. The waiting shares reject, new shares are refused at once, and
  * jobs, verdicts and summaries are carried into a batch kept for later. Every retry interval a
@@ -21,6 +26,8 @@ export abstract class Batch {
   readonly committed: Promise<void>;
   resolve!: () => void;
   reject!: (error: Error) => void;
+  /** Commit without waiting for a share or job to ride with (a flush, or the late records' time is up). */
+  due = false;
 
   constructor() {
     this.committed = new Promise<void>((resolve, reject) => {
@@ -38,6 +45,11 @@ export abstract class Batch {
 
   get size(): number {
     return this.jobCount + this.shareCount + this.verdictCount + this.summaryCount;
+  }
+
+  /** Holds records something waits on (shares) or that must precede them (jobs). */
+  get urgent(): boolean {
+    return this.due || this.jobCount + this.shareCount > 0;
   }
 }
 
@@ -58,7 +70,11 @@ export interface GroupCommitSettings {
   readonly maxBatchRecords: number;
   /** A commit not done this long after it was sent fails the ledger. */
   readonly commitTimeoutMs: number;
+  /** Longest a verdict or summary waits for a share to commit with. Default 250 ms. */
+  readonly lateRecordDelayMs?: number;
 }
+
+const LATE_RECORD_DELAY_MS = 250;
 
 /** What the queue needs of a backend. */
 export interface GroupCommitBackend<B extends Batch> {
@@ -123,6 +139,8 @@ export class GroupCommitQueue<B extends Batch> {
   private queue: B[] = [];
   private committing: B | null = null;
   private dispatchScheduled = false;
+  /** Sends a batch of late records alone once no share came to carry them. */
+  private lateTimer: NodeJS.Timeout | undefined;
   private closed: Promise<void> | null = null;
   /** After a failure: resolves once the backend's database is let go. */
   private abandoned: Promise<void> = Promise.resolve();
@@ -176,13 +194,9 @@ export class GroupCommitQueue<B extends Batch> {
     return false;
   }
 
-  /** The batch a new record goes in; call only when `refusal()` is null. */
+  /** The batch a new share or job goes in; call only when `refusal()` is null. */
   batchForNewRecord(): B {
-    let batch = this.queue.at(-1);
-    if (batch === undefined || batch.size >= this.settings.maxBatchRecords) {
-      batch = this.backend.newBatch();
-      this.queue.push(batch);
-    }
+    const batch = this.openBatch();
     if (this.committing === null && !this.dispatchScheduled) {
       // Wait out this turn of the event loop so a burst of records shares one commit.
       this.dispatchScheduled = true;
@@ -194,12 +208,47 @@ export class GroupCommitQueue<B extends Batch> {
     return batch;
   }
 
+  /**
+   * The batch a verdict or summary goes in (nobody waits on it); call only when `refusal()` is
+   * null. It commits with the next share or job, or alone after `lateRecordDelayMs`.
+   */
+  batchForLateRecord(): B {
+    const batch = this.openBatch();
+    this.armLateTimer();
+    return batch;
+  }
+
   /** Resolves when everything queued so far is committed; rejects at once while impaired. */
   flush(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.impaired !== null) return Promise.reject(this.impaired.error);
-    const last = this.queue.at(-1) ?? this.committing;
-    return last === null ? Promise.resolve() : last.committed;
+    const last = this.queue.at(-1);
+    if (last !== undefined) {
+      last.due = true;
+      this.dispatch();
+      return last.committed;
+    }
+    return this.committing === null ? Promise.resolve() : this.committing.committed;
+  }
+
+  private openBatch(): B {
+    let batch = this.queue.at(-1);
+    if (batch === undefined || batch.size >= this.settings.maxBatchRecords) {
+      batch = this.backend.newBatch();
+      this.queue.push(batch);
+    }
+    return batch;
+  }
+
+  private armLateTimer(): void {
+    if (this.lateTimer !== undefined) return;
+    this.lateTimer = setTimeout(() => {
+      this.lateTimer = undefined;
+      const first = this.queue[0];
+      if (first === undefined) return;
+      first.due = true;
+      this.dispatch();
+    }, this.settings.lateRecordDelayMs ?? LATE_RECORD_DELAY_MS);
   }
 
   /**
@@ -248,6 +297,8 @@ export class GroupCommitQueue<B extends Batch> {
     this.state = 'failed';
     this.impaired = null;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.lateTimer);
+    this.lateTimer = undefined;
     const committing = this.committing;
     const queued = this.queue;
     this.committing = null;
@@ -284,9 +335,18 @@ export class GroupCommitQueue<B extends Batch> {
   /** Sends the next batch; while impaired nothing is sent until a probe succeeds. */
   private dispatch(): void {
     if (this.committing !== null || this.failure !== null || this.probing || this.impaired !== null) return;
-    const batch = this.queue.shift();
-    if (batch === undefined) return;
+    const next = this.queue[0];
+    if (next === undefined) return;
+    // Late records alone wait for a share to carry them (a full batch, or one behind it, goes).
+    if (!next.urgent && this.queue.length === 1 && next.size < this.settings.maxBatchRecords) {
+      this.armLateTimer();
+      return;
+    }
+    const batch = this.queue.shift()!;
     this.committing = batch;
+    // The late records go in this batch or are re-timed when it lands.
+    clearTimeout(this.lateTimer);
+    this.lateTimer = undefined;
     const timeout = setTimeout(() => {
       this.fail(
         new LedgerError(

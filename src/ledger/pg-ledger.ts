@@ -262,13 +262,13 @@ class PgLedgerImpl implements PgLedger {
   recordUpstreamVerdict(update: UpstreamVerdictUpdate): void {
     if (!this.commits.takesVerdict()) return;
     checkVerdictUpdate(update, this.lastShareId);
-    this.commits.batchForNewRecord().addVerdict(update);
+    this.commits.batchForLateRecord().addVerdict(update);
   }
 
   recordRejectSummary(summary: RejectSummary): void {
     if (this.commits.refusal() !== null) return;
     checkRejectSummary(summary);
-    this.commits.batchForNewRecord().addSummary(summary);
+    this.commits.batchForLateRecord().addSummary(summary);
   }
 
   flush(): Promise<void> {

@@ -72,6 +72,8 @@ export interface SqliteLedgerOptions {
   readonly retryIntervalMs?: number;
   /** After a full disk, the free space the ledger waits for before it records again. Default 64 MiB. */
   readonly recoveryFreeBytes?: number;
+  /** Longest an upstream verdict or reject summary waits for a share to commit with. Default 250 ms. */
+  readonly lateRecordDelayMs?: number;
 }
 
 export interface SqliteLedgerStats extends GroupCommitStats {
@@ -92,6 +94,7 @@ const DEFAULTS: Required<SqliteLedgerOptions> = {
   checkpointIntervalMs: 1000,
   retryIntervalMs: 1000,
   recoveryFreeBytes: 64 * 1024 * 1024,
+  lateRecordDelayMs: 250,
 };
 
 /**
@@ -210,13 +213,13 @@ class SqliteLedgerImpl implements SqliteLedger {
   recordUpstreamVerdict(update: UpstreamVerdictUpdate): void {
     if (!this.commits.takesVerdict()) return;
     checkVerdictUpdate(update, this.lastShareId);
-    this.commits.batchForNewRecord().verdicts.push([update.verdict, update.error, update.shareId]);
+    this.commits.batchForLateRecord().verdicts.push([update.verdict, update.error, update.shareId]);
   }
 
   recordRejectSummary(summary: RejectSummary): void {
     if (this.commits.refusal() !== null) return;
     checkRejectSummary(summary);
-    this.commits.batchForNewRecord().summaries.push(rejectSummaryRow(summary));
+    this.commits.batchForLateRecord().summaries.push(rejectSummaryRow(summary));
   }
 
   flush(): Promise<void> {
