@@ -98,6 +98,8 @@ export interface MinerHost {
 }
 
 const SUBSCRIPTION_ID = 'hashrelay';
+/** Each miner socket's connection, for the listeners all connections share. */
+const owners = new WeakMap<net.Socket, MinerConnection>();
 /** Usernames are as long as a line allows; a log field need not be. */
 const MAX_LOGGED_USERNAME = 128;
 /** Authorizes logged at info per connection. */
@@ -168,24 +170,39 @@ export class MinerConnection {
     this.vardiff = new Vardiff(vardiff, Date.now());
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
-    socket.on('data', (chunk: Buffer) => {
-      this.onData(chunk);
-    });
-    socket.on('drain', () => {
-      if (this.isOpen) this.host.queued(this);
-    });
-    socket.on('error', (error) => {
-      this.close(`socket error: ${error.message}`);
-    });
-    socket.on('close', () => {
-      this.close('closed by miner');
-    });
+    owners.set(socket, this);
+    // Unbound on purpose: the emitter calls them with `this` = the socket.
+    /* eslint-disable @typescript-eslint/unbound-method */
+    socket.on('data', MinerConnection.onSocketData);
+    socket.on('drain', MinerConnection.onSocketDrain);
+    socket.on('error', MinerConnection.onSocketError);
+    socket.on('close', MinerConnection.onSocketClose);
+    /* eslint-enable @typescript-eslint/unbound-method */
     this.handshakeTimer = setTimeout(() => {
       this.close(`no subscribe and authorize within ${host.limits.handshakeSeconds} s`);
     }, host.limits.handshakeSeconds * 1000);
     this.armIdleTimer();
     this.say('info', {}, 'miner connected');
   }
+
+  // The socket's listeners, shared by every connection (`this` is the socket): four closures
+  // per miner less.
+  private static readonly onSocketData = function (this: net.Socket, chunk: Buffer): void {
+    owners.get(this)?.onData(chunk);
+  };
+
+  private static readonly onSocketDrain = function (this: net.Socket): void {
+    const miner = owners.get(this);
+    if (miner?.isOpen === true) miner.host.queued(miner);
+  };
+
+  private static readonly onSocketError = function (this: net.Socket, error: Error): void {
+    owners.get(this)?.close(`socket error: ${error.message}`);
+  };
+
+  private static readonly onSocketClose = function (this: net.Socket): void {
+    owners.get(this)?.close('closed by miner');
+  };
 
   /** This connection's logger (its lines carry `connection` and `remote`). */
   get log(): Logger {
