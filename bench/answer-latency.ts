@@ -34,12 +34,14 @@
  *   HASHRELAY_BENCH_IDLE_CONNECTIONS  idle miners for the large RSS figure, 0 skips [10000]
  *   HASHRELAY_BENCH_DURABILITY_OFF    0 skips the durability-off subject     [1]
  *   HASHRELAY_BENCH_PEER_PROXY        the peer's command template            [none: direct]
- *   HASHRELAY_BENCH_NODE_FLAGS        node flags for hashrelay, space-separated [--max-semi-space-size=2,
- *                                     as deploy/ starts it]
+ *   HASHRELAY_BENCH_NODE_FLAGS        node flags for hashrelay, space-separated [as deploy/ starts it:
+ *                                     the proxy unit's NODE_OPTIONS and ExecStart flags; its other
+ *                                     Environment= variables (MALLOC_ARENA_MAX) apply always]
  *
  * `npm run bench -- answer-latency` (runs niced on a shared machine: `nice -n -15 npm run ...`).
  */
 import { ADDRESS_LIMITS_OFF } from './address-limits-off.js';
+import { proxyUnitStart } from './deploy-start.js';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -66,6 +68,8 @@ interface Settings {
   readonly durabilityOff: boolean;
   readonly peer: string | undefined;
   readonly nodeFlags: readonly string[];
+  /** The proxy unit's environment but NODE_OPTIONS (its flags are in nodeFlags). */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 /** A running subject: where miners connect, and its memory when it is a process of its own. */
@@ -325,6 +329,7 @@ async function startHashrelay(
     ledgerPath: join(workDir, `ledger-${serial++}.sqlite`),
     workDir,
     nodeFlags,
+    env: { ...process.env, ...settings.env },
     config: {
       logLevel: 'info',
       vardiff: { initialDifficulty: TINY_DIFFICULTY, minDifficulty: TINY_DIFFICULTY, retargetSeconds: 1e9 },
@@ -457,6 +462,9 @@ function readSettings(): Settings {
   if (warmupSeconds >= seconds)
     throw new Error('HASHRELAY_BENCH_WARMUP_SECONDS must be shorter than the window');
   const peer = process.env.HASHRELAY_BENCH_PEER_PROXY;
+  const unit = proxyUnitStart();
+  const { NODE_OPTIONS: unitNodeOptions = '', ...unitEnv } = unit.env;
+  const deployFlags = [...unitNodeOptions.split(' '), ...unit.nodeFlags];
   return {
     passes: Math.round(number('HASHRELAY_BENCH_PASSES', 3, 1)),
     connections: Math.round(number('HASHRELAY_BENCH_CONNECTIONS', 1000, 1)),
@@ -466,8 +474,7 @@ function readSettings(): Settings {
     idleConnections: Math.round(number('HASHRELAY_BENCH_IDLE_CONNECTIONS', 10_000, 0)),
     durabilityOff: process.env.HASHRELAY_BENCH_DURABILITY_OFF !== '0',
     peer: peer === undefined || peer.trim() === '' ? undefined : peer,
-    nodeFlags: (process.env.HASHRELAY_BENCH_NODE_FLAGS ?? '--max-semi-space-size=2')
-      .split(' ')
-      .filter(Boolean),
+    nodeFlags: (process.env.HASHRELAY_BENCH_NODE_FLAGS ?? deployFlags.join(' ')).split(' ').filter(Boolean),
+    env: unitEnv,
   };
 }

@@ -22,12 +22,12 @@
  *
  * `npm run bench -- memory` (runs niced on a shared machine: `nice -n -15 npm run ...`).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { ADDRESS_LIMITS_OFF } from './address-limits-off.js';
+import { PROXY_UNIT, proxyUnitStart, type UnitStart } from './deploy-start.js';
 import { LoadGenerator, ReplyKind, type SubmitLog } from './loadgen.js';
 import { ProxyProcess } from './proxy-process.js';
 import { SinkPool } from './sink-pool.js';
@@ -35,7 +35,6 @@ import { waitUntil } from './wait.js';
 
 const MIB = 1024 * 1024;
 const TINY_DIFFICULTY = 2 ** -32;
-const UNIT = fileURLToPath(new URL('../../deploy/systemd/hashrelay-proxy.service', import.meta.url));
 
 interface Variant {
   readonly name: string;
@@ -44,32 +43,6 @@ interface Variant {
   /** Node flags after the unit's own. */
   readonly nodeFlags: readonly string[];
   readonly cli?: string;
-}
-
-/** How the unit starts the proxy: its environment and node's flags before the script. */
-interface UnitStart {
-  readonly env: Readonly<Record<string, string>>;
-  readonly nodeFlags: readonly string[];
-}
-
-export function unitStart(unitText: string): UnitStart {
-  const exec = /^ExecStart=\S*node((?:\s+-\S+)*)\s/m.exec(unitText);
-  return { env: unitEnvironment(unitText), nodeFlags: exec?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [] };
-}
-
-/** The variables a systemd unit sets with `Environment=` (quoting as systemd's, simple cases). */
-export function unitEnvironment(unitText: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of unitText.split('\n')) {
-    const match = /^Environment=(.*)$/.exec(line.trim());
-    if (match === null) continue;
-    for (const assignment of match[1]!.match(/"[^"]*"|\S+/g) ?? []) {
-      const text = assignment.startsWith('"') ? assignment.slice(1, -1) : assignment;
-      const equals = text.indexOf('=');
-      if (equals > 0) env[text.slice(0, equals)] = text.slice(equals + 1);
-    }
-  }
-  return env;
 }
 
 function parseVariants(text: string | undefined): Variant[] {
@@ -216,7 +189,7 @@ export async function runMemoryBench(): Promise<void> {
   const settleMs = 1000 * Number(process.env.HASHRELAY_BENCH_SETTLE_SECONDS ?? '3');
   const rate = Number(process.env.HASHRELAY_BENCH_RATE ?? '0');
   const load = rate > 0 ? { rate, seconds: Number(process.env.HASHRELAY_BENCH_SECONDS ?? '10') } : undefined;
-  const unit = unitStart(readFileSync(UNIT, 'utf8'));
+  const unit = proxyUnitStart();
   const variants: Variant[] = [
     { name: 'deploy', env: {}, nodeFlags: [] },
     ...parseVariants(process.env.HASHRELAY_BENCH_MEMORY_VARIANTS),
@@ -226,7 +199,7 @@ export async function runMemoryBench(): Promise<void> {
       .map((value) => value.toFixed(2))
       .join(' ');
   console.log(
-    `memory: hashrelay proxy as ${UNIT} starts it (${Object.entries(unit.env)
+    `memory: hashrelay proxy as ${PROXY_UNIT} starts it (${Object.entries(unit.env)
       .map(([name, value]) => `${name}=${value}`)
       .join(' ')} node ${unit.nodeFlags.join(' ')}); ${passes} passes; load average ${loadAverage()}`,
   );
