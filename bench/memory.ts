@@ -13,7 +13,8 @@
  *   HASHRELAY_BENCH_MEMORY_VARIANTS  extra variants beside `deploy`, separated by `;`, each
  *                                    `name:VAR=value VAR2=value` (set over the unit's environment;
  *                                    `VAR=` unsets; `,` in a value is a space; `node=--a,--b` adds
- *                                    node flags; `cli=PATH` runs another build's dist/cli/main.js),
+ *                                    node flags, `execflags=--a,--b` replaces the unit's (`execflags=`:
+ *                                    none); `cli=PATH` runs another build's dist/cli/main.js),
  *                                    e.g. `arena8:MALLOC_ARENA_MAX=8`
  *   HASHRELAY_BENCH_SETTLE_SECONDS   wait before each reading                            [3]
  *   HASHRELAY_BENCH_RATE             shares/s the first step's miners then submit, to see what
@@ -42,6 +43,8 @@ interface Variant {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Node flags after the unit's own. */
   readonly nodeFlags: readonly string[];
+  /** Instead of the unit's ExecStart flags. */
+  readonly execFlags?: readonly string[];
   readonly cli?: string;
 }
 
@@ -56,6 +59,7 @@ function parseVariants(text: string | undefined): Variant[] {
       const env: Record<string, string | undefined> = {};
       const nodeFlags: string[] = [];
       let cli: string | undefined;
+      let execFlags: string[] | undefined;
       for (const assignment of part
         .slice(colon + 1)
         .trim()
@@ -66,9 +70,16 @@ function parseVariants(text: string | undefined): Variant[] {
         const [name, value] = [assignment.slice(0, equals), assignment.slice(equals + 1)];
         if (name === 'node') nodeFlags.push(...value.split(',').filter(Boolean));
         else if (name === 'cli') cli = value;
+        else if (name === 'execflags') execFlags = value.split(',').filter(Boolean);
         else env[name] = value === '' ? undefined : value.replaceAll(',', ' ');
       }
-      return { name: part.slice(0, colon).trim(), env, nodeFlags, ...(cli === undefined ? {} : { cli }) };
+      return {
+        name: part.slice(0, colon).trim(),
+        env,
+        nodeFlags,
+        ...(cli === undefined ? {} : { cli }),
+        ...(execFlags === undefined ? {} : { execFlags }),
+      };
     });
 }
 
@@ -112,7 +123,7 @@ async function measure(
       ledgerPath: join(workDir, `ledger-${serial}.sqlite`),
       workDir,
       env,
-      nodeFlags: [...unit.nodeFlags, ...variant.nodeFlags],
+      nodeFlags: [...(variant.execFlags ?? unit.nodeFlags), ...variant.nodeFlags],
       ...(variant.cli === undefined ? {} : { cli: variant.cli }),
       config: {
         logLevel: 'info',
