@@ -21,6 +21,7 @@ import type { PreparedJob } from '../src/work/share-check.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { Vardiff, type RetargetReason, type VardiffOptions } from '../src/work/vardiff.js';
 import { rollableMask } from '../src/work/version-rolling.js';
+import { AuthorizedWorkers } from './authorized-workers.js';
 import { isStale, type SlotClaim } from './extranonce-slots.js';
 import type { ProxyJob } from './proxy-job.js';
 import type { SessionJob, UpstreamSession } from './upstream-session.js';
@@ -119,7 +120,7 @@ export class MinerConnection {
   /** Fixed for the connection's life (the extranonce fold). */
   slot: Uint8Array | undefined;
   /** Usernames authorized on this connection → the identity their shares are credited to. */
-  readonly authorized = new Map<string, string>();
+  readonly authorized = new AuthorizedWorkers();
   identity: string | undefined;
   /** The session this miner is placed on, if any; owned by the router. */
   placement: unknown;

@@ -3,7 +3,8 @@ import { describe, expect, test } from 'vitest';
 import { RawStratumClient } from './peers/raw-client.js';
 import { craftShare } from './support/craft-share.js';
 import { memoryLogger, type LogLine } from './support/memory-logger.js';
-import { startProxy, testConfig } from './support/proxy-harness.js';
+import { AuthorizedWorkers } from '../proxy/authorized-workers.js';
+import { ledgerShares, startProxy, testConfig } from './support/proxy-harness.js';
 import { testScope } from './support/scope.js';
 
 /**
@@ -97,6 +98,49 @@ describe('an idle miner allocates lazily, and reports as before', () => {
     expect(lineOf(lines, 'miner authorized', connected.connection)).toMatchObject({
       remote: connected.remote,
     });
+  });
+
+  test('workers authorized after the first are credited to their own identities; others are refused', async () => {
+    const { running } = await proxyWithLog();
+    const client = await miner(running.port, 'hal.rig1');
+    expect(await client.authorize('ivy.rig2')).toBe(true);
+    expect(await client.authorize('hal.rig3')).toBe(true);
+    for (const worker of ['hal.rig1', 'ivy.rig2', 'hal.rig3'])
+      expect((await client.submit(craftShare(client, { worker }))).result).toBe(true);
+    expect((await client.submit(craftShare(client, { worker: 'joe.rig4' }))).error).not.toBeNull();
+    expect([...running.proxy.liveWorkers()].map(({ worker, identity }) => [worker, identity])).toEqual([
+      ['hal.rig1', 'hal'],
+      ['ivy.rig2', 'ivy'],
+      ['hal.rig3', 'hal'],
+    ]);
+    await running.ledger.flush();
+    const credited = (await ledgerShares(running.ledger)).map((share) => [share.worker, share.miner]);
+    expect(credited).toEqual([
+      ['hal.rig1', 'hal'],
+      ['ivy.rig2', 'ivy'],
+      ['hal.rig3', 'hal'],
+    ]);
+  });
+
+  test('AuthorizedWorkers keeps Map semantics: order of first authorize, a new identity in place', () => {
+    const workers = new AuthorizedWorkers();
+    expect([workers.size, workers.has('a'), workers.get('a')]).toEqual([0, false, undefined]);
+    workers.set('a.1', 'a');
+    workers.set('b.1', 'b');
+    workers.set('c.1', 'c');
+    workers.set('a.1', 'x');
+    workers.set('b.1', 'y');
+    expect([...workers]).toEqual([
+      ['a.1', 'x'],
+      ['b.1', 'y'],
+      ['c.1', 'c'],
+    ]);
+    expect([workers.size, workers.has('c.1'), workers.get('b.1'), workers.has('d.1')]).toEqual([
+      3,
+      true,
+      'y',
+      false,
+    ]);
   });
 
   test('the idle timer restarts at each message: a talking miner outlives idleSeconds, then goes idle', async () => {
