@@ -38,12 +38,14 @@
  *                                     subject 'baseline' beside this build (A/B in one run)
  *   HASHRELAY_BENCH_BASELINE_NODE_FLAGS node flags for 'baseline'; set alone, it    [as hashrelay]
  *                                     runs this build under them (A/B of flags)
- *   HASHRELAY_BENCH_NODE_FLAGS        node flags for hashrelay, space-separated [--max-semi-space-size=2,
- *                                     as deploy/ starts it]
+ *   HASHRELAY_BENCH_NODE_FLAGS        node flags for hashrelay, space-separated [as deploy/ starts it:
+ *                                     the proxy unit's NODE_OPTIONS and ExecStart flags; its other
+ *                                     Environment= variables (MALLOC_ARENA_MAX) apply always]
  *
  * `npm run bench -- answer-latency` (runs niced on a shared machine: `nice -n -15 npm run ...`).
  */
 import { ADDRESS_LIMITS_OFF } from './address-limits-off.js';
+import { proxyUnitStart } from './deploy-start.js';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -72,6 +74,8 @@ interface Settings {
   readonly nodeFlags: readonly string[];
   readonly baselineCli: string | undefined;
   readonly baselineNodeFlags: readonly string[] | undefined;
+  /** The proxy unit's environment but NODE_OPTIONS (its flags are in nodeFlags). */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 /** A running subject: where miners connect, and its memory when it is a process of its own. */
@@ -348,6 +352,7 @@ async function startHashrelay(
     workDir,
     nodeFlags,
     cli,
+    env: { ...process.env, ...settings.env },
     config: {
       logLevel: 'info',
       vardiff: { initialDifficulty: TINY_DIFFICULTY, minDifficulty: TINY_DIFFICULTY, retargetSeconds: 1e9 },
@@ -482,6 +487,9 @@ function readSettings(): Settings {
   const peer = process.env.HASHRELAY_BENCH_PEER_PROXY;
   const baselineCli = process.env.HASHRELAY_BENCH_BASELINE_CLI;
   const baselineNodeFlags = process.env.HASHRELAY_BENCH_BASELINE_NODE_FLAGS;
+  const unit = proxyUnitStart();
+  const { NODE_OPTIONS: unitNodeOptions = '', ...unitEnv } = unit.env;
+  const deployFlags = [...unitNodeOptions.split(' '), ...unit.nodeFlags];
   return {
     passes: Math.round(number('HASHRELAY_BENCH_PASSES', 3, 1)),
     connections: Math.round(number('HASHRELAY_BENCH_CONNECTIONS', 1000, 1)),
@@ -491,9 +499,8 @@ function readSettings(): Settings {
     idleConnections: Math.round(number('HASHRELAY_BENCH_IDLE_CONNECTIONS', 10_000, 0)),
     durabilityOff: process.env.HASHRELAY_BENCH_DURABILITY_OFF !== '0',
     peer: peer === undefined || peer.trim() === '' ? undefined : peer,
-    nodeFlags: (process.env.HASHRELAY_BENCH_NODE_FLAGS ?? '--max-semi-space-size=2')
-      .split(' ')
-      .filter(Boolean),
+    nodeFlags: (process.env.HASHRELAY_BENCH_NODE_FLAGS ?? deployFlags.join(' ')).split(' ').filter(Boolean),
+    env: unitEnv,
     baselineCli: baselineCli === undefined || baselineCli.trim() === '' ? undefined : baselineCli,
     baselineNodeFlags: baselineNodeFlags?.split(' ').filter(Boolean),
   };

@@ -29,8 +29,10 @@ export interface ProxyProcessOptions {
   readonly role?: { readonly script: string; readonly env?: Readonly<Record<string, string>> };
   /** Node flags before the script (e.g. `--require` a measurement-only preload). */
   readonly nodeFlags?: readonly string[];
-  /** Another build's cli/main.js to run `proxy` from (an A/B against an older build). */
+  /** Another build's CLI (e.g. the previous commit's dist/cli/main.js) for an A/B in one run. */
   readonly cli?: string;
+  /** The child's whole environment (default: this process's); undefined values are left out. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 const LOG_TAIL_LINES = 20;
@@ -93,7 +95,7 @@ export class ProxyProcess {
         configPath,
       ],
       {
-        env: { ...process.env, HASHRELAY_LOG_FORMAT: 'json', ...options.role?.env },
+        env: { ...(options.env ?? process.env), HASHRELAY_LOG_FORMAT: 'json', ...options.role?.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

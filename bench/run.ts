@@ -2,6 +2,7 @@ import { runAnswerLatencyBench } from './answer-latency.js';
 import { runAuditThroughputBench } from './audit-throughput.js';
 import { runHostileMinersBench } from './hostile-miners.js';
 import { runLedgerCommitBench } from './ledger-commit.js';
+import { runMemoryBench } from './memory.js';
 import { runProxyLoadBench } from './proxy-load.js';
 import { runShareVerifyBench } from './share-verify.js';
 import { runSplitAccuracyBench } from './split-accuracy.js';
@@ -20,6 +21,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'answer-latency': runAnswerLatencyBench,
   'status-page': runStatusPageBench,
   audit: runAuditThroughputBench,
+  memory: runMemoryBench,
 };
 
 const wanted = process.argv.slice(2);

@@ -21,6 +21,7 @@ import type { PreparedJob } from '../src/work/share-check.js';
 import type { Difficulty, U32 } from '../src/work/types.js';
 import { Vardiff, type RetargetReason, type VardiffOptions } from '../src/work/vardiff.js';
 import { rollableMask } from '../src/work/version-rolling.js';
+import { AuthorizedWorkers } from './authorized-workers.js';
 import { isStale, type SlotClaim } from './extranonce-slots.js';
 import type { ProxyJob } from './proxy-job.js';
 import type { SessionJob, UpstreamSession } from './upstream-session.js';
@@ -98,6 +99,8 @@ export interface MinerHost {
 }
 
 const SUBSCRIPTION_ID = 'hashrelay';
+/** Each miner socket's connection, for the listeners all connections share. */
+const owners = new WeakMap<net.Socket, MinerConnection>();
 /** Usernames are as long as a line allows; a log field need not be. */
 const MAX_LOGGED_USERNAME = 128;
 /** Authorizes logged at info per connection. */
@@ -112,11 +115,12 @@ export class MinerConnection {
   readonly remote: string;
   /** The source IP alone (admission budgets by it). */
   readonly remoteAddress: string;
-  readonly log: Logger;
+  /** Made at its first use: a pino child is ~440 B, and an idle miner's lines go through `say`. */
+  private childLog: Logger | undefined;
   /** Fixed for the connection's life (the extranonce fold). */
   slot: Uint8Array | undefined;
   /** Usernames authorized on this connection → the identity their shares are credited to. */
-  readonly authorized = new Map<string, string>();
+  readonly authorized = new AuthorizedWorkers();
   identity: string | undefined;
   /** The session this miner is placed on, if any; owned by the router. */
   placement: unknown;
@@ -145,12 +149,15 @@ export class MinerConnection {
   private placed = false;
   /** A difficulty the miner asked for was applied by a fresh job already. */
   private askedReissue = false;
-  /** Jobs with shares accepted or still being judged, and how many: they keep the slot claimed. */
-  private readonly shareClaims = new Map<ProxyJob, number>();
+  /**
+   * Jobs with shares accepted or still being judged, and how many: they keep the slot claimed.
+   * This and `rejectedShares` are made at the first share: an idle miner needs neither (~200 B each).
+   */
+  private shareClaims: Map<ProxyJob, number> | undefined;
   readonly connectedAt = Date.now();
   /** Over the connection's life, for its disconnect line. */
   private acceptedShares = 0;
-  private readonly rejectedShares = new Map<LocalVerdict, number>();
+  private rejectedShares: Map<LocalVerdict, number> | undefined;
 
   /** `vardiff`: the listener's settings (its own starting difficulty and floor), default the host's. */
   constructor(id: number, socket: net.Socket, host: MinerHost, vardiff: VardiffOptions = host.vardiff) {
@@ -159,29 +166,58 @@ export class MinerConnection {
     this.host = host;
     this.remoteAddress = socket.remoteAddress ?? '?';
     this.remote = `${this.remoteAddress}:${socket.remotePort ?? 0}`;
-    this.log = host.log.child({ connection: id, remote: this.remote });
     this.framer = new LineFramer({ maxLineLength: host.limits.maxLineBytes });
     this.tokens = host.limits.messageBurst;
     this.vardiff = new Vardiff(vardiff, Date.now());
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
-    socket.on('data', (chunk: Buffer) => {
-      this.onData(chunk);
-    });
-    socket.on('drain', () => {
-      if (this.isOpen) this.host.queued(this);
-    });
-    socket.on('error', (error) => {
-      this.close(`socket error: ${error.message}`);
-    });
-    socket.on('close', () => {
-      this.close('closed by miner');
-    });
+    owners.set(socket, this);
+    // Unbound on purpose: the emitter calls them with `this` = the socket.
+    /* eslint-disable @typescript-eslint/unbound-method */
+    socket.on('data', MinerConnection.onSocketData);
+    socket.on('drain', MinerConnection.onSocketDrain);
+    socket.on('error', MinerConnection.onSocketError);
+    socket.on('close', MinerConnection.onSocketClose);
+    /* eslint-enable @typescript-eslint/unbound-method */
     this.handshakeTimer = setTimeout(() => {
       this.close(`no subscribe and authorize within ${host.limits.handshakeSeconds} s`);
     }, host.limits.handshakeSeconds * 1000);
     this.armIdleTimer();
-    this.log.info('miner connected');
+    this.say('info', {}, 'miner connected');
+  }
+
+  // The socket's listeners, shared by every connection (`this` is the socket): four closures
+  // per miner less.
+  private static readonly onSocketData = function (this: net.Socket, chunk: Buffer): void {
+    owners.get(this)?.onData(chunk);
+  };
+
+  private static readonly onSocketDrain = function (this: net.Socket): void {
+    const miner = owners.get(this);
+    if (miner?.isOpen === true) miner.host.queued(miner);
+  };
+
+  private static readonly onSocketError = function (this: net.Socket, error: Error): void {
+    owners.get(this)?.close(`socket error: ${error.message}`);
+  };
+
+  private static readonly onSocketClose = function (this: net.Socket): void {
+    owners.get(this)?.close('closed by miner');
+  };
+
+  /** This connection's logger (its lines carry `connection` and `remote`). */
+  get log(): Logger {
+    return (this.childLog ??= this.host.log.child({ connection: this.id, remote: this.remote }));
+  }
+
+  /**
+   * A line every miner writes (connected, authorized, disconnected): the same fields as `log`'s,
+   * without making a child logger for a miner that may never write another.
+   */
+  private say(level: 'info' | 'debug', fields: Record<string, unknown>, message: string): void {
+    if (this.childLog !== undefined) this.childLog[level](fields, message);
+    else if (this.host.log.isLevelEnabled(level))
+      this.host.log[level]({ connection: this.id, remote: this.remote, ...fields }, message);
   }
 
   get isOpen(): boolean {
@@ -242,7 +278,7 @@ export class MinerConnection {
    * one is live, its slot must not go to a newcomer (who would find the same shares).
    */
   get slotClaims(): SlotClaim<UpstreamSession>[] {
-    return [...this.shareClaims.keys()].map((job) => ({
+    return [...(this.shareClaims?.keys() ?? [])].map((job) => ({
       source: job.session,
       generation: job.sessionJob.generation,
     }));
@@ -273,6 +309,7 @@ export class MinerConnection {
   }
 
   recordReject(verdict: LocalVerdict): void {
+    this.rejectedShares ??= new Map();
     this.rejectedShares.set(verdict, (this.rejectedShares.get(verdict) ?? 0) + 1);
   }
 
@@ -289,13 +326,14 @@ export class MinerConnection {
       this.socket.end(serializeRequest(null, 'client.show_message', [farewell]));
       this.socket.setTimeout(1000, () => this.socket.destroy());
     }
-    this.log.info(
+    this.say(
+      'info',
       {
         reason,
         identity: this.identity,
         seconds: Math.round((Date.now() - this.connectedAt) / 1000),
         accepted: this.acceptedShares,
-        rejected: Object.fromEntries(this.rejectedShares),
+        rejected: Object.fromEntries(this.rejectedShares ?? []),
       },
       'miner disconnected',
     );
@@ -315,6 +353,7 @@ export class MinerConnection {
   }
 
   private claimSlot(job: ProxyJob, change: 1 | -1): void {
+    this.shareClaims ??= new Map();
     const count = (this.shareClaims.get(job) ?? 0) + change;
     if (count > 0) this.shareClaims.set(job, count);
     else this.shareClaims.delete(job);
@@ -326,7 +365,11 @@ export class MinerConnection {
   }
 
   private armIdleTimer(): void {
-    clearTimeout(this.idleTimer);
+    // One timer for the connection's life, restarted per chunk (no new timer and closure each time).
+    if (this.idleTimer !== undefined) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.idleTimer = setTimeout(() => {
       this.close(`idle for ${this.host.limits.idleSeconds} s`);
     }, this.host.limits.idleSeconds * 1000);
@@ -505,7 +548,7 @@ export class MinerConnection {
     this.identity ??= username;
     // A rig authorizes a few workers; a connection cycling through names logs at debug after that.
     const level = this.authorized.size <= LOGGED_WORKERS ? 'info' : 'debug';
-    this.log[level]({ worker, credited: credited.slice(0, MAX_LOGGED_USERNAME) }, 'miner authorized');
+    this.say(level, { worker, credited: credited.slice(0, MAX_LOGGED_USERNAME) }, 'miner authorized');
     this.reply(id, true);
     this.maybePlace();
   }
@@ -523,6 +566,7 @@ export class MinerConnection {
     if (this.placed || this.slot === undefined || this.identity === undefined) return;
     this.placed = true;
     clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined; // its timer and closure need not live as long as the miner
     this.host.place(this);
   }
 

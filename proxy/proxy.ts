@@ -241,7 +241,8 @@ export class Proxy {
       },
       retargeted: (miner, difficulty, reason) => {
         this.metrics.vardiffRetargets.inc({ reason });
-        miner.log.debug({ difficulty, reason }, 'vardiff retarget');
+        // miner.log is made on first use: not for a line the level drops.
+        if (this.log.isLevelEnabled('debug')) miner.log.debug({ difficulty, reason }, 'vardiff retarget');
       },
       reissue: (miner) => {
         this.reissue(miner);
@@ -648,7 +649,8 @@ export class Proxy {
     const session = this.chooseSession(miner);
     if (session === undefined || !this.moveTo(miner, session)) {
       // One line per outage is the proxy's (UpstreamOutage); 10,000 miners need not each say it.
-      if (!this.waiting.has(miner)) miner.log.debug('no upstream is up: the miner waits for work');
+      if (!this.waiting.has(miner) && this.log.isLevelEnabled('debug'))
+        miner.log.debug('no upstream is up: the miner waits for work');
       this.waiting.add(miner);
     }
   }

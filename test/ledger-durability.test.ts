@@ -110,7 +110,11 @@ describe('SQLite ledger durability', () => {
 
   test('node started with V8 heap flags (as deploy/ starts it) opens the ledger and records', async () => {
     const path = join(ledgerDir(), 'ledger.sqlite');
-    const writer = startWriter(path, 0, ['--max-semi-space-size=2', '--max-old-space-size=512']);
+    const writer = startWriter(path, 0, [
+      '--max-semi-space-size=2',
+      '--max-old-space-size=512',
+      '--optimize-for-size',
+    ]);
     await writer.printedAtLeast(10);
     writer.child.kill('SIGKILL');
     await writer.exited;

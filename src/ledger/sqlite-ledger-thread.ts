@@ -216,7 +216,8 @@ function unexpected(message: FromThread): ThreadError {
  * V8's flags (heap sizes such as `node --max-semi-space-size=2`) are process-wide, so a worker
  * has them already, and node refuses to start a worker given them again.
  */
-const V8_FLAGS = /^--(max-old-space-size|max-semi-space-size|min-semi-space-size|stack-size|expose-gc)(=|$)/;
+const V8_FLAGS =
+  /^--(max-old-space-size|max-semi-space-size|min-semi-space-size|stack-size|expose-gc|optimize-for-size|lite-mode|jitless|no-opt|max-lazy|single-threaded-gc)(=|$)/;
 
 /** Node's flags for a worker: the process's, less V8's and --input-type (node -e: no file to load). */
 export function workerExecArgv(flags: readonly string[]): string[] {
