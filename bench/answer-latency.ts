@@ -355,7 +355,12 @@ async function startHashrelay(
     env: { ...process.env, ...settings.env },
     config: {
       logLevel: 'info',
-      vardiff: { initialDifficulty: TINY_DIFFICULTY, minDifficulty: TINY_DIFFICULTY, retargetSeconds: 1e9 },
+      vardiff: {
+        initialDifficulty: TINY_DIFFICULTY,
+        minDifficulty: TINY_DIFFICULTY,
+        retargetSeconds: 1e9,
+        burstShares: 0,
+      },
       limits: {
         maxConnections: most + 1000,
         messagesPerSecond: Math.max(50, perConnection),

@@ -277,7 +277,12 @@ async function runPhase(phase: string, keys: Keys, settings: Settings, root: str
       config: {
         metrics: '127.0.0.1:0',
         logLevel: 'info',
-        vardiff: { initialDifficulty: MINER_DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
+        vardiff: {
+          initialDifficulty: MINER_DIFFICULTY,
+          minDifficulty: 2 ** -32,
+          retargetSeconds: 100_000,
+          burstShares: 0,
+        },
       },
       role: {
         script: VALIDATOR_ROLE_SCRIPT,

@@ -129,7 +129,12 @@ async function measure(
         logLevel: 'info',
         metrics: '127.0.0.1:0',
         // One hash finds a share: the load generator's CPU stays out of the way.
-        vardiff: { initialDifficulty: TINY_DIFFICULTY, minDifficulty: TINY_DIFFICULTY, retargetSeconds: 1e9 },
+        vardiff: {
+          initialDifficulty: TINY_DIFFICULTY,
+          minDifficulty: TINY_DIFFICULTY,
+          retargetSeconds: 1e9,
+          burstShares: 0,
+        },
         limits: {
           maxConnections: Math.max(...steps) + 1000,
           handshakeSeconds: 120,

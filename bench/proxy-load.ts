@@ -296,6 +296,7 @@ async function measureProxy(
           initialDifficulty: TINY_DIFFICULTY,
           minDifficulty: TINY_DIFFICULTY,
           retargetSeconds: 1e9,
+          burstShares: 0,
         },
         limits: {
           maxConnections: connections + 1000,

@@ -89,6 +89,7 @@ export async function runStatusPageBench(): Promise<void> {
         initialDifficulty: TINY_DIFFICULTY,
         minDifficulty: TINY_DIFFICULTY,
         retargetSeconds: 100_000,
+        burstShares: 0,
         noShareTargets: 0,
         firstShareTargets: 0,
         honourMinerFloor: false,

@@ -289,9 +289,15 @@ export class MinerConnection {
     return (entry.versionMask & entry.job.session.versionMask) >>> 0;
   }
 
-  recordCredit(difficulty: number): void {
+  /** Counts a credited share; true if it raised the difficulty (shares far too fast). */
+  recordCredit(difficulty: number): boolean {
     this.acceptedShares += 1;
-    this.vardiff.recordShare(difficulty, Date.now());
+    const now = Date.now();
+    this.vardiff.recordShare(difficulty, now);
+    const raised = this.vardiff.raiseForBurst(now);
+    if (raised === undefined) return false;
+    this.host.retargeted(this, raised, 'rate');
+    return true;
   }
 
   /**

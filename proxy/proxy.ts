@@ -993,7 +993,8 @@ export class Proxy {
         this.metrics.credit(record.miner, request.worker, entry!.difficulty, this.config.metricsLabels);
         if (session !== undefined)
           this.scheduler?.recordWork(String(miner.id), session.upstream, entry!.difficulty, Date.now());
-        miner.recordCredit(entry!.difficulty);
+        // Shares far faster than the target raise the difficulty now, by a fresh job.
+        if (miner.recordCredit(entry!.difficulty)) this.reissue(miner);
         this.workerStats.share(miner.id, request.worker, 'accepted', entry!.difficulty, time);
         return ACCEPTED;
       },

@@ -72,7 +72,12 @@ describe('hashrelay miner-agent', () => {
         metrics: `127.0.0.1:${admin}`,
         logLevel: 'silent',
         routing: { minDwellSeconds: 1, windowSeconds: 60 },
-        vardiff: { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
+        vardiff: {
+          initialDifficulty: DIFFICULTY,
+          minDifficulty: 2 ** -32,
+          retargetSeconds: 100_000,
+          burstShares: 0,
+        },
       },
     });
     const exit = runMinerAgentCommand(['--config', path], { connectChain: () => Promise.resolve(chain) });

@@ -267,7 +267,12 @@ describe.skipIf(PROMETHEUS === undefined)(
             ledger: `sqlite:${join(dir, 'validator.sqlite')}`,
             metrics: `127.0.0.1:${validatorAdmin}`,
             logLevel: 'silent',
-            vardiff: { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
+            vardiff: {
+              initialDifficulty: DIFFICULTY,
+              minDifficulty: 2 ** -32,
+              retargetSeconds: 100_000,
+              burstShares: 0,
+            },
             // This test chain's blocks are far under difficulty 1: count them as blocks all the same.
             blocks: { minDifficulty: 2 ** -32 },
           },
@@ -316,7 +321,12 @@ describe.skipIf(PROMETHEUS === undefined)(
             metrics: `127.0.0.1:${admin}`,
             logLevel: 'silent',
             routing: { minDwellSeconds: 1, windowSeconds: 60 },
-            vardiff: { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
+            vardiff: {
+              initialDifficulty: DIFFICULTY,
+              minDifficulty: 2 ** -32,
+              retargetSeconds: 100_000,
+              burstShares: 0,
+            },
             // This test chain's blocks are far under difficulty 1: count them as blocks all the same.
             blocks: { minDifficulty: 2 ** -32 },
             upstream: {

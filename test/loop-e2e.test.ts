@@ -90,7 +90,12 @@ describe('the whole loop on one machine', () => {
           ledger: `sqlite:${ledger}`,
           metrics: `127.0.0.1:${admin}`,
           logLevel: 'silent',
-          vardiff: { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
+          vardiff: {
+            initialDifficulty: DIFFICULTY,
+            minDifficulty: 2 ** -32,
+            retargetSeconds: 100_000,
+            burstShares: 0,
+          },
         },
       });
       return { name, key, pool, listen, admin, ledger, ticks, config, stake };
@@ -127,7 +132,12 @@ describe('the whole loop on one machine', () => {
           metrics: `127.0.0.1:${admin}`,
           logLevel: 'silent',
           routing: { minDwellSeconds: 1, windowSeconds: 30 },
-          vardiff: { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
+          vardiff: {
+            initialDifficulty: DIFFICULTY,
+            minDifficulty: 2 ** -32,
+            retargetSeconds: 100_000,
+            burstShares: 0,
+          },
         },
       });
       const exit = runMinerAgentCommand(['--config', config], { connectChain });

@@ -24,6 +24,7 @@ function minerDifficulty(difficulty: number): Pick<ProxyConfigInput, 'vardiff' |
       maxDifficulty: 2 ** 32,
       targetShareSeconds: 3.3,
       retargetSeconds: 100_000,
+      burstShares: 0,
       honourMinerFloor: false,
     },
   };

@@ -25,6 +25,7 @@ async function proxyWithLog(overrides: Parameters<typeof testConfig>[1] = {}) {
         initialDifficulty: DIFFICULTY,
         minDifficulty: DIFFICULTY,
         retargetSeconds: 100_000,
+        burstShares: 0,
         noShareTargets: 0,
         firstShareTargets: 0,
       },

@@ -35,7 +35,12 @@ async function startFarm(upstreamPort: number): Promise<Farm> {
     ledger: `sqlite:${join(dir, 'ledger.sqlite')}`,
     metrics: `127.0.0.1:${adminPort}`,
     upstream: TEST_UPSTREAM,
-    vardiff: { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
+    vardiff: {
+      initialDifficulty: DIFFICULTY,
+      minDifficulty: 2 ** -32,
+      retargetSeconds: 100_000,
+      burstShares: 0,
+    },
   };
   const write = (config: Partial<ProxyConfigInput> | string): void => {
     writeFileSync(path, typeof config === 'string' ? config : JSON.stringify({ ...base, ...config }));
@@ -70,7 +75,12 @@ describe('live configuration', () => {
 
     farm.write({
       upstreams: [{ url: `stratum+tcp://farm:x@127.0.0.1:${second.port}`, name: 'second' }],
-      vardiff: { initialDifficulty: DIFFICULTY * 4, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
+      vardiff: {
+        initialDifficulty: DIFFICULTY * 4,
+        minDifficulty: 2 ** -32,
+        retargetSeconds: 100_000,
+        burstShares: 0,
+      },
     });
     const mark = farm.proxy.events.length;
     farm.proxy.child.kill('SIGHUP');

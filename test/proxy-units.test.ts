@@ -166,6 +166,31 @@ describe('vardiff', () => {
     expect(floored.retarget(30_000)).toBeUndefined(); // would go lower, but the floor holds
   });
 
+  test('a burst of shares far faster than the target raises at once, without waiting for the period', () => {
+    const burst = { ...options, burstShares: 16 };
+    const fast = new Vardiff(burst, 0);
+    // 10 shares a second against one per 5 s: 50× too fast.
+    for (let i = 1; i < 16; i++) {
+      fast.recordShare(1024, i * 100);
+      expect(fast.raiseForBurst(i * 100)).toBeUndefined(); // fewer than 16 shares: not yet
+    }
+    fast.recordShare(1024, 1_600);
+    expect(fast.raiseForBurst(1_600)).toBe(2 ** 16); // ideal 51,200 → nearest power of two
+    expect(fast.lastReason).toBe('rate');
+    // Shares still coming on jobs of the old difficulty weigh 1/64 each: no second raise.
+    for (let i = 0; i < 100; i++) fast.recordShare(1024, 1_700 + i);
+    expect(fast.raiseForBurst(1_800)).toBeUndefined();
+    // 3× too fast is left to the period (the hysteresis band is the period's business).
+    const brisk = new Vardiff(burst, 0);
+    for (let i = 1; i <= 16; i++) brisk.recordShare(1024, i * 1_667);
+    expect(brisk.raiseForBurst(16 * 1_667)).toBeUndefined();
+    // Off by default and at 0.
+    for (const off of [new Vardiff(options, 0), new Vardiff({ ...options, burstShares: 0 }, 0)]) {
+      for (let i = 1; i <= 100; i++) off.recordShare(1024, i);
+      expect(off.raiseForBurst(100)).toBeUndefined();
+    }
+  });
+
   test('silence cuts 4× without waiting for the period: sooner before the first share', () => {
     const quick = { ...options, noShareTargets: 6, firstShareTargets: 2 };
     const vardiff = new Vardiff(quick, 0);

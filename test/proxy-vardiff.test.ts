@@ -130,3 +130,35 @@ describe('vardiff: a new miner gets work it can solve', () => {
     expect(small.submits[0]!.difficulty).toBe(2 ** -16);
   });
 });
+
+describe('vardiff: a connection far above its target rate', () => {
+  test('is raised at once, before the flood limit would close it (a farm session at a validator)', async () => {
+    const pool = await scope.pool();
+    const production = productionVardiff(3.3);
+    // Default limits (50 messages/s, burst 200). At 2^-24 a CPU miner finds hundreds of shares
+    // a second: without the early raise it is closed for flooding within a second or two.
+    const running = await scope.proxy([pool.port], {
+      ...production,
+      vardiff: { ...production.vardiff, initialDifficulty: 2 ** -24 },
+    });
+    const miner = await scope.miner(running.port, { username: 'farm.session' });
+    await miner.waitFor(
+      (m) => received(m, 'mining.set_difficulty').length >= 2,
+      30_000,
+      'a raised difficulty',
+    );
+    const difficulties = received(miner, 'mining.set_difficulty').map((params) => params[0] as number);
+    expect(difficulties[0]).toBe(2 ** -24);
+    expect(difficulties[1]).toBeGreaterThanOrEqual(2 ** -24 * 16);
+    // It keeps mining on the same connection, credited at the raised difficulty, long past the
+    // point where the flood limit's burst would have run out.
+    const raisedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(miner.connected).toBe(true);
+    expect(miner.reconnects).toEqual([]);
+    const raised = miner.submits.filter((s) => s.sentAt > raisedAt && s.reply === true);
+    expect(raised.length).toBeGreaterThan(0);
+    for (const share of raised) expect(share.difficulty).toBeGreaterThan(2 ** -24);
+    expect(miner.submits.filter((s) => s.reply !== true && s.reply !== undefined)).toEqual([]);
+  }, 60_000);
+});

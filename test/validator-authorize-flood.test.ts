@@ -134,6 +134,7 @@ describe('validator: forged-signature authorize flood', () => {
           maxDifficulty: 1,
           targetShareSeconds: 3.3,
           retargetSeconds: 100_000,
+          burstShares: 0,
           honourMinerFloor: false,
         },
       }),

@@ -207,6 +207,13 @@ export const proxyConfigSchema = z
         noShareTargets: z.number().min(0).default(6),
         /** The same before a connection's first share, while its difficulty is a guess; 0 = off. */
         firstShareTargets: z.number().min(0).default(2),
+        /**
+         * This many shares at 4× the target rate or faster raise the difficulty at once, without
+         * waiting for retargetSeconds: a farm's session reaching a validator at the starting
+         * difficulty would otherwise trip limits.messagesPerSecond and be closed, again at every
+         * reconnect. 0 = off.
+         */
+        burstShares: z.number().int().min(0).default(16),
         /** Honour mining.suggest_difficulty and minimum-difficulty as floors. */
         honourMinerFloor: z.boolean().default(true),
       })
@@ -219,6 +226,7 @@ export const proxyConfigSchema = z
         retargetSeconds: 30,
         noShareTargets: 6,
         firstShareTargets: 2,
+        burstShares: 16,
         honourMinerFloor: true,
       }),
     limits: z

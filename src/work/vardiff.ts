@@ -13,6 +13,12 @@ import { toDifficulty, type Difficulty } from './types.js';
  * its first share, while its difficulty is still a guess) is cut 4× without waiting for the
  * period: the caller asks on a timer, so a miner far below its difficulty reaches work it can
  * solve even when no new job comes.
+ *
+ * The other way, `burstShares` shares at 4× the target rate or faster raise it at once (the
+ * caller asks at each credited share): a farm's session to a validator, or a miner far below
+ * its difficulty, would otherwise send thousands of shares a second until the period ends, and
+ * trip the per-connection flood limit long before. With 16 shares, a miner really at the target
+ * rate looks 4× too fast about once in 10^5 windows.
  */
 export interface VardiffOptions {
   readonly initialDifficulty: number;
@@ -22,6 +28,11 @@ export interface VardiffOptions {
   readonly retargetSeconds: number;
   /** 0 or absent: no early cut (only the period's). */
   readonly noShareTargets?: number;
+  /**
+   * This many shares (in units of the current difficulty) at 4× the target rate or faster
+   * raise the difficulty at once, without waiting for the period; 0 or absent: off.
+   */
+  readonly burstShares?: number;
   readonly firstShareTargets?: number;
 }
 
@@ -84,6 +95,16 @@ export class Vardiff {
   recordShare(creditedDifficulty: number, now: number): void {
     this.sharesInWindow += creditedDifficulty / this.difficulty;
     this.lastShareAt = now;
+  }
+
+  /** A raise due now because shares come far faster than the target, else undefined. */
+  raiseForBurst(now: number): Difficulty | undefined {
+    const burst = this.options.burstShares ?? 0;
+    if (burst <= 0 || this.sharesInWindow < burst) return undefined;
+    const interval = Math.max((now - this.windowStart) / 1000, 0.001) / this.sharesInWindow;
+    const target = this.options.targetShareSeconds;
+    if (interval > target / 4) return undefined;
+    return this.settle(this.difficulty * (target / interval), now, 'rate');
   }
 
   /** The new difficulty if one is due, else undefined. */

@@ -15,6 +15,7 @@ import type { Metagraph, NetUid, Uid, WeightsVector } from '../../src/chain/chai
 import { roundAt } from '../../src/chain/timelock.js';
 import { maxUpscaleU16 } from '../../src/chain/weight-limits.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite-ledger.js';
+import type { StatusReport } from '../../proxy/status-report.js';
 import type { WindowScores } from '../../validator/scoring.js';
 import type { TickReport } from '../../validator/weight-poster.js';
 import { toU16Vector } from '../../validator/weights.js';
@@ -38,6 +39,8 @@ const DIFFICULTY = 2 ** -20;
 const ADMIN_TOKEN = 'chain-loop-admin-token-0123456789';
 /** Between the blocks the test builds: shares arrive in every posting window. */
 const PACE_MS = 300;
+/** The loop's processes log at this level (HASHRELAY_LOOP_LOG_LEVEL, to look into a failing run). */
+const LOG_LEVEL = process.env.HASHRELAY_LOOP_LOG_LEVEL ?? 'silent';
 /** Pulses written past the chain's clock: more than the two epochs a commit's round lies ahead. */
 const RELAY_AHEAD_ROUNDS = 60n;
 
@@ -129,7 +132,7 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
         upstreams: [`stratum+tcp://loop.account:x@127.0.0.1:${pool.port}`],
         ledger: `sqlite:${join(dir, 'validator.sqlite')}`,
         metrics: `127.0.0.1:${admin}`,
-        logLevel: 'silent',
+        logLevel: LOG_LEVEL,
         vardiff: { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
       },
     });
@@ -145,6 +148,7 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
     });
     const exits = [validatorExit];
     const drains = [admin];
+    const miners: { farm: number; miner: CpuMiner }[] = [];
     // Whatever happens, the processes stop before the chain does.
     let drained: Promise<void> | undefined;
     const drainAll = (): Promise<void> => (drained ??= drainAndWait(drains, exits));
@@ -166,7 +170,7 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
           listen: [`127.0.0.1:${farmListen}`],
           ledger: `sqlite:${join(dir, `farm${index}.sqlite`)}`,
           metrics: `127.0.0.1:${farmAdmin}`,
-          logLevel: 'silent',
+          logLevel: LOG_LEVEL,
           routing: { minDwellSeconds: 1, windowSeconds: 30 },
           vardiff: { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 },
         },
@@ -175,8 +179,15 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
       drains.push(farmAdmin);
       await until(() => ready(farmAdmin), options.timeoutMs, `farm ${index} ready`, pacer);
       for (let i = 0; i < farm.miners; i++) {
-        const miner = await CpuMiner.connect({ port: farmListen, username: `rig${i}`, sniff: false });
+        // Like an ASIC, a miner the farm closes (no upstream for its grace period) dials back.
+        const miner = await CpuMiner.connect({
+          port: farmListen,
+          username: `rig${i}`,
+          sniff: false,
+          reconnectAfterMs: 1000,
+        });
         cleanups.push(() => miner.close());
+        miners.push({ farm: index, miner });
       }
     }
     timings.untilMinersMs = Date.now() - started;
@@ -189,26 +200,25 @@ export async function runWholeLoop(options: WholeLoopOptions): Promise<WholeLoop
       );
     const onChain = (vector: WeightsVector): boolean =>
       stored.vectors.has(vectorKey(vector.uids, maxUpscaleU16(vector.values)));
-    // Known, not yet explained: in some runs of the timelocked loop the one-miner farm stops
-    // being credited after the first posts (its work then leaves the vectors). Until that is
-    // found, the loop waits for posts stored on chain with one naming every farm.
+    // Every farm's work must keep reaching the chain: the posts counted are those naming every
+    // farm. On a timeout the message carries what each process and miner says about itself.
     await until(
       () => {
         const landed = posts().filter(({ vector }) => onChain(vector));
         return (
-          landed.length >= options.postsWanted &&
-          landed.some(({ vector }) => farmUids.every((uid) => vector.uids.includes(uid)))
+          landed.filter(({ vector }) => farmUids.every((uid) => vector.uids.includes(uid))).length >=
+          options.postsWanted
         );
       },
       options.timeoutMs,
       `${options.postsWanted} posts stored on chain, one with every farm's work`,
       pacer,
-      () =>
+      async () =>
         `posts so far: [${posts()
           .map(({ kind, vector }) => `${kind} ${vectorKey(vector.uids, vector.values)}`)
           .join(
             '; ',
-          )}]; stored on chain: [${[...stored.vectors.keys()].join('; ')}]; farm uids ${farmUids.join(',')}`,
+          )}]; stored on chain: [${[...stored.vectors.keys()].join('; ')}]; farm uids ${farmUids.join(',')}; ${await snapshot(drains, miners)}`,
     );
     timings.untilPostsOnChainMs = Date.now() - started;
 
@@ -446,6 +456,46 @@ function file(dir: string, name: string, content: unknown): string {
   return path;
 }
 
+/**
+ * What every process and miner of the loop says about itself, for a timeout's message: each admin
+ * listener's workers (accepted, rejects, last share, gone and why) and upstreams, and each CPU
+ * miner's own count of answers and protocol violations.
+ */
+async function snapshot(
+  adminPorts: readonly number[],
+  miners: readonly { farm: number; miner: CpuMiner }[],
+): Promise<string> {
+  const parts: string[] = [];
+  for (const port of adminPorts) {
+    const status = await fetch(`http://127.0.0.1:${port}/api/status`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })
+      .then((response) => response.json() as Promise<StatusReport>)
+      .catch((error: unknown) => error as Error);
+    if (status instanceof Error) {
+      parts.push(`admin ${port}: ${status.message}`);
+      continue;
+    }
+    const now = status.generatedAt;
+    const workers = status.workers.map(
+      (w) =>
+        `${w.worker.slice(0, 8)} accepted ${w.accepted} rejected ${JSON.stringify(w.rejected)} last ${
+          w.lastShareAt === null ? 'never' : `${Math.round((now - w.lastShareAt) / 1000)}s ago`
+        }${w.goneAt === null ? '' : ` gone ${Math.round((now - w.goneAt) / 1000)}s ago (${w.goneReason})`}`,
+    );
+    const upstreams = status.upstreams.map(
+      (u) =>
+        `${u.name.slice(0, 8)} ${u.healthy ? 'up' : 'down'} sessions ${u.sessions} miners ${u.miners} answers ${JSON.stringify(u.answers)} lost ${u.lostShares}`,
+    );
+    parts.push(`${status.role} ${port}: workers [${workers.join('; ')}] upstreams [${upstreams.join('; ')}]`);
+  }
+  for (const { farm, miner } of miners)
+    parts.push(
+      `farm ${farm} miner: ${miner.connected ? 'connected' : 'disconnected'}, reconnects ${miner.reconnects.length}, jobs ${miner.jobsReceived}, accepted ${miner.acceptedCount}, rejected ${miner.rejectedCount}, violations [${miner.violations.map((v) => v.message).join('; ')}]`,
+    );
+  return parts.join(' | ');
+}
+
 async function ready(port: number): Promise<boolean> {
   return (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
 }
@@ -455,13 +505,13 @@ async function until(
   timeoutMs: number,
   what: string,
   pacer: BlockPacer,
-  explain?: () => string,
+  explain?: () => string | Promise<string>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (pacer.failure !== undefined) throw new Error(`building blocks failed: ${pacer.failure.message}`);
     if (Date.now() > deadline) {
-      const state = explain === undefined ? '' : ` (${explain()})`;
+      const state = explain === undefined ? '' : ` (${await explain()})`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${state}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
