@@ -171,6 +171,48 @@ async function runDemo(
   const connectChain = (): Promise<Chain> => Promise.resolve(shared);
   const pool = await TestPool.start({ name: 'demo-pool', difficulty: DIFFICULTY, sniff: false });
 
+  const adminUrl = (admin: { host: string; port: number }, path: string): string =>
+    `http://${admin.host}:${admin.port}${path}`;
+  const state = async (admin: { host: string; port: number }): Promise<ProxyState | undefined> => {
+    const response = await fetch(adminUrl(admin, '/api/state'), {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => undefined);
+    return response?.ok === true ? ((await response.json()) as ProxyState) : undefined;
+  };
+  /**
+   * Starts a role on ports picked free just before. Another process may bind one in between;
+   * then the role exits at once saying so, and it is started again on fresh ports (three tries).
+   * A port the operator chose (--metrics) is never picked again: that failure stands.
+   */
+  const startRole = async (
+    launch: (ports: readonly number[]) => {
+      exit: Promise<CommandResult>;
+      admin: { host: string; port: number };
+    },
+    portCount: number,
+  ): Promise<{
+    ports: readonly number[];
+    exit: Promise<CommandResult>;
+    admin: { host: string; port: number };
+  }> => {
+    for (let attempt = 1; ; attempt++) {
+      const ports: number[] = [];
+      for (let i = 0; i < portCount; i++) ports.push(await freePort());
+      const started = launch(ports);
+      const outcome: { exited?: CommandResult } = {};
+      void started.exit.then((result) => (outcome.exited = result));
+      const deadline = Date.now() + 20_000;
+      while (outcome.exited === undefined && !stop.requested && Date.now() < deadline) {
+        if ((await state(started.admin)) !== undefined) return { ports, ...started };
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const stderr = outcome.exited?.stderr ?? '';
+      const taken = ports.some((port) => stderr.includes(`port ${port} in use`));
+      if (!taken || attempt === 3) return { ports, ...started };
+    }
+  };
+
   const validators: DemoValidator[] = [];
   for (const [name, stake] of VALIDATOR_STAKES) {
     const mnemonic = mnemonicGenerate();
@@ -178,31 +220,34 @@ async function runDemo(
     chain.register(NETUID, hotkey.address, { stake: stake * TAO, validatorPermit: true });
     const env = `HASHRELAY_DEMO_${name.replace('-', '_').toUpperCase()}_MNEMONIC`;
     process.env[env] = mnemonic;
-    const [listen, admin] = [await freePort(), await freePort()];
-    const config = file(`${name}.json`, {
-      chain: 'ws://in-memory.invalid:1',
-      netuid: NETUID,
-      hotkey: { mnemonicEnv: env },
-      publicEndpoint: `stratum+tcp://127.0.0.1:${listen}`,
-      weights: { stateDir: join(dir, `${name}-state`), intervalBlocks: 10 },
-      proxy: {
-        listen: [`127.0.0.1:${listen}`],
-        upstreams: [{ url: `stratum+tcp://${name}.account:x@127.0.0.1:${pool.port}`, name: 'pool' }],
-        ledger: `sqlite:${join(dir, `${name}.sqlite`)}`,
-        metrics: `127.0.0.1:${admin}`,
-        admin: { publicStatus: true },
-        logLevel: 'error',
-        vardiff,
-      },
-    });
     const posts: TickReport[] = [];
-    const exit = runValidatorCommand(['--config', config], {
-      connectChain,
-      onTick: (report) => {
-        if (report.post.kind === 'set') posts.push(report);
-      },
-    });
-    validators.push({ name, hotkey, stake, admin, posts, role: stop.watch(name, exit) });
+    const { exit, admin } = await startRole(([listen, adminPort]) => {
+      const admin = { host: '127.0.0.1', port: adminPort! };
+      const config = file(`${name}.json`, {
+        chain: 'ws://in-memory.invalid:1',
+        netuid: NETUID,
+        hotkey: { mnemonicEnv: env },
+        publicEndpoint: `stratum+tcp://127.0.0.1:${listen}`,
+        weights: { stateDir: join(dir, `${name}-state`), intervalBlocks: 10 },
+        proxy: {
+          listen: [`127.0.0.1:${listen}`],
+          upstreams: [{ url: `stratum+tcp://${name}.account:x@127.0.0.1:${pool.port}`, name: 'pool' }],
+          ledger: `sqlite:${join(dir, `${name}.sqlite`)}`,
+          metrics: `127.0.0.1:${adminPort}`,
+          admin: { publicStatus: true },
+          logLevel: 'error',
+          vardiff,
+        },
+      });
+      const exit = runValidatorCommand(['--config', config], {
+        connectChain,
+        onTick: (report) => {
+          if (report.post.kind === 'set') posts.push(report);
+        },
+      });
+      return { exit, admin };
+    }, 2);
+    validators.push({ name, hotkey, stake, admin: admin.port, posts, role: stop.watch(name, exit) });
   }
 
   const farms: DemoFarm[] = [];
@@ -212,28 +257,33 @@ async function runDemo(
     chain.register(NETUID, hotkey.address, { stake: 0n, validatorPermit: false });
     const env = `HASHRELAY_DEMO_${name.replace('-', '_').toUpperCase()}_MNEMONIC`;
     process.env[env] = mnemonic;
-    const listen = await freePort();
-    const admin =
-      index === 0 && farmAdmin.port !== 0 ? farmAdmin : { host: '127.0.0.1', port: await freePort() };
-    const config = file(`${name}.json`, {
-      chain: 'ws://in-memory.invalid:1',
-      netuid: NETUID,
-      hotkey: { mnemonicEnv: env },
-      worker: 'demo',
-      intervalBlocks: 5,
-      probeTimeoutSeconds: 2,
-      proxy: {
-        listen: [`127.0.0.1:${listen}`],
-        ledger: `sqlite:${join(dir, `${name}.sqlite`)}`,
-        metrics: `${admin.host}:${admin.port}`,
-        // Loopback only: the status pages open without the token this process keeps to itself.
-        admin: { publicStatus: true },
-        logLevel: 'error',
-        routing: { minDwellSeconds: 2, windowSeconds: 60 },
-        vardiff,
+    const chosenAdmin = index === 0 && farmAdmin.port !== 0 ? farmAdmin : undefined;
+    const { ports, exit, admin } = await startRole(
+      ([listen, adminPort]) => {
+        const admin = chosenAdmin ?? { host: '127.0.0.1', port: adminPort! };
+        const config = file(`${name}.json`, {
+          chain: 'ws://in-memory.invalid:1',
+          netuid: NETUID,
+          hotkey: { mnemonicEnv: env },
+          worker: 'demo',
+          intervalBlocks: 5,
+          probeTimeoutSeconds: 2,
+          proxy: {
+            listen: [`127.0.0.1:${listen}`],
+            ledger: `sqlite:${join(dir, `${name}.sqlite`)}`,
+            metrics: `${admin.host}:${admin.port}`,
+            // Loopback only: the status pages open without the token this process keeps to itself.
+            admin: { publicStatus: true },
+            logLevel: 'error',
+            routing: { minDwellSeconds: 2, windowSeconds: 60 },
+            vardiff,
+          },
+        });
+        return { exit: runMinerAgentCommand(['--config', config], { connectChain }), admin };
       },
-    });
-    const exit = runMinerAgentCommand(['--config', config], { connectChain });
+      chosenAdmin === undefined ? 2 : 1,
+    );
+    const listen = ports[0]!;
     // Two thirds of the miners on the first farm, so the two farms' weights differ.
     const miners =
       index === 0 ? Math.ceil((minerCount * 2) / 3) : minerCount - Math.ceil((minerCount * 2) / 3);
@@ -245,15 +295,6 @@ async function runDemo(
   }
   chain.startAutoBlocks(1000);
 
-  const adminUrl = (admin: { host: string; port: number }, path: string): string =>
-    `http://${admin.host}:${admin.port}${path}`;
-  const state = async (admin: { host: string; port: number }): Promise<ProxyState | undefined> => {
-    const response = await fetch(adminUrl(admin, '/api/state'), {
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(2000),
-    }).catch(() => undefined);
-    return response?.ok === true ? ((await response.json()) as ProxyState) : undefined;
-  };
   for (const farm of farms) {
     const deadline = Date.now() + 20_000;
     while (!stop.requested && !((await state(farm.admin))?.upstreams.some((u) => u.healthy) ?? false)) {
