@@ -54,6 +54,13 @@ describe('version rolling when the job version changes', () => {
     await miner.waitFor((m) => m.versionMask === (BIP320_MASK & ~BIT_28), 10_000, 'narrowed mask');
     let before = miner.acceptedCount;
     await miner.waitFor((m) => m.acceptedCount >= before + 10, 60_000, 'shares on the signalling version');
+    // The miner is answered once the ledger has its share; the pool may not have judged it yet,
+    // and the clean job below would make it stale there: wait for the pool's own count.
+    await pool.waitFor(
+      (p) => p.shares.filter((share) => share.accepted && share.version! & BIT_28).length >= 10,
+      10_000,
+      'signalling shares accepted by the pool',
+    );
     await pool.newJob({ clean: true, version: 0x20000000 });
     await miner.waitFor((m) => m.versionMask === BIP320_MASK, 10_000, 'mask widened again');
     before = miner.acceptedCount;
