@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import type { Registry } from 'prom-client';
 import { RejectStandings } from '../proxy/reject-standings.js';
 import { RawStratumClient } from './peers/raw-client.js';
 import { craftShare } from './support/craft-share.js';
 import { EVERYTHING } from './support/ledger-contract.js';
 import type { RunningProxy } from './support/proxy-harness.js';
+import { counterValue } from './support/metric-value.js';
 import { testScope } from './support/scope.js';
 
 const DIFFICULTY = 2 ** -16;
@@ -26,17 +26,6 @@ const LIMITS = { messagesPerSecond: 10_000, messageBurst: 10_000, rejectBudget: 
 
 const ATTACKER = '127.0.0.2';
 const OTHER_HOST = '127.0.0.3';
-
-async function counterValue(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) return 0;
-  const { values } = await metric.get();
-  return values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value ?? 0;
-}
 
 /** Connects from `address`; undefined when the proxy refuses the connection before any request. */
 async function dial(port: number, address: string): Promise<RawStratumClient> {

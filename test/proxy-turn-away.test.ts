@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import type { Registry } from 'prom-client';
 import { RawStratumClient } from './peers/raw-client.js';
 import { craftShare } from './support/craft-share.js';
+import { counterValue } from './support/metric-value.js';
 import { testScope } from './support/scope.js';
 
 const DIFFICULTY = 2 ** -16;
@@ -10,17 +10,6 @@ const scope = testScope({ difficulty: DIFFICULTY });
 const ATTACKER = '127.0.0.2';
 const OTHER_HOST = '127.0.0.3';
 const STORM = 20;
-
-async function counterValue(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) return 0;
-  const { values } = await metric.get();
-  return values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value ?? 0;
-}
 
 async function dial(port: number, address: string): Promise<RawStratumClient> {
   const client = await RawStratumClient.connect(port, '127.0.0.1', address);

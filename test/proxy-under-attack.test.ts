@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import type { Registry } from 'prom-client';
 import { RawStratumClient } from './peers/raw-client.js';
 import { craftShare } from './support/craft-share.js';
+import { counterValue } from './support/metric-value.js';
 import { testScope } from './support/scope.js';
 
 const DIFFICULTY = 2 ** -16;
@@ -14,19 +15,6 @@ const NO_ADDRESS_LIMITS = {
   maxUnauthenticatedPerAddress: 0,
   newConnectionsPerAddressPerSecond: 0,
 };
-
-/** A counter's value for one label set (0 when never incremented). */
-async function counterValue(
-  registry: Registry,
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) return 0;
-  const { values } = await metric.get();
-  const hit = values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
-  return hit?.value ?? 0;
-}
 
 async function connectRaw(port: number, localAddress?: string): Promise<RawStratumClient> {
   const client = await RawStratumClient.connect(port, '127.0.0.1', localAddress);
