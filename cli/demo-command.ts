@@ -148,7 +148,13 @@ async function runDemo(
   // The admin API (state and drain) of every role, with a token only this process knows.
   const token = randomBytes(24).toString('hex');
   process.env.HASHRELAY_ADMIN_TOKEN = token;
-  const vardiff = { initialDifficulty: DIFFICULTY, minDifficulty: 2 ** -32, retargetSeconds: 100_000 };
+  // Fixed difficulty: a burst raise from a few clumped CPU-miner shares can overshoot (see vardiff).
+  const vardiff = {
+    initialDifficulty: DIFFICULTY,
+    minDifficulty: 2 ** -32,
+    retargetSeconds: 100_000,
+    burstShares: 0,
+  };
 
   const chain = new MemoryChain({ startBlock: 1 });
   const owner = ring.addFromUri('//DemoSubnetOwner');
